@@ -1,0 +1,3 @@
+"""nnqs_fast.dynamics"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""nnqs_fast.entanglement"""
+
+__all__: list[str] = []

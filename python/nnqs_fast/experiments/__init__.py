@@ -1,0 +1,3 @@
+"""nnqs_fast.experiments"""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""nnqs_fast.kernels"""
+
+__all__: list[str] = []

@@ -1,0 +1,92 @@
+"""Fully connected ReLU networks in the NTK parameterisation (neural-tangents' ``Dense(N, W_std, b_std)``).
+
+Layer ``l`` (``l = 0 .. depth``) maps activations ``h_l`` of width ``n_l`` to pre-activations
+
+    z_{l+1} = (W_std / sqrt(n_l)) * h_l @ W_l.T + b_std * b_l,      W_l ~ N(0, 1),  b_l ~ N(0, 1),
+
+with ``h_0 = x`` (input dimension ``d``), ``h_l = relu(z_l)`` for hidden layers and a scalar readout
+``f(x) = z_{depth+1}``. ``depth`` is the number of hidden layers (the paper's experiments use depth 1, width
+``N`` in {300, 1000, 5000}, ``W_std = 0.5``, ``b_std = 0.1``: "W ~ N(0, 0.25), b ~ N(0, 0.01)"), i.e.
+
+    f(x) = (W_std/sqrt(N)) relu((W_std/sqrt(d)) W_0 x + b_std b_0) . w_1 + b_std b_1.
+
+Parameters are stored standard-normal; the scale factors live in the forward pass (NTK parameterisation), so
+the NTK is O(1) as the width grows and gradient descent uses one learning rate for every layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._random import rng
+from .._validation import as_array, check_finite_scalar, check_positive_int
+from ..errors import ShapeMismatchError
+
+__all__ = ["ReLUParams", "init_relu", "apply_relu"]
+
+
+@dataclass(frozen=True)
+class ReLUParams:
+    """Parameters of a ReLU MLP in the NTK parameterisation.
+
+    ``weights[l]`` has shape ``(n_{l+1}, n_l)`` (the readout ``(1, N)``), ``biases[l]`` shape ``(n_{l+1},)``;
+    all entries standard normal at initialisation.
+    """
+
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    W_std: float
+    b_std: float
+
+    @property
+    def depth(self) -> int:
+        """Number of hidden layers."""
+        return len(self.weights) - 1
+
+    @property
+    def width(self) -> int:
+        """Width of the (first) hidden layer."""
+        return int(self.weights[0].shape[0])
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.weights[0].shape[1])
+
+    @property
+    def n_params(self) -> int:
+        return int(sum(w.size for w in self.weights) + sum(b.size for b in self.biases))
+
+
+def init_relu(seed: int, input_dim: int, width: int, depth: int = 1, *, W_std: float = 0.5, b_std: float = 0.1,
+              dtype: np.dtype | type = np.float64) -> ReLUParams:
+    """Draw a depth-``depth`` ReLU network of hidden width ``width`` with standard-normal parameters.
+
+    The draw order (layer by layer, weights then bias) is fixed, so a seed reproduces the network exactly.
+    """
+    d = check_positive_int(input_dim, "input_dim")
+    n = check_positive_int(width, "width")
+    depth = check_positive_int(depth, "depth")
+    W_std = check_finite_scalar(W_std, "W_std", nonnegative=True)
+    b_std = check_finite_scalar(b_std, "b_std", nonnegative=True)
+    g = rng(seed)
+    sizes = [d] + [n] * depth + [1]
+    weights, biases = [], []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        weights.append(g.standard_normal((fan_out, fan_in)).astype(dtype))
+        biases.append(g.standard_normal(fan_out).astype(dtype))
+    return ReLUParams(tuple(weights), tuple(biases), W_std, b_std)
+
+
+def apply_relu(params: ReLUParams, x: np.ndarray) -> np.ndarray:
+    """Forward pass ``f(x)`` for a batch ``x`` of shape ``(n, d)``; returns shape ``(n,)``."""
+    x = as_array(x, "x", ndim=2)
+    if x.shape[1] != params.input_dim:
+        raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")
+    h = x.astype(params.weights[0].dtype, copy=False)
+    last = len(params.weights) - 1
+    for l, (W, b) in enumerate(zip(params.weights, params.biases)):
+        z = (params.W_std / np.sqrt(h.shape[1])) * (h @ W.T) + params.b_std * b
+        h = np.maximum(z, 0) if l < last else z
+    return h[:, 0]

@@ -1,0 +1,3 @@
+"""nnqs_fast.physics"""
+
+__all__: list[str] = []

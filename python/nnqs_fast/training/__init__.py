@@ -1,0 +1,3 @@
+"""nnqs_fast.training"""
+
+__all__: list[str] = []
