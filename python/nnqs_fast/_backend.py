@@ -139,3 +139,20 @@ def current_stream_pointer() -> int:
     import cupy as cp
 
     return int(cp.cuda.get_current_stream().ptr)
+
+
+def gpu_impl(area: str, name: str) -> Any:
+    """The CUDA implementation ``nnqs_fast.gpu.<area>.<name>`` of a public function.
+
+    Rule: a public function ``f(..., backend="auto")`` whose resolved backend is ``"cuda"`` calls
+    ``gpu_impl("<area>", "f")(...)`` with the same arguments (minus ``backend``); the GPU function accepts NumPy
+    or CuPy arrays and returns CuPy arrays (or the same result type with CuPy arrays inside).
+    """
+    try:
+        mod = importlib.import_module(f"nnqs_fast.gpu.{area}")
+    except ModuleNotFoundError as exc:
+        raise BackendUnavailableError(f"no CUDA implementation of {area}.{name} in this build ({exc})") from exc
+    fn = getattr(mod, name, None)
+    if fn is None:
+        raise BackendUnavailableError(f"no CUDA implementation of {area}.{name}; use backend='cpu'")
+    return fn
