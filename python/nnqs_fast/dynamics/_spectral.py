@@ -1,0 +1,176 @@
+"""Spectral engine shared by the dynamics predictors (private).
+
+A :class:`SpectralFlow` holds one symmetric (real) or Hermitian (complex) positive semi-definite matrix ``H``
+(the train-train kernel in the form that drives the error, e.g. ``Θ1``, ``Ω_RI`` or ``ΩM``) and the rate ``c``
+such that the training error ``e = f_B − y`` obeys
+
+    continuous:  de/dt = −c H e            ->  e(t) = exp(−c H t) e(0)
+    discrete:    e_{k+1} = (1 − c H) e_k    ->  e(k) = (1 − c H)^k e(0)
+
+and every other point ``x`` moves as ``df_x/dt = −c H_xB e`` (resp. ``f_x ← f_x − c H_xB e``), so that
+
+    f_x(t) = f_x(0) − H_xB V diag(g(λ, t)) V^H e(0),   g = (1 − p(λ, t)) / λ,
+
+with ``p = exp(−cλt)`` (continuous) or ``p = (1 − cλ)^k`` (discrete) and ``H = V diag(λ) V^H``. The
+eigendecomposition is computed once (float64 / complex128, :func:`scipy.linalg.eigh`) and reused for all times;
+``t = ∞`` uses a Cholesky solve when no eigendecomposition is cached.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from ..errors import KernelNotPositiveDefiniteError, LearningRateTooLargeError
+
+#: relative tolerance (times n · machine epsilon · λ_max) below which an eigenvalue counts as zero
+_TOL_FACTOR = 10.0
+
+
+def pd_tolerance(lam_max: float, n: int) -> float:
+    """Eigenvalues with ``|λ| <= tol`` are numerically zero (``tol = 10 n ε λ_max``)."""
+    return _TOL_FACTOR * n * np.finfo(np.float64).eps * max(float(lam_max), np.finfo(np.float64).tiny)
+
+
+def _not_pd_error(lam_min: float, lam_max: float, n: int, what: str, why: str) -> KernelNotPositiveDefiniteError:
+    tol = pd_tolerance(lam_max, n)
+    suggest = max(-lam_min, 0.0) + max(1e3 * tol, 1e-10 * max(lam_max, 0.0))
+    return KernelNotPositiveDefiniteError(
+        f"{what} is {why}: smallest eigenvalue {lam_min:.6g} (largest {lam_max:.6g}, tolerance {tol:.3g}); "
+        f"pass diag_reg >= {suggest:.3g} (adds diag_reg to the diagonal of the real-part kernels) or remove "
+        "duplicate training points")
+
+
+def smallest_eigenvalue(H: np.ndarray) -> tuple[float, float]:
+    """(λ_min, λ_max) of a Hermitian matrix (two partial eigensolves)."""
+    n = H.shape[0]
+    lo = scipy.linalg.eigh(H, eigvals_only=True, subset_by_index=[0, 0], check_finite=False)[0]
+    hi = scipy.linalg.eigh(H, eigvals_only=True, subset_by_index=[n - 1, n - 1], check_finite=False)[0]
+    return float(lo), float(hi)
+
+
+class SpectralFlow:
+    """Linear gradient flow / descent driven by one PSD matrix ``H`` at rate ``c`` (see module docstring)."""
+
+    def __init__(self, H: np.ndarray, c: float, *, discrete: bool, what: str = "the train-train kernel") -> None:
+        self.H = H
+        self.c = float(c)
+        self.discrete = bool(discrete)
+        self.what = what
+        self.n = H.shape[0]
+        self._eig: tuple[np.ndarray, np.ndarray] | None = None
+        self._chol: tuple[np.ndarray, bool] | None = None
+
+    # ---- factorisations (cached) -------------------------------------------------------------------------
+    def eig(self) -> tuple[np.ndarray, np.ndarray]:
+        """Cached ``(λ, V)``; raises if ``H`` is indefinite beyond tolerance (or, discrete, if unstable)."""
+        if self._eig is None:
+            lam, V = scipy.linalg.eigh(self.H, check_finite=False, driver="evd")
+            lam_min, lam_max = float(lam[0]), float(lam[-1])
+            tol = pd_tolerance(lam_max, self.n)
+            if not np.all(np.isfinite(lam)):
+                raise KernelNotPositiveDefiniteError(f"{self.what} has non-finite eigenvalues; check the kernel")
+            if lam_min < -tol:
+                raise _not_pd_error(lam_min, lam_max, self.n, self.what, "indefinite")
+            self.lam_min_raw = lam_min
+            lam = np.maximum(lam, 0.0)  # rounding-level negatives are zero modes
+            self._eig = (lam, V)
+        return self._eig
+
+    @property
+    def lam_max(self) -> float:
+        return float(self.eig()[0][-1])
+
+    def check_discrete_stable(self, learning_rate: float, eta_max: float) -> None:
+        lam = self.eig()[0]
+        if self.c * lam[-1] >= 2.0:
+            raise LearningRateTooLargeError(
+                f"learning_rate {learning_rate:.6g} exceeds the maximal stable rate {eta_max:.6g} for discrete "
+                f"gradient descent on L = (1/n) Σ |ψ_T − ψ|² (|1 − c λ_max| >= 1 with λ_max = {lam[-1]:.6g}); "
+                "use a smaller learning_rate (the paper uses 0.9 × maximum) or discrete=False")
+
+    def solve(self, b: np.ndarray) -> np.ndarray:
+        """``H^{-1} b`` (τ → ∞), from the eigendecomposition if cached, else a cached Cholesky factor."""
+        if self._eig is not None:
+            lam, V = self._eig
+            tol = pd_tolerance(lam[-1], self.n)
+            if lam[0] <= tol:
+                raise _not_pd_error(self.lam_min_raw, float(lam[-1]), self.n, self.what,
+                                    "singular (the τ → ∞ limit needs H^{-1})")
+            return _apply(V, _apply(V.conj().T, b) / _col(lam, b))
+        if self._chol is None:
+            try:
+                self._chol = scipy.linalg.cho_factor(self.H, lower=True, check_finite=False)
+            except np.linalg.LinAlgError:
+                lo, hi = smallest_eigenvalue(self.H)
+                raise _not_pd_error(lo, hi, self.n, self.what,
+                                    "not positive definite (Cholesky failed; the τ → ∞ limit needs H^{-1})") from None
+            d = np.abs(np.diag(self._chol[0])) ** 2
+            if d.min() <= pd_tolerance(d.max(), self.n):
+                lo, hi = smallest_eigenvalue(self.H)
+                raise _not_pd_error(lo, hi, self.n, self.what, "numerically singular")
+        return _cho_solve(self._chol, b)
+
+    def check_invertible(self) -> None:
+        """Raise unless ``H`` is numerically positive definite (needed for τ → ∞)."""
+        lam = self.eig()[0]
+        if lam[0] <= pd_tolerance(lam[-1], self.n):
+            raise _not_pd_error(self.lam_min_raw, float(lam[-1]), self.n, self.what,
+                                "singular (the τ → ∞ limit needs H^{-1})")
+
+    # ---- propagators --------------------------------------------------------------------------------------
+    def factors(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``p(λ, t)`` (train propagator) and ``g(λ, t) = (1 − p)/λ`` as arrays of shape (n, T)."""
+        lam = self.eig()[0][:, None]
+        t = np.asarray(t, dtype=np.float64)[None, :]
+        c = self.c
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if not self.discrete:
+                x = -c * lam * t
+                p = np.exp(x)
+                g = np.where(lam > 0, -np.expm1(x) / np.where(lam > 0, lam, 1.0), c * t)
+            else:
+                q = 1.0 - c * lam
+                p = np.power(q, t)
+                small = np.abs(c * lam) < 0.5
+                log1p = np.log1p(-c * np.where(small, lam, 0.0))
+                g_small = -np.expm1(t * log1p) / np.where(lam > 0, lam, 1.0)
+                g_big = (1.0 - p) / np.where(lam > 0, lam, 1.0)
+                g = np.where(small, g_small, g_big)
+                g = np.where(lam > 0, g, c * t)
+        return p, g
+
+    def project(self, e0: np.ndarray) -> np.ndarray:
+        """``V^H e0``."""
+        V = self.eig()[1]
+        return _apply(V.conj().T, e0)
+
+    def expand(self, z: np.ndarray) -> np.ndarray:
+        """``V z``."""
+        return _apply(self.eig()[1], z)
+
+
+def _col(lam: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return lam if b.ndim == 1 else lam[:, None]
+
+
+def _apply(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``A @ b`` without promoting a real ``A`` to complex when ``b`` is complex (two real GEMMs)."""
+    if np.iscomplexobj(b) and not np.iscomplexobj(A):
+        if b.ndim == 1:
+            out = A @ np.stack([b.real, b.imag], axis=1)
+            return out[:, 0] + 1j * out[:, 1]
+        k = b.shape[1]
+        out = A @ np.concatenate([b.real, b.imag], axis=1)
+        return out[:, :k] + 1j * out[:, k:]
+    return A @ b
+
+
+def _cho_solve(chol: tuple[np.ndarray, bool], b: np.ndarray) -> np.ndarray:
+    if np.iscomplexobj(b) and not np.iscomplexobj(chol[0]):
+        return (scipy.linalg.cho_solve(chol, b.real, check_finite=False)
+                + 1j * scipy.linalg.cho_solve(chol, b.imag, check_finite=False))
+    return scipy.linalg.cho_solve(chol, b, check_finite=False)
+
+
+apply = _apply
