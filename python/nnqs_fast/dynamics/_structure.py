@@ -116,6 +116,9 @@ def parse_train_kernel(k: Any, n: int, name: str = "k_train_train") -> KernelSpe
     if spec.n_rows != n:
         raise ShapeMismatchError(f"{name} is for {spec.n_rows} train points but y_train has {n}")
     for i, m in enumerate(spec.mats):
+        if spec.kind == "omega":
+            m = omega_m(m)  # ΩM is Hermitian (Ω itself is not: Θ is complex symmetric)
+            name = f"{name} (as ΩM)"
         scale = float(np.max(np.abs(m))) if m.size else 0.0
         asym = float(np.max(np.abs(m - m.conj().T))) if m.size else 0.0
         if asym > 1e-8 * max(scale, 1e-300):

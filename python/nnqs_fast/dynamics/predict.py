@@ -37,11 +37,12 @@ __all__ = ["gradient_descent_mse", "GradientDescentPredictor", "gp_inference", "
 DEFAULT_TEST_CHUNK = 1024
 
 
-def _max_learning_rate(k_train_train: Any) -> float:
+def _max_learning_rate(k_train_train: Any, n_train: int | None = None) -> float:
     """Largest stable learning rate ``η_max = n / λ_max(Θ_train)`` for discrete GD on the loss of Eq. 13.
 
     Accepts every kernel form of :func:`gradient_descent_mse` (for a pair the minimum over Θ1, Θ2; for Ω_RI and
-    Ω the same number ``n / λ_max(Ω_RI) = 2n / λ_max(ΩM)``). Real kernels go through
+    Ω the same number ``n / λ_max(Ω_RI) = 2n / λ_max(ΩM)``; a real ``(2n, 2n)`` array is read as Ω_RI only
+    when ``n_train = n`` is given). Real kernels go through
     :func:`nnqs_fast.kernels.spectrum.max_learning_rate` when that module is available.
     """
     try:
@@ -51,7 +52,7 @@ def _max_learning_rate(k_train_train: Any) -> float:
     k = k_train_train
     if not (isinstance(k, (tuple, list)) or hasattr(k, "phi") or hasattr(k, "theta1")):
         a = as_array(k, "k_train_train", ndim=2, dtype=np.float64)
-        n = a.shape[0] if not np.iscomplexobj(a) else a.shape[0] // 2
+        n = n_train or (a.shape[0] if not np.iscomplexobj(a) else a.shape[0] // 2)
         spec = parse_train_kernel(a, n)
     else:
         spec = parse_kernel(k, "k_train_train", square=True)
