@@ -1,0 +1,253 @@
+"""QS-NTK predictions of supervised training curves (the paper's Fig. 2 / Fig. 3 QS-NTK lines).
+
+config dataclass -> :func:`run_predict_curves` -> :class:`PredictResults`. For a target wavefunction (TFIM or
+Hubbard quench, :func:`nnqs_fast.physics.make_target`), the basis is split uniformly at random into
+``train_size`` train points and the rest as test points; the analytic NNGP and NTK of the one-hidden-layer ReLU
+network (both real parts ψ1, ψ2 share the kernels: decoupled dynamics) give the infinite-ensemble losses
+L_μ, L_γ, L_Ψl = L_μ + L_γ (Eqs. 16–18) on a log grid of gradient-descent steps at ``lr_fraction × η_max``
+(η_max = n / λ_max(Θ_train)), their τ → ∞ limits, and the fidelity of the mean state μ(τ) over the full basis.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from .._random import rng
+from .._validation import check_finite_scalar, check_positive_int
+from ..dynamics import assemble_state, fidelity, gradient_descent_mse_ensemble
+from ..errors import InvalidInputError
+
+__all__ = ["PredictConfig", "PredictResults", "run_predict_curves", "plot_predict_curves", "step_grid",
+           "split_basis"]
+
+
+@dataclass
+class PredictConfig:
+    """Everything that defines one prediction run (recorded verbatim in the JSON)."""
+
+    system: str = "tfim"
+    boundary: str | None = None
+    lx: int = 3
+    ly: int = 4
+    train_size: int = 2400
+    seed: int = 0
+    depth: int = 1
+    W_std: float = 0.5
+    b_std: float = 0.1
+    lr_fraction: float = 0.9
+    learning_rate: float | None = None   # absolute η; overrides lr_fraction when set
+    max_step: int = 10_000
+    n_times: int = 41
+    discrete: bool = False
+    diag_reg: float = 0.0
+    backend: str = "cpu"
+
+
+@dataclass
+class PredictResults:
+    config: PredictConfig
+    steps: np.ndarray
+    curves: dict[str, np.ndarray]        # L_{mu,gamma,psi}_{train,test}, fidelity  (over steps)
+    limits: dict[str, float]             # the same at τ → ∞ (keys with suffix _inf)
+    learning_rate: float
+    eta_max: float
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    target_config: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def results_dict(self) -> dict[str, Any]:
+        """Scalars for the JSON ``results`` block."""
+        out: dict[str, Any] = {"learning_rate": self.learning_rate, "eta_max": self.eta_max,
+                               "n_train": int(self.train_idx.size), "n_test": int(self.test_idx.size)}
+        out.update(self.limits)
+        last = {f"{k}_final": float(v[-1]) for k, v in self.curves.items()}
+        out.update(last)
+        out["final_step"] = float(self.steps[-1])
+        out["target"] = self.target_config
+        out["timings_s"] = self.timings
+        return out
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        arr = {"steps": self.steps, "train_idx": self.train_idx, "test_idx": self.test_idx}
+        arr.update({k: np.asarray(v) for k, v in self.curves.items()})
+        return arr
+
+
+def step_grid(max_step: int, n_times: int, *, discrete: bool) -> np.ndarray:
+    """Log grid 1 … max_step (whole steps, deduplicated, when ``discrete``)."""
+    max_step = check_positive_int(max_step, "max_step")
+    n_times = check_positive_int(n_times, "n_times", minimum=2)
+    g = np.logspace(0, np.log10(max_step), n_times)
+    return np.unique(np.round(g)) if discrete else g
+
+
+def split_basis(dim: int, train_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform random split of ``range(dim)`` into sorted train and test index arrays."""
+    train_size = check_positive_int(train_size, "train_size")
+    if train_size >= dim:
+        raise InvalidInputError(f"train_size {train_size} must be smaller than the basis size {dim} "
+                                "(the rest is the test set)")
+    perm = rng(seed).permutation(dim)
+    return np.sort(perm[:train_size]), np.sort(perm[train_size:])
+
+
+def _relu_kernel_fn(depth: int, W_std: float, b_std: float) -> Callable[..., Any]:
+    try:
+        from ..kernels import relu_kernel_fn
+    except ImportError:  # TEMPORARY until nnqs_fast.kernels lands on main (then delete the fallback below)
+        return _fallback_relu_kernel_fn(depth, W_std, b_std)
+    return relu_kernel_fn(depth=depth, W_std=W_std, b_std=b_std)
+
+
+def _fallback_relu_kernel_fn(depth: int, W_std: float, b_std: float) -> Callable[..., Any]:
+    """TEMPORARY arc-cosine NNGP/NTK of the ReLU MLP in the NTK parameterisation (nnqs_fast.networks.relu)."""
+    from collections import namedtuple
+
+    Kern = namedtuple("Kernel", ["nngp", "ntk"])
+
+    def fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), **_: Any) -> Any:
+        a = np.asarray(x1, np.float64)
+        b = a if x2 is None else np.asarray(x2, np.float64)
+        d = a.shape[1]
+        k = W_std ** 2 * (a @ b.T) / d + b_std ** 2
+        k1 = W_std ** 2 * np.sum(a * a, 1) / d + b_std ** 2
+        k2 = W_std ** 2 * np.sum(b * b, 1) / d + b_std ** 2
+        th = k.copy()
+        for _l in range(depth):
+            norm = np.sqrt(np.outer(k1, k2))
+            cos = np.clip(k / norm, -1.0, 1.0)
+            ang = np.arccos(cos)
+            e_ff = norm * (np.sin(ang) + (np.pi - ang) * cos) / (2 * np.pi)
+            e_dd = (np.pi - ang) / (2 * np.pi)
+            k = W_std ** 2 * e_ff + b_std ** 2
+            th = k + W_std ** 2 * e_dd * th
+            k1, k2 = W_std ** 2 * k1 / 2 + b_std ** 2, W_std ** 2 * k2 / 2 + b_std ** 2
+        out = {"nngp": k, "ntk": th}
+        if isinstance(get, str):
+            return out[get]
+        return Kern(out["nngp"], out["ntk"])
+
+    return fn
+
+
+def load_target(system: str, boundary: str | None, lx: int, ly: int) -> Any:
+    """The paper's target for ``system`` (:func:`nnqs_fast.physics.make_target`)."""
+    from ..physics import make_target
+
+    kwargs = {"lx": lx, "ly": ly, "boundary": boundary}
+    params = inspect.signature(make_target).parameters
+    return make_target(system, **{k: v for k, v in kwargs.items() if k in params})
+
+
+def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool = True) -> PredictResults:
+    """Compute the QS-NTK loss curves, τ → ∞ limits and fidelities for ``config`` (see module docstring)."""
+    import time
+
+    from ..dynamics.predict import _max_learning_rate
+    from .._progress import progress
+
+    c = config
+    check_finite_scalar(c.lr_fraction, "lr_fraction", positive=True)
+    timings: dict[str, float] = {}
+    bar = progress(6, desc=f"predict {c.system}", quiet=quiet)
+    t0 = time.perf_counter()
+    if target is None:
+        target = load_target(c.system, c.boundary, c.lx, c.ly)
+    psi = np.asarray(target.psi, dtype=np.complex128)
+    x = np.asarray(target.inputs, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] != psi.shape[0]:
+        raise InvalidInputError(f"target inputs {x.shape} do not match its {psi.shape[0]} amplitudes")
+    train_idx, test_idx = split_basis(psi.shape[0], c.train_size, c.seed)
+    timings["target"] = time.perf_counter() - t0
+    bar.update()
+
+    t0 = time.perf_counter()
+    kfn = _relu_kernel_fn(c.depth, c.W_std, c.b_std)
+    xtr, xte = x[train_idx], x[test_idx]
+    ktt = kfn(xtr, None, get=("nngp", "ntk"), backend=c.backend)
+    kxt = kfn(xte, xtr, get=("nngp", "ntk"), backend=c.backend)
+    nngp_diag = np.diag(kfn(xte, None, get="nngp", backend=c.backend)).copy()
+    timings["kernels"] = time.perf_counter() - t0
+    bar.update()
+
+    t0 = time.perf_counter()
+    eta_max = _max_learning_rate(ktt.ntk)
+    lr = float(c.learning_rate) if c.learning_rate is not None else c.lr_fraction * eta_max
+    timings["max_learning_rate"] = time.perf_counter() - t0
+    bar.update()
+
+    t0 = time.perf_counter()
+    ens = gradient_descent_mse_ensemble(ktt.nngp, ktt.ntk, psi[train_idx], lr, diag_reg=c.diag_reg,
+                                        discrete=c.discrete, backend=c.backend)
+    steps = step_grid(c.max_step, c.n_times, discrete=c.discrete)
+    args = (psi[test_idx], kxt.nngp, kxt.ntk, nngp_diag)
+    curves = {k: np.asarray(v) for k, v in ens.losses(steps, *args).items()}
+    timings["losses"] = time.perf_counter() - t0
+    bar.update()
+    t0 = time.perf_counter()
+    lim = ens.losses(None, *args)
+    timings["losses_inf"] = time.perf_counter() - t0
+    bar.update()
+
+    t0 = time.perf_counter()
+    tr, te = ens(steps, None, kxt.ntk, get_cov=None)
+    curves["fidelity"] = np.asarray(fidelity(assemble_state(train_idx, test_idx, tr.mean, te.mean), psi))
+    tr_inf, te_inf = ens(None, None, kxt.ntk, get_cov=None)
+    lim["fidelity"] = float(fidelity(assemble_state(train_idx, test_idx, tr_inf.mean, te_inf.mean), psi))
+    timings["fidelity"] = time.perf_counter() - t0
+    bar.update()
+    bar.close()
+    limits = {f"{k}_inf": float(v) for k, v in lim.items()}
+    tcfg = dict(getattr(target, "config", {}) or {})
+    return PredictResults(c, steps, curves, limits, lr, float(eta_max), train_idx, test_idx, tcfg, timings)
+
+
+def plot_predict_curves(steps: np.ndarray, curves: dict[str, np.ndarray], limits: dict[str, float], *,
+                        ensemble: dict[str, Any] | None = None, title: str | None = None, ax: Any = None,
+                        path: Any = None) -> Any:
+    """Fig. 2-style plot: QS-NTK train/test L_Ψl over steps, test τ → ∞ (dashed), optional finite-width curves.
+
+    ``ensemble`` (optional): ``{"steps": array, "train": array, "test": array}`` (ensemble-average losses of
+    finite-width networks; optional ``"train_std"``/``"test_std"`` for bands, ``"label"`` for the legend).
+    Returns the matplotlib Figure; saves it to ``path`` when given (Agg backend, no display needed).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.0, 3.6))
+    else:
+        fig = ax.figure
+    ax.loglog(steps, curves["L_psi_train"], color="C0", label="QS-NTK Train")
+    ax.loglog(steps, curves["L_psi_test"], color="C1", label="QS-NTK Test")
+    ax.axhline(limits["L_psi_test_inf"], color="C1", ls="--", lw=1.0, label="Test convergence")
+    if ensemble is not None:
+        lab = ensemble.get("label", "Ensemble")
+        es = np.asarray(ensemble["steps"])
+        for key, col, name in (("train", "C2", "Train"), ("test", "C3", "Test")):
+            if key in ensemble:
+                v = np.asarray(ensemble[key])
+                ax.loglog(es, v, "o", ms=3, color=col, label=f"{lab} {name}")
+                if f"{key}_std" in ensemble:
+                    s = np.asarray(ensemble[f"{key}_std"])
+                    ax.fill_between(es, np.maximum(v - s, 1e-300), v + s, color=col, alpha=0.2, lw=0)
+    ax.set_xlabel("Step")
+    ax.set_ylabel(r"$L_{\Psi_l}$")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=130)
+    return fig
+
+
+def config_dict(config: PredictConfig) -> dict[str, Any]:
+    return asdict(config)
