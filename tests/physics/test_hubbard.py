@@ -136,3 +136,18 @@ def test_hubbard_bad_input() -> None:
         hubbard_hamiltonian(Lattice(5, 6), 15, 15)
     with pytest.raises(InvalidInputError, match="n_sites"):
         hubbard_hamiltonian(Lattice(8, 4), 1, 1)
+
+
+def test_large_lattice_sparse_sector_and_basis_paths() -> None:
+    from nnqs_fast.physics.encoding import fixed_popcount_states
+
+    # L > 20 enumerates combinations instead of filtering all 2^L integers; both must agree with the definition
+    s = fixed_popcount_states(22, 2)
+    assert s.size == comb(22, 2) and np.all(np.diff(s) > 0) and np.all(np.bitwise_count(s) == 2)
+    lat = Lattice(5, 5, "periodic")  # 25 sites: one up + one down fermion, U = 0 -> sum of two lowest levels
+    H, basis = hubbard_hamiltonian(lat, 1, 1, U=0.0)
+    assert basis.dim == 625
+    eps = np.linalg.eigvalsh(-lat.adjacency())
+    assert np.linalg.eigvalsh(H.toarray())[0] == pytest.approx(2 * eps[0], abs=1e-10)
+    with pytest.raises(MemoryLimitError):
+        HubbardBasis(31, 15, 15)

@@ -59,14 +59,13 @@ def fixed_popcount_states(n_sites: int, n_particles: int) -> np.ndarray:
     if n_sites > MAX_SPIN_SITES:
         raise InvalidInputError(f"n_sites must be <= {MAX_SPIN_SITES} for int64 codes, got {n_sites}")
     n = comb(n_sites, n_particles)
-    if n_sites <= 24:
+    if n_sites <= 20:
         allst = np.arange(1 << n_sites, dtype=np.int64)
         out = allst[popcount(allst) == n_particles]
     else:
         out = np.fromiter((sum(1 << i for i in c) for c in combinations(range(n_sites), n_particles)),
                           dtype=np.int64, count=n)
         out.sort()
-    assert out.size == n
     return out
 
 

@@ -71,6 +71,8 @@ class HubbardBasis:
         if L > MAX_FERMION_SITES:
             raise InvalidInputError(f"the Hubbard basis needs n_sites <= {MAX_FERMION_SITES}, got {L}")
         n_up, n_down = _check_counts(L, self.n_up, self.n_down)
+        check_memory(comb(L, n_up) * comb(L, n_down) * 8 * 4,
+                     f"the Hubbard basis (n_sites={L}, n_up={n_up}, n_down={n_down})")
         object.__setattr__(self, "n_sites", L)
         object.__setattr__(self, "n_up", n_up)
         object.__setattr__(self, "n_down", n_down)
