@@ -129,3 +129,15 @@ def test_trained_state_fidelity_converges_to_one_on_full_basis():
     pf = gradient_descent_mse(K, p.y, learning_rate=0.5 * p.n / np.linalg.eigvalsh(K)[-1])
     fid = fidelity(pf(np.array([0.0, 10.0, 1e3, 1e7]), p.f0), p.y)
     assert np.all(np.diff(fid) > -1e-12) and fid[-1] == pytest.approx(1.0, abs=1e-10)
+
+
+def test_backend_cpu_and_unavailable_cuda(prob):
+    from nnqs_fast._backend import cuda_status
+
+    K = prob.tt(prob.K1)
+    a = gradient_descent_mse(K, prob.y, learning_rate=0.1, backend="cpu")(3.0)
+    b = gradient_descent_mse(K, prob.y, learning_rate=0.1, backend="auto")(3.0)
+    np.testing.assert_allclose(a, b, rtol=1e-12)
+    if not cuda_status().usable:
+        with pytest.raises(errors.BackendUnavailableError):
+            gradient_descent_mse(K, prob.y, learning_rate=0.1, backend="cuda")

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
                         train_size=args.train_size, seed=args.seed, depth=args.depth, W_std=args.W_std,
                         b_std=args.b_std, lr_fraction=args.lr_fraction, learning_rate=args.learning_rate,
                         max_step=args.max_step, n_times=args.n_times, discrete=args.discrete,
-                        diag_reg=args.diag_reg, backend=backend)
+                        diag_reg=args.diag_reg, backend=args.backend)
     res = run_predict_curves(cfg, quiet=args.quiet)
     save_results(args.out, "predict", config=asdict(cfg), results=res.results_dict(), arrays=res.arrays(),
                  seed=cfg.seed, backend=backend)

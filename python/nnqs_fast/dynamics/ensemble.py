@@ -26,12 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import gpu_impl, resolve_backend
 from .._validation import as_array, check_chunk_size, check_finite_scalar
 from ..errors import InvalidInputError, ShapeMismatchError
 from ._spectral import SpectralFlow, apply
 from ._structure import KernelSpec, as_targets, parse_kernel, parse_train_kernel
-from .predict import DEFAULT_TEST_CHUNK, Gaussian, _add_diag, _check_times
+from .predict import DEFAULT_TEST_CHUNK, Gaussian, _add_diag, _check_times, _gpu_or_none
 
 __all__ = ["gradient_descent_mse_ensemble", "EnsemblePredictor"]
 
@@ -286,10 +285,9 @@ def gradient_descent_mse_ensemble(nngp_train_train: Any, ntk_train_train: Any, y
     ``2η/n`` per gradient-descent step (continuous time, or exact whole steps with ``discrete=True``; then η must
     be below n / λ_max(Θ)). ``diag_reg`` is added to the NTK diagonal. Returns an :class:`EnsemblePredictor`.
     """
-    b = resolve_backend(backend)
-    if b == "cuda":
-        return gpu_impl("dynamics", "gradient_descent_mse_ensemble")(nngp_train_train, ntk_train_train, y_train,
-                                                                      learning_rate, diag_reg, discrete)
+    gpu = _gpu_or_none("gradient_descent_mse_ensemble", backend)
+    if gpu is not None:
+        return gpu(nngp_train_train, ntk_train_train, y_train, learning_rate, diag_reg, discrete)
     y = as_targets(y_train)
     lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
     r = check_finite_scalar(diag_reg, "diag_reg", nonnegative=True)

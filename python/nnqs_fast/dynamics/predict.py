@@ -26,7 +26,7 @@ import numpy as np
 
 from .._backend import gpu_impl, resolve_backend
 from .._validation import as_array, check_chunk_size, check_finite_scalar, check_positive_int
-from ..errors import InvalidInputError, ShapeMismatchError
+from ..errors import BackendUnavailableError, InvalidInputError, ShapeMismatchError
 from ._spectral import SpectralFlow, apply
 from ._structure import (KernelSpec, as_initial, as_targets, check_same_form, omega_m, parse_kernel,
                          parse_train_kernel)
@@ -74,6 +74,22 @@ def _lam_max(m: np.ndarray) -> float:
     if lam <= 0:
         raise InvalidInputError("the kernel has no positive eigenvalue; the learning rate is unbounded")
     return lam
+
+
+def _gpu_or_none(name: str, backend: str) -> Any:
+    """The CUDA implementation of ``name`` when the backend resolves to ``"cuda"``, else None.
+
+    ``backend="auto"`` falls back to the CPU path when this build has no CUDA implementation of ``name``;
+    an explicit ``backend="cuda"`` raises :class:`~nnqs_fast.errors.BackendUnavailableError` instead.
+    """
+    if resolve_backend(backend) != "cuda":
+        return None
+    try:
+        return gpu_impl("dynamics", name)
+    except BackendUnavailableError:
+        if backend.lower() == "auto":
+            return None
+        raise
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -308,10 +324,9 @@ def gradient_descent_mse(k_train_train: Any, y_train: Any, learning_rate: float,
       the eigendecomposition is already cached. Singular or indefinite kernels raise
       :class:`~nnqs_fast.errors.KernelNotPositiveDefiniteError` with the smallest eigenvalue and a ``diag_reg``.
     """
-    b = resolve_backend(backend)
-    if b == "cuda":
-        return gpu_impl("dynamics", "gradient_descent_mse")(k_train_train, y_train, learning_rate, diag_reg,
-                                                             discrete)
+    gpu = _gpu_or_none("gradient_descent_mse", backend)
+    if gpu is not None:
+        return gpu(k_train_train, y_train, learning_rate, diag_reg, discrete)
     y = as_targets(y_train)
     lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
     r = check_finite_scalar(diag_reg, "diag_reg", nonnegative=True)
@@ -427,9 +442,9 @@ def gp_inference(k_train_train: Any, y_train: Any, diag_reg: float = 0.0, backen
     :func:`gradient_descent_mse_ensemble` when the NTK equals the NNGP kernel and ``diag_reg = 0``.
     Returns ``predict_fn(k_test_train=None, k_test_test=None, get_cov="variance") -> Gaussian``.
     """
-    b = resolve_backend(backend)
-    if b == "cuda":
-        return gpu_impl("dynamics", "gp_inference")(k_train_train, y_train, diag_reg)
+    gpu = _gpu_or_none("gp_inference", backend)
+    if gpu is not None:
+        return gpu(k_train_train, y_train, diag_reg)
     y = as_targets(y_train)
     r = check_finite_scalar(diag_reg, "diag_reg", nonnegative=True)
     spec = parse_train_kernel(k_train_train, y.shape[0])

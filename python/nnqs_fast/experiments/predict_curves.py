@@ -44,7 +44,7 @@ class PredictConfig:
     n_times: int = 41
     discrete: bool = False
     diag_reg: float = 0.0
-    backend: str = "cpu"
+    backend: str = "auto"
 
 
 @dataclass
