@@ -298,3 +298,29 @@ def test_eigendecomposition_cached_and_reused(prob, monkeypatch):
     pf([2.0, 3.0], k_test_train=prob.xt(prob.K1))
     pf(None)
     assert count["eigh"] == 1
+
+
+def test_qsntk_object_with_mixing_uses_complex_path(prob):
+    """A QS-NTK object with nonzero mixing (S9–S11) is read as Ω and agrees with the Ω_RI form."""
+    n, m = prob.n, prob.m
+    P = prob.J1.shape[1]
+    J1, J2 = prob.J1 / np.sqrt(P), (prob.J2 + 0.8 * prob.J1) / np.sqrt(P)   # shared parameters → Θ12 ≠ 0
+
+    def q(a, b):
+        t1, t2, mix, mix_t = J1[a] @ J1[b].T, J2[a] @ J2[b].T, J1[a] @ J2[b].T, J2[a] @ J1[b].T
+        return SimpleNamespace(theta1=t1, theta2=t2, mixing=mix, mixing_t=mix_t,
+                               theta=(t1 - t2) + 1j * (mix + mix_t), phi=(t1 + t2) - 1j * (mix - mix_t))
+
+    B, X = slice(0, n), slice(n, n + m)
+    qbb, qxb = q(B, B), q(X, B)
+    ori = np.block([[qbb.theta1, qbb.mixing], [qbb.mixing_t, qbb.theta2]])
+    ori_x = np.block([[qxb.theta1, qxb.mixing], [qxb.mixing_t, qxb.theta2]])
+    lr = 0.8 * _max_learning_rate(ori, n_train=n)
+    pf_q = gradient_descent_mse(qbb, prob.y, learning_rate=lr, discrete=True)
+    pf_r = gradient_descent_mse(ori, prob.y, learning_rate=lr, discrete=True)
+    assert (pf_q.kind, pf_r.kind) == ("omega", "ri")
+    for t in ([0, 3, 50], None):
+        a = pf_q(t, prob.f0, prob.g0, qxb)
+        b = pf_r(t, prob.f0, prob.g0, ori_x)
+        np.testing.assert_allclose(a[0], b[0], rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-9, atol=1e-10)

@@ -51,7 +51,7 @@ def parse_kernel(k: Any, name: str, *, n_cols: int | None = None, square: bool) 
     """Identify the form of ``k`` and validate it. ``n_cols`` is the number of train points when known."""
     if _is_qsntk(k):
         t1, t2, mix = getattr(k, "theta1", None), getattr(k, "theta2", None), getattr(k, "mixing", None)
-        if t1 is not None and t2 is not None and _zero_or_none(mix):
+        if t1 is not None and t2 is not None and _zero_or_none(mix) and _zero_or_none(getattr(k, "mixing_t", None)):
             return parse_kernel((t1, t2), name, n_cols=n_cols, square=square)
         theta, phi = getattr(k, "theta", None), getattr(k, "phi", None)
         if theta is None or phi is None:
