@@ -97,7 +97,7 @@ class SpectralFlow:
             if lam[0] <= tol:
                 raise _not_pd_error(self.lam_min_raw, float(lam[-1]), self.n, self.what,
                                     "singular (the τ → ∞ limit needs H^{-1})")
-            return _apply(V, _apply(V.conj().T, b) / _col(lam, b))
+            return _apply(V, _apply(V.conj().T if np.iscomplexobj(V) else V.T, b) / _col(lam, b))
         if self._chol is None:
             try:
                 self._chol = scipy.linalg.cho_factor(self.H, lower=True, check_finite=False)
@@ -143,7 +143,7 @@ class SpectralFlow:
     def project(self, e0: np.ndarray) -> np.ndarray:
         """``V^H e0``."""
         V = self.eig()[1]
-        return _apply(V.conj().T, e0)
+        return _apply(V.conj().T if np.iscomplexobj(V) else V.T, e0)
 
     def expand(self, z: np.ndarray) -> np.ndarray:
         """``V z``."""
