@@ -12,7 +12,8 @@
 //   3. gd_bwd_kernel     grid (ceil(N/128), splits_i, M), 128 threads = hidden units; samples (x_i, g_i) streamed
 //                        through shared memory 64 at a time; d+2 partial sums per unit and sample split.
 //   4. gd_update_kernel  grid (ceil(N/128), M): sums the sample splits, applies theta -= lr grad to W, b0, v;
-//      gd_b1_kernel      one block per network for b1.
+//      gd_b1_kernel      one block per network for b1. Networks with active[m] == 0 are frozen (early stop).
+//   gd_monitor_kernel (between 2 and 3): per-network loss, divergence / early-stop detection, freezing.
 #include <cuda_runtime.h>
 #include <cmath>
 #include "cuda_check.hpp"
@@ -151,10 +152,11 @@ __global__ void __launch_bounds__(BWD_THREADS)
 
 template <class T>
 __global__ void gd_update_kernel(long long N, int d, const T* __restrict__ gpart, int splits_i, T* __restrict__ W,
-                                 T* __restrict__ b0, T* __restrict__ v, T cw, T cv, T cb, T lr) {
+                                 T* __restrict__ b0, T* __restrict__ v, T cw, T cv, T cb, T lr,
+                                 const int* __restrict__ active) {
   const long long m = blockIdx.y;
   const long long j = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-  if (j >= N) return;
+  if (j >= N || (active && !active[m])) return;
   const long long stride = N * (d + 2);
   const T* p = gpart + (m * splits_i * N + j) * (d + 2);
   const T vj = v[m * N + j];
@@ -169,12 +171,38 @@ __global__ void gd_update_kernel(long long N, int d, const T* __restrict__ gpart
 }
 
 template <class T>
-__global__ void gd_b1_kernel(long long n, const T* __restrict__ g, T* __restrict__ b1, T cb, T lr) {
+__global__ void gd_b1_kernel(long long n, const T* __restrict__ g, T* __restrict__ b1, T cb, T lr,
+                             const int* __restrict__ active) {
   const long long m = blockIdx.x;
+  if (active && !active[m]) return;  // uniform over the block
   double s = 0.0;
   for (long long i = threadIdx.x; i < n; i += blockDim.x) s += static_cast<double>(g[m * n + i]);
   s = block_reduce_sum(s);
   if (threadIdx.x == 0) b1[m] -= lr * cb * static_cast<T>(s);
+}
+
+__global__ void gd_monitor_kernel(long long M, long long n, const double* __restrict__ sse_part, long long nb,
+                                  double rtol, long long t, double* __restrict__ loss, double* __restrict__ prev,
+                                  int* __restrict__ active, long long* __restrict__ stop_step,
+                                  int* __restrict__ status) {
+  const long long m = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+  if (m >= M) return;
+  double s = 0.0;
+  for (long long b = 0; b < nb; ++b) s += sse_part[m * nb + b];
+  const double L = s / static_cast<double>(n);
+  loss[m] = L;
+  if (!active[m]) return;
+  const double p = prev[m];
+  if (!isfinite(L)) {
+    status[m] = 2;
+    active[m] = 0;
+    stop_step[m] = t;
+  } else if (rtol > 0.0 && isfinite(p) && fabs(p - L) <= rtol * p) {
+    status[m] = 1;
+    active[m] = 0;
+    stop_step[m] = t;
+  }
+  prev[m] = L;
 }
 
 void check_shape(const GDShape& s) {
@@ -248,16 +276,24 @@ void gd_backward_partial(const GDShape& s, const T* x, long long n, const T* W, 
 
 template <class T>
 void gd_update(const GDShape& s, long long n, const T* gpart, int splits_i, const T* g, T* W, T* b0, T* v, T* b1,
-               double lr, cudaStream_t stream) {
+               double lr, const int* active, cudaStream_t stream) {
   check_shape(s);
   const T cw = static_cast<T>(s.W_std / std::sqrt(static_cast<double>(s.d)));
   const T cv = static_cast<T>(s.W_std / std::sqrt(static_cast<double>(s.N)));
   dim3 grid(static_cast<unsigned>((s.N + 127) / 128), static_cast<unsigned>(s.M));
   gd_update_kernel<T><<<grid, 128, 0, stream>>>(s.N, static_cast<int>(s.d), gpart, splits_i, W, b0, v, cw, cv,
-                                                static_cast<T>(s.b_std), static_cast<T>(lr));
+                                                static_cast<T>(s.b_std), static_cast<T>(lr), active);
   NNQS_CUDA_CHECK_LAUNCH();
   gd_b1_kernel<T><<<static_cast<unsigned>(s.M), 256, 0, stream>>>(n, g, b1, static_cast<T>(s.b_std),
-                                                                  static_cast<T>(lr));
+                                                                  static_cast<T>(lr), active);
+  NNQS_CUDA_CHECK_LAUNCH();
+}
+
+void gd_monitor(long long M, long long n, const double* sse_part, long long nb, double rtol, long long t,
+                double* loss, double* prev, int* active, long long* stop_step, int* status, cudaStream_t stream) {
+  if (M <= 0) return;
+  gd_monitor_kernel<<<static_cast<unsigned>((M + 127) / 128), 128, 0, stream>>>(M, n, sse_part, nb, rtol, t, loss,
+                                                                                 prev, active, stop_step, status);
   NNQS_CUDA_CHECK_LAUNCH();
 }
 
@@ -269,7 +305,7 @@ void gd_update(const GDShape& s, long long n, const T* gpart, int splits_i, cons
   template void gd_backward_partial<T>(const GDShape&, const T*, long long, const T*, const T*, const T*, T*, int, \
                                        cudaStream_t);                                                              \
   template void gd_update<T>(const GDShape&, long long, const T*, int, const T*, T*, T*, T*, T*, double,           \
-                             cudaStream_t);
+                             const int*, cudaStream_t);
 NNQS_GD_INSTANTIATE(float)
 NNQS_GD_INSTANTIATE(double)
 #undef NNQS_GD_INSTANTIATE

@@ -34,8 +34,9 @@ void relu_gram(const T* G, const T* sq1, const T* sq2, T* nngp, T* ntk, long lon
 
 // ---------------------------------------------------------------------------------------------------------------
 // (3) Wick contraction pieces, float64, kernels evaluated on the fly from the inputs x (n_rows x d).
-// Kernel spec: family 0 = ReLU NNGP, 1 = ReLU NTK (depth, W_std, b_std), 2 = RBF amp*exp(-gamma |x-y|^2)
-// (Cos-net: amp = sigma_a^2/2, gamma = sigma_w^2/(2d); Gauss-net: amp = 1, gamma = sigma^2/(2d)).
+// Kernel spec: family 0 = ReLU NNGP, 1 = ReLU NTK (depth, W_std, b_std, input_dim: K0 = W^2 x.y/input_dim + b^2,
+// input_dim <= 0 means the row length d), 2 = RBF amp*exp(-gamma |x-y|^2) (Cos-net: amp = sigma_a^2/2,
+// gamma = sigma_w^2/(2d); Gauss-net: amp = 1, gamma = sigma^2/(2d)), 3 = delta amp*[x == y].
 // A spec with family < 0 is the zero kernel. C = K1 + K2, P = K1 - K2.
 // ---------------------------------------------------------------------------------------------------------------
 struct KernelSpec {
@@ -43,6 +44,7 @@ struct KernelSpec {
   int depth = 1;
   double W_std = 0.5, b_std = 0.1;
   double amp = 1.0, gamma = 1.0;
+  double input_dim = 0.0;
 };
 
 // partial[block] (length: wick_ptrace_blocks(P)): block sums of
@@ -90,9 +92,15 @@ int gd_backward_splits(const GDShape& s, long long n);
 template <class T>
 void gd_backward_partial(const GDShape& s, const T* x, long long n, const T* W, const T* b0, const T* g,
                          T* gpart, int splits_i, cudaStream_t stream);
-// update: sums the partials in a fixed order and applies theta -= lr * dL/dtheta to W, b0, v, b1.
+// update: sums the partials in a fixed order and applies theta -= lr * dL/dtheta to W, b0, v, b1 of the networks
+// with active[m] != 0 (active may be null: all).
 template <class T>
 void gd_update(const GDShape& s, long long n, const T* gpart, int splits_i, const T* g, T* W, T* b0, T* v, T* b1,
-               double lr, cudaStream_t stream);
+               double lr, const int* active, cudaStream_t stream);
+// per-step monitor (one thread per network, after the forward pass of step t): loss[m] = sum(sse_part[m,:])/n;
+// for active networks: a non-finite loss sets status 2 (diverged), |prev - loss| <= rtol * prev (rtol > 0, prev
+// finite) sets status 1 (converged); either deactivates the network and sets stop_step[m] = t; prev[m] = loss.
+void gd_monitor(long long M, long long n, const double* sse_part, long long nb, double rtol, long long t,
+                double* loss, double* prev, int* active, long long* stop_step, int* status, cudaStream_t stream);
 
 }  // namespace nnqs_cuda

@@ -18,8 +18,9 @@ template <class T>
 T* as_ptr(std::uintptr_t p) { return reinterpret_cast<T*>(p); }
 
 nnqs_cuda::KernelSpec as_spec(const py::tuple& t) {
-  // (family, depth, W_std, b_std, amp, gamma); family -1 = zero kernel
-  if (t.size() != 6) throw py::value_error("kernel spec must be (family, depth, W_std, b_std, amp, gamma)");
+  // (family, depth, W_std, b_std, amp, gamma, input_dim); family -1 = zero kernel
+  if (t.size() != 7)
+    throw py::value_error("kernel spec must be (family, depth, W_std, b_std, amp, gamma, input_dim)");
   nnqs_cuda::KernelSpec k;
   k.family = t[0].cast<int>();
   k.depth = t[1].cast<int>();
@@ -27,7 +28,9 @@ nnqs_cuda::KernelSpec as_spec(const py::tuple& t) {
   k.b_std = t[3].cast<double>();
   k.amp = t[4].cast<double>();
   k.gamma = t[5].cast<double>();
-  if (k.family > 2) throw py::value_error("kernel spec family must be -1 (zero), 0 (relu nngp), 1 (relu ntk), 2 (rbf)");
+  k.input_dim = t[6].cast<double>();
+  if (k.family > 3)
+    throw py::value_error("kernel spec family must be -1 (zero), 0 (relu nngp), 1 (relu ntk), 2 (rbf), 3 (delta)");
   if ((k.family == 0 || k.family == 1) && k.depth < 1) throw py::value_error("relu kernel depth must be >= 1");
   return k;
 }
@@ -178,8 +181,8 @@ PYBIND11_MODULE(_cuda, m) {
      "Forward pass of M networks on n inputs: f (may be 0), and with y: g = (2/n)(f - y) and SSE block sums.");
   m.def("gd_backward_update", [](long long M, long long N, long long d, double W_std, double b_std, std::uintptr_t x,
                                  long long n, std::uintptr_t W, std::uintptr_t b0, std::uintptr_t v, std::uintptr_t b1,
-                                 std::uintptr_t g, std::uintptr_t gpart, int splits_i, double lr, bool is_double,
-                                 std::uintptr_t stream) {
+                                 std::uintptr_t g, std::uintptr_t gpart, int splits_i, double lr,
+                                 std::uintptr_t active, bool is_double, std::uintptr_t stream) {
     auto s = as_shape(M, N, d, W_std, b_std);
     py::gil_scoped_release release;
     if (is_double) {
@@ -188,17 +191,28 @@ PYBIND11_MODULE(_cuda, m) {
                                              splits_i, as_stream(stream));
       nnqs_cuda::gd_update<double>(s, n, as_ptr<const double>(gpart), splits_i, as_ptr<const double>(g),
                                    as_ptr<double>(W), as_ptr<double>(b0), as_ptr<double>(v), as_ptr<double>(b1), lr,
-                                   as_stream(stream));
+                                   as_ptr<const int>(active), as_stream(stream));
     } else {
       nnqs_cuda::gd_backward_partial<float>(s, as_ptr<const float>(x), n, as_ptr<const float>(W),
                                             as_ptr<const float>(b0), as_ptr<const float>(g), as_ptr<float>(gpart),
                                             splits_i, as_stream(stream));
       nnqs_cuda::gd_update<float>(s, n, as_ptr<const float>(gpart), splits_i, as_ptr<const float>(g),
                                   as_ptr<float>(W), as_ptr<float>(b0), as_ptr<float>(v), as_ptr<float>(b1), lr,
-                                  as_stream(stream));
+                                  as_ptr<const int>(active), as_stream(stream));
     }
   }, py::arg("M"), py::arg("N"), py::arg("d"), py::arg("W_std"), py::arg("b_std"), py::arg("x"), py::arg("n"),
      py::arg("W"), py::arg("b0"), py::arg("v"), py::arg("b1"), py::arg("g"), py::arg("gpart"), py::arg("splits_i"),
-     py::arg("lr"), py::arg("is_double"), py::arg("stream"),
-     "Backward pass from g = dL/df and the parameter update theta -= lr * dL/dtheta, in place.");
+     py::arg("lr"), py::arg("active"), py::arg("is_double"), py::arg("stream"),
+     "Backward pass from g = dL/df and the parameter update theta -= lr * dL/dtheta, in place, for the networks "
+     "with active[m] != 0 (int32 mask; 0 = all).");
+  m.def("gd_monitor", [](long long M, long long n, std::uintptr_t sse_part, long long nb, double rtol, long long t,
+                         std::uintptr_t loss, std::uintptr_t prev, std::uintptr_t active, std::uintptr_t stop_step,
+                         std::uintptr_t status, std::uintptr_t stream) {
+    py::gil_scoped_release release;
+    nnqs_cuda::gd_monitor(M, n, as_ptr<const double>(sse_part), nb, rtol, t, as_ptr<double>(loss),
+                          as_ptr<double>(prev), as_ptr<int>(active), as_ptr<long long>(stop_step), as_ptr<int>(status),
+                          as_stream(stream));
+  }, py::arg("M"), py::arg("n"), py::arg("sse_part"), py::arg("nb"), py::arg("rtol"), py::arg("t"), py::arg("loss"),
+     py::arg("prev"), py::arg("active"), py::arg("stop_step"), py::arg("status"), py::arg("stream"),
+     "Per-step loss, divergence and early-stop detection for M networks (device state arrays updated in place).");
 }

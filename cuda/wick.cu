@@ -47,6 +47,7 @@ __device__ inline PairGeom pair_geom(const double* __restrict__ x, const double*
 
 __device__ inline double eval_kernel(const KernelSpec& k, const PairGeom& g, double inv_d) {
   if (k.family == 0 || k.family == 1) {
+    if (k.input_dim > 0.0) inv_d = 1.0 / k.input_dim;
     const double W2 = k.W_std * k.W_std, b2 = k.b_std * k.b_std;
     double kxy = W2 * g.dot * inv_d + b2, kxx = W2 * g.sqx * inv_d + b2, kyy = W2 * g.sqy * inv_d + b2;
     double th = kxy;
@@ -54,6 +55,7 @@ __device__ inline double eval_kernel(const KernelSpec& k, const PairGeom& g, dou
     return k.family == 0 ? kxy : th;
   }
   if (k.family == 2) return k.amp * exp(-k.gamma * g.dist2);
+  if (k.family == 3) return g.dist2 == 0.0 ? k.amp : 0.0;
   return 0.0;
 }
 
@@ -64,7 +66,7 @@ struct Pair {
 __device__ inline Pair eval_cp(const KernelSpec& k1, const KernelSpec& k2, const double* x, const double* sq,
                                long long d, long long r1, long long r2, double inv_d) {
   const bool dot = k1.family == 0 || k1.family == 1 || k2.family == 0 || k2.family == 1;
-  const bool dist = k1.family == 2 || k2.family == 2;
+  const bool dist = k1.family >= 2 || k2.family >= 2;
   const PairGeom g = pair_geom(x, sq, d, r1, r2, dot, dist);
   const double a = eval_kernel(k1, g, inv_d), b = eval_kernel(k2, g, inv_d);
   return {a + b, a - b};

@@ -44,7 +44,7 @@ def test_gd_step_matches_numpy_reference(cp, rng, oracles, dtype, tol, shape):
     # loss before the first step equals the reference's first recorded loss
     tr = GDStepCUDA(params, cp.asarray(x), y, lr)
     np.testing.assert_allclose(tr.train_loss().get(), ref_losses[:, 0], rtol=tol)
-    tr.step(steps)
+    tr.advance(steps)
     got = tr.params()
     for m, (W, b0, v, b1) in enumerate(ref):
         scale = max(1.0, float(np.abs(W).max()))
@@ -72,8 +72,9 @@ def test_gd_loss_decreases_and_is_bit_reproducible(cp, rng):
     assert np.all(np.diff(r1["train_loss"], axis=0) < 0)        # below the maximal rate: monotone
     assert r1["test_loss"].shape == (6, 4)
     tr = GDStepCUDA(params, x, y, 0.5)
-    tr.step(50)
-    np.testing.assert_array_equal(tr.train_loss().get(), r1["train_loss"][-1])
+    tr.advance(50)
+    assert tr.step == 50
+    np.testing.assert_allclose(tr.train_loss().get(), r1["train_loss"][-1], rtol=1e-13)
 
 
 def test_gd_step_rejects_unsupported(cp, rng):
@@ -89,8 +90,67 @@ def test_gd_step_rejects_unsupported(cp, rng):
         GDStepCUDA(params, x, y[:, :5], 0.1)
 
 
-def test_gd_cuda_equals_cpu_trainer(cp, rng):
+def _training():
     training = pytest.importorskip("nnqs_fast.training")
-    if not hasattr(training, "train_ensemble"):
-        pytest.skip("the CPU trainer is not merged yet")
-    pytest.skip("align with the CPU train_ensemble signature once merged (see docs/gpu.md)")
+    if not hasattr(training, "make_step") or not hasattr(training, "train_ensemble"):
+        pytest.skip("the CPU training area is not merged yet")
+    return training
+
+
+def _data(rng, n=300, nt=77, d=16):
+    x = rng.choice([-1.0, 1.0], size=(n + nt, d))
+    psi = rng.standard_normal(n + nt) + 1j * rng.standard_normal(n + nt)
+    psi /= np.linalg.norm(psi)
+    return x[:n], psi[:n], x[n:], psi[n:]
+
+
+def test_make_step_cuda_equals_cpu(cp, rng):
+    training = _training()
+    x, y, xt, yt = _data(rng)
+    params = init_relu(7, input_dim=16, width=129)
+    lr = 20.0
+    rs = np.array([0, 1, 5, 17, 30])
+    a = training.make_step(params, x, y.real, lr, xt, yt.real, backend="cpu")
+    b = training.make_step(params, x, y.real, lr, xt, yt.real, backend="cuda")
+    ra, rb = a.run(30, rs, True), b.run(30, rs, True)
+    assert (rb.steps_done, rb.status) == (ra.steps_done, ra.status) and b.step == a.step == 30
+    np.testing.assert_allclose(rb.train_loss, ra.train_loss, rtol=1e-10)
+    np.testing.assert_allclose(rb.test_loss, ra.test_loss, rtol=1e-10)
+    np.testing.assert_allclose(rb.train_pred, ra.train_pred, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(rb.test_pred, ra.test_pred, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(b.train_loss(), a.train_loss(), rtol=1e-10)
+    np.testing.assert_allclose(b.test_loss(), a.test_loss(), rtol=1e-10)
+    pa, pb = a.params(), b.params()
+    for u, v in zip(pa.weights + pa.biases, pb.weights + pb.biases):
+        np.testing.assert_allclose(v, u, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("early_stop_rtol", [0.0, 1e-4])
+def test_train_ensemble_cuda_equals_cpu(cp, rng, early_stop_rtol):
+    training = _training()
+    x, y, xt, yt = _data(rng)
+    kw = dict(width=96, n_members=3, n_steps=300, seed=5, n_record=12, early_stop_rtol=early_stop_rtol, quiet=True)
+    a = training.train_ensemble(x, y, xt, yt, backend="cpu", **kw)
+    b = training.train_ensemble(x, y, xt, yt, backend="cuda", **kw)
+    assert b.backend == "cuda" and not b.interrupted and b.members_done == a.members_done
+    np.testing.assert_array_equal(b.steps, a.steps)
+    np.testing.assert_array_equal(b.seeds, a.seeds)
+    np.testing.assert_array_equal(b.stopped_at, a.stopped_at)
+    np.testing.assert_allclose(b.max_learning_rate, a.max_learning_rate, rtol=1e-10)
+    np.testing.assert_allclose(b.learning_rate, a.learning_rate, rtol=1e-10)
+    for f in ("train_loss", "test_loss", "part_train_loss", "part_test_loss", "train_loss_ensemble",
+              "test_loss_ensemble", "train_loss_of_mean", "test_loss_of_mean"):
+        np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=1e-8, err_msg=f)
+
+
+def test_train_ensemble_divergence_matches_cpu(cp, rng):
+    training = _training()
+    x, y, xt, yt = _data(rng, n=120, nt=10)
+    kw = dict(width=32, n_members=2, n_steps=200, seed=1, n_record=8, quiet=True, force=True)
+    with pytest.warns(Warning):
+        lr = 50 * training.max_learning_rate_for(x)
+        a = training.train_ensemble(x, y, xt, yt, learning_rate=lr, backend="cpu", **kw)
+    with pytest.warns(Warning):
+        b = training.train_ensemble(x, y, xt, yt, learning_rate=lr, backend="cuda", **kw)
+    np.testing.assert_array_equal(b.stopped_at, a.stopped_at)
+    np.testing.assert_array_equal(np.isnan(b.test_loss), np.isnan(a.test_loss))
