@@ -5,14 +5,35 @@ The skip decision (no CUDA build / no device / no CuPy) is made in tests/conftes
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pytest
 
+#: NNQS_FAKE_DEVICE=1: run the gpu-marked tests of this directory against the host-memory stand-ins of CuPy and
+#: nnqs_fast._cuda in _fake_device.py (checks the Python orchestration on a machine without a GPU).
+FAKE = os.environ.get("NNQS_FAKE_DEVICE", "") not in ("", "0")
+
 #: per-dtype tolerances of the parity tests (relative to the largest entry)
 TOL = {np.float32: 2e-5, np.float64: 1e-11}
+
+
+def _load_fake():
+    spec = importlib.util.spec_from_file_location("nnqs_fake_device", Path(__file__).with_name("_fake_device.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)  # type: ignore[union-attr]
+    return mod
+
+
+@pytest.fixture(autouse=True)
+def _fake_device(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    if FAKE and request.node.get_closest_marker("gpu") is not None:
+        _load_fake().install(monkeypatch)
+    yield
 
 
 @pytest.fixture
@@ -91,7 +112,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     the CPU-runnable checks in test_cuda_module.py run in CI. (Lead: ``item.get_closest_marker("gpu")`` in
     tests/conftest.py and bench/conftest.py would make this unnecessary.)"""
     for item in items:
-        if item.get_closest_marker("gpu") is not None or "tests/gpu" not in str(item.path).replace("\\", "/"):
+        if "tests/gpu" not in str(item.path).replace("\\", "/"):
+            continue
+        if item.get_closest_marker("gpu") is not None and not FAKE:
             continue
         item.own_markers[:] = [m for m in item.own_markers
                                if not (m.name == "skip" and "CUDA backend not usable" in str(m.kwargs.get("reason")))]
