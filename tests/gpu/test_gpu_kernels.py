@@ -146,10 +146,23 @@ def test_empirical_qsntk_cuda_equals_cpu_public_api(cp, rng):
     p1 = init_relu(0, input_dim=4, width=40)
     p2 = init_relu(1, input_dim=4, width=40)
     x = rng.choice([-1.0, 1.0], size=(23, 4))
-    cpu = kernels.empirical_qsntk(p1, p2, x, backend="cpu")
-    gpu = kernels.empirical_qsntk(p1, p2, x, backend="cuda")
-    for f in ("theta", "phi", "theta1", "theta2", "mixing"):
-        _close(cp.asnumpy(getattr(gpu, f)), np.asarray(getattr(cpu, f)), np.float64)
+    y = rng.choice([-1.0, 1.0], size=(17, 4))
+    for a, b, x2 in ((p1, p2, None), (p1, None, None), (p1, p2, y)):
+        cpu = kernels.empirical_qsntk(a, b, x, x2, chunk_size=8, backend="cpu")
+        gpu = kernels.empirical_qsntk(a, b, x, x2, chunk_size=8, backend="cuda")
+        for f in ("theta", "phi", "theta1", "theta2", "mixing"):
+            _close(cp.asnumpy(getattr(gpu, f)), np.asarray(getattr(cpu, f)), np.float64)
+    deep = init_relu(2, input_dim=4, width=31, depth=3)
+    _close(kernels.empirical_ntk(deep, x, y, backend="cuda").get(), kernels.empirical_ntk(deep, x, y, backend="cpu"),
+           np.float64)
+    # networks without a CUDA path (Cos-net) still work with backend="cuda" (CPU compute, moved to the device)
+    if hasattr(kernels, "empirical_ntk"):
+        from nnqs_fast.networks import cosnet
+
+        cn = cosnet.init_cosnet(0, input_dim=4, width=12) if hasattr(cosnet, "init_cosnet") else None
+        if cn is not None:
+            _close(kernels.empirical_ntk(cn, x, backend="cuda").get(), kernels.empirical_ntk(cn, x, backend="cpu"),
+                   np.float64)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -162,9 +175,9 @@ def test_qsntk_from_jacobians_complex_and_real_parts(cp, rng, dtype):
     Jb2 = rng.standard_normal((11, 29)).astype(dtype)
     J = J1.astype(np.float64) + 1j * J2.astype(np.float64)
     Jb = Jb1.astype(np.float64) + 1j * Jb2.astype(np.float64)
-    for q, JJ, JJb in ((qsntk_from_jacobians(j1=J1, j2=J2), J, J),
+    for q, JJ, JJb in ((qsntk_from_jacobians(J1=J1, J2=J2), J, J),
                        (qsntk_from_jacobians(cp.asarray(J.astype(np.complex128)), dtype=dtype), J, J),
-                       (qsntk_from_jacobians(j1=J1, j2=J2, j1_2=Jb1, j2_2=Jb2), J, Jb)):
+                       (qsntk_from_jacobians(J1=J1, J2=J2, J1_x2=Jb1, J2_x2=Jb2), J, Jb)):
         theta, phi = JJ @ JJb.T, JJ @ JJb.conj().T          # Eq. 7
         sc = np.abs(phi).max()
         _close(q.theta.get().real, theta.real, dtype, sc)
@@ -172,7 +185,7 @@ def test_qsntk_from_jacobians_complex_and_real_parts(cp, rng, dtype):
         _close(q.phi.get().real, phi.real, dtype, sc)
         _close(q.phi.get().imag, phi.imag, dtype, sc)
         _close(q.mixing.get(), JJ.real @ JJb.imag.T, dtype, sc)   # S9
-    q = qsntk_from_jacobians(j1=J1, j2=J2)
+    q = qsntk_from_jacobians(J1=J1, J2=J2)
     ph = q.phi.get()
     np.testing.assert_allclose(ph, ph.conj().T, atol=1e-4 if dtype == np.float32 else 1e-12)  # Hermitian
 
@@ -182,11 +195,15 @@ def test_qsntk_from_jacobians_cuda_equals_cpu_public_api(cp, rng):
     if not hasattr(kernels, "qsntk_from_jacobians"):
         pytest.skip("the CPU qsntk_from_jacobians is not merged yet")
     J = rng.standard_normal((13, 21)) + 1j * rng.standard_normal((13, 21))
-    cpu = kernels.qsntk_from_jacobians(J, backend="cpu")
-    gpu = kernels.qsntk_from_jacobians(J, backend="cuda")
-    for f in ("theta", "phi", "theta1", "theta2", "mixing"):
-        np.testing.assert_allclose(cp.asnumpy(getattr(gpu, f)), np.asarray(getattr(cpu, f)), rtol=1e-11,
-                                   atol=1e-11 * np.abs(cpu.phi).max())
+    Jb = rng.standard_normal((9, 21)) + 1j * rng.standard_normal((9, 21))
+    for args, kw in (((J,), {}), ((J, Jb), {}), ((), dict(J1=J.real, J2=J.imag)), ((J.real,), {}),
+                     ((), dict(J1=J.real, J1_x2=Jb.real))):
+        cpu = kernels.qsntk_from_jacobians(*args, **kw, backend="cpu")
+        gpu = kernels.qsntk_from_jacobians(*args, **kw, backend="cuda")
+        assert gpu.symmetric == cpu.symmetric
+        for f in ("theta", "phi", "theta1", "theta2", "mixing", "mixing_t"):
+            np.testing.assert_allclose(cp.asnumpy(getattr(gpu, f)), np.asarray(getattr(cpu, f)), rtol=1e-11,
+                                       atol=1e-11 * np.abs(cpu.phi).max(), err_msg=f)
 
 
 def test_ntk_tile_kernel_mirror_and_diag_flags(cp, rng):

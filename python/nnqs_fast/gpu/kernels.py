@@ -111,12 +111,12 @@ def _syrk_upper_flag() -> bool | None:
     syrk = getattr(getattr(cp, "cublas", None), "syrk", None)
     if syrk is None:
         return None
-    a = cp.asarray([[1.0], [2.0]])
+    a = cp.asarray([[1.0, 0.0], [2.0, 1.0]])  # C-contiguous only (a 1-column probe would also be F-contiguous)
     for lower in (False, True):
         out = cp.zeros((2, 2))
         syrk("N", a, out=out, lower=lower)
-        o = cp.asnumpy(out)
-        if o[0, 1] == 2.0 and o[1, 0] == 0.0 and o[0, 0] == 1.0 and o[1, 1] == 4.0:
+        o = cp.asnumpy(out)   # a a^T = [[1, 2], [2, 5]]
+        if o[0, 1] == 2.0 and o[1, 0] == 0.0 and o[0, 0] == 1.0 and o[1, 1] == 5.0:
             return lower
     return None  # pragma: no cover - unexpected; fall back to GEMM
 
@@ -215,18 +215,42 @@ def _relu_features(Ws: list[Any], bs: list[Any], W_std: float, b_std: float, x: 
     return [cp.ascontiguousarray(t) for t in hs], deltas
 
 
-def empirical_ntk(params: Any, x1: Any, x2: Any = None, *, chunk_size: int | None = None,
-                  dtype: Any = None) -> Any:
-    """Structured empirical NTK ``Theta(x1, x2)`` of one built-in ReLU network (any depth), never forming the
-    Jacobian (issue 3): ``Theta = sum_l (delta_l delta_l'^T) * ((W_std^2/n_l) h_l h_l'^T + b_std^2)``; for one
-    hidden layer ``(W^2/N) s s'^T + b^2 + (W^2/N)[(v s')(v s')^T] * (W^2 x.x'/d + b^2)`` (Eq. 7 for a real
-    network). cuBLAS forms the rank-N products per output tile, the fused ``ntk_tile_accumulate`` pass combines
-    them (and mirrors tiles of a symmetric output). Returns a CuPy ``(n1, n2)`` array of ``dtype``.
+def _is_relu(params: Any) -> bool:
+    try:
+        from ..networks.relu import ReLUParams
+    except Exception:  # pragma: no cover
+        return False
+    return isinstance(params, ReLUParams)
+
+
+def _cpu_kernels() -> Any:
+    from ..kernels import empirical as E
+
+    return E
+
+
+def empirical_ntk(params: Any, x1: Any, x2: Any = None, *, trainable: str | None = None,
+                  chunk_size: int | None = None, dtype: Any = None) -> Any:
+    """CUDA path of :func:`nnqs_fast.kernels.empirical_ntk`: the structured empirical NTK ``Theta(x1, x2)`` of a
+    built-in ReLU network (any depth), never forming the Jacobian (issue 3):
+    ``Theta = sum_l (delta_l delta_l'^T) * ((W_std^2/n_l) h_l h_l'^T + b_std^2)``; for one hidden layer
+    ``(W^2/N) s s'^T + b^2 + (W^2/N)[(v s')(v s')^T] * (W^2 x.x'/d + b^2)`` (Eq. 7 for a real network). cuBLAS
+    forms the rank-N products per output tile, the fused ``ntk_tile_accumulate`` pass combines them (and mirrors
+    tiles of a symmetric output). Returns a CuPy ``(n1, n2)`` array (dtype: ``dtype``, else float32 for float32
+    ``x1``, else float64). Cos-net / Gauss-net parameters run the CPU path and are moved to the device.
     """
     cp = _shim.cupy()
+    if not _is_relu(params):
+        from .._backend import to_numpy
+
+        out = _cpu_kernels().empirical_ntk(params, to_numpy(x1), None if x2 is None else to_numpy(x2),
+                                           trainable=trainable, chunk_size=chunk_size, dtype=dtype, backend="cpu")
+        return cp.asarray(out)
+    if trainable not in (None, "all"):
+        raise InvalidInputError("ReLU networks train every layer: trainable must be None or 'all'")
     mod = _shim.cuda_module()
     chunk = check_chunk_size(chunk_size)
-    a, c, sym, dt = _inputs(x1, x2, dtype if dtype is not None else getattr(params.weights[0], "dtype", None))
+    a, c, sym, dt = _inputs(x1, x2, dtype)
     Ws, bs, W_std, b_std = _params_device(params, dt)
     if a.shape[1] != Ws[0].shape[1]:
         raise ShapeMismatchError(f"x1 has {a.shape[1]} features but the network expects {Ws[0].shape[1]}")
@@ -267,17 +291,37 @@ def empirical_ntk(params: Any, x1: Any, x2: Any = None, *, chunk_size: int | Non
     return out
 
 
-def empirical_qsntk(params1: Any, params2: Any, x1: Any, x2: Any = None, *, chunk_size: int | None = None,
-                    dtype: Any = None) -> Any:
-    """Empirical QS-NTK of ``psi = psi1 + i psi2`` from two independent built-in ReLU networks (decoupled:
-    ``Theta = Theta1 - Theta2``, ``Phi = Theta1 + Theta2``, zero mixing; S10-S11). Returns a
-    :class:`nnqs_fast.kernels.QSNTK` holding CuPy arrays."""
+def empirical_qsntk(params1: Any, params2: Any = None, x1: Any = None, x2: Any = None, *,
+                    trainable: str | None = None, chunk_size: int | None = None, dtype: Any = None) -> Any:
+    """CUDA path of :func:`nnqs_fast.kernels.empirical_qsntk`. For ``psi = psi1 + i psi2`` from two independent
+    ReLU networks (decoupled, zero mixing, S10-S11: ``Theta = Theta1 - Theta2``, ``Phi = Theta1 + Theta2``;
+    ``params2=None``: real psi, ``Theta2 = 0``) the kernels are computed on the GPU; other built-in networks
+    (S16 complex network, Cos-net, Gauss-net) run the CPU path. Returns a :class:`nnqs_fast.kernels.QSNTK` holding
+    CuPy arrays."""
     cp = _shim.cupy()
-    t1 = empirical_ntk(params1, x1, x2, chunk_size=chunk_size, dtype=dtype)
-    t2 = empirical_ntk(params2, x1, x2, chunk_size=chunk_size, dtype=dtype)
+    if x1 is None:
+        raise InvalidInputError("x1 (the inputs, shape (n, d)) is required")
+    if not (_is_relu(params1) and (params2 is None or _is_relu(params2))):
+        from .._backend import to_numpy
+
+        q = _cpu_kernels().empirical_qsntk(params1, params2, to_numpy(x1), None if x2 is None else to_numpy(x2),
+                                           trainable=trainable, chunk_size=chunk_size, dtype=dtype, backend="cpu")
+        return _to_device_qsntk(q)
+    t1 = empirical_ntk(params1, x1, x2, trainable=trainable, chunk_size=chunk_size, dtype=dtype)
+    t2 = (cp.zeros_like(t1) if params2 is None
+          else empirical_ntk(params2, x1, x2, trainable=trainable, chunk_size=chunk_size, dtype=dtype))
     zero = cp.zeros_like(t1)
-    return _make_qsntk(t1 - t2, t1 + t2, t1, t2, zero, zero, x2 is None or x2 is x1, {"kind": "empirical",
-                                                                                         "backend": "cuda"})
+    return _make_qsntk(t1 - t2, t1 + t2, t1, t2, zero, zero, x2 is None or x2 is x1,
+                       {"kind": "empirical", "network": type(params1).__name__, "backend": "cuda"})
+
+
+def _to_device_qsntk(q: Any) -> Any:
+    import dataclasses
+
+    cp = _shim.cupy()
+    arrays = {f.name: cp.asarray(getattr(q, f.name)) for f in dataclasses.fields(q)
+              if isinstance(getattr(q, f.name), np.ndarray)}
+    return dataclasses.replace(q, **arrays)
 
 
 def _make_qsntk(theta, phi, t1, t2, m, mt, symmetric, meta):
@@ -302,10 +346,10 @@ def _sym_gram(J: Any) -> Any:
     return out
 
 
-def _jac(J: Any, name: str, dt: Any, allow_complex: bool) -> Any:
+def _jac(J: Any, name: str, allow_complex: bool) -> Any:
     a = _shim.to_device(J, None, name=name, allow_complex=allow_complex)
-    if a.ndim != 2:
-        raise ShapeMismatchError(f"{name} must be 2-D (n, P), got shape {tuple(a.shape)}")
+    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ShapeMismatchError(f"{name} must be non-empty (n x P), got shape {tuple(a.shape)}")
     _shim.check_finite_device(a, name)
     return a
 
@@ -324,45 +368,64 @@ def jacobian_grams(J1: Any, J2: Any, J1b: Any = None, J2b: Any = None) -> tuple[
     return J1 @ J1b.T, J2 @ J2b.T, J1 @ J2b.T, J2 @ J1b.T, False
 
 
-def qsntk_from_jacobians(jac: Any = None, jac2: Any = None, *, j1: Any = None, j2: Any = None, j1_2: Any = None,
-                         j2_2: Any = None, dtype: Any = None) -> Any:
-    """QS-NTK blocks from user Jacobians on the device (Eq. 7, S8-S12).
+def qsntk_from_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2: Any = None, J1_x2: Any = None,
+                         J2_x2: Any = None, dtype: Any = None) -> Any:
+    """CUDA path of :func:`nnqs_fast.kernels.qsntk_from_jacobians` (Eq. 7, S8-S12).
 
-    Either a complex Jacobian ``jac`` (n1, P) of ``psi = psi1 + i psi2`` w.r.t. real parameters (and ``jac2``
-    (n2, P) for x2), or the real parts' Jacobians ``j1``, ``j2`` (n1, P) (and ``j1_2``, ``j2_2`` for x2). Returns
-    a :class:`nnqs_fast.kernels.QSNTK` of CuPy arrays; ``theta = Theta1 - Theta2 + i(Theta12 + Theta12^T)``,
+    Either the complex Jacobian ``J`` (n1, P) of ``psi = psi1 + i psi2`` w.r.t. real parameters (real ``J``: a
+    real wavefunction) and optionally ``J_x2`` (n2, P), or the real parts' Jacobians ``J1``, ``J2`` (``J2=None``:
+    ``psi2 = 0``) and optionally ``J1_x2``, ``J2_x2``. cuBLAS SYRK/GEMM; returns a
+    :class:`nnqs_fast.kernels.QSNTK` of CuPy arrays with ``theta = Theta1 - Theta2 + i(Theta12 + Theta12^T)``,
     ``phi = Theta1 + Theta2 - i(Theta12 - Theta12^T)`` (S10-S11).
     """
     cp = _shim.cupy()
-    if jac is not None:
-        if j1 is not None or j2 is not None:
-            raise InvalidInputError("give either jac (complex) or j1/j2 (real parts), not both")
-        J = _jac(jac, "jac", None, True)
-        J1, J2 = cp.ascontiguousarray(J.real), cp.ascontiguousarray(J.imag) if J.dtype.kind == "c" else cp.zeros_like(J)
-        if jac2 is not None:
-            Jb = _jac(jac2, "jac2", None, True)
-            J1b = cp.ascontiguousarray(Jb.real)
-            J2b = cp.ascontiguousarray(Jb.imag) if Jb.dtype.kind == "c" else cp.zeros_like(Jb)
-        else:
-            J1b = J2b = None
+
+    def parts(a: Any, dt: Any) -> tuple[Any, Any]:
+        if a.dtype.kind == "c":
+            return cp.ascontiguousarray(a.real, dtype=dt), cp.ascontiguousarray(a.imag, dtype=dt)
+        return cp.ascontiguousarray(a, dtype=dt), None
+
+    if (J is None) == (J1 is None):
+        raise InvalidInputError("pass either J (complex Jacobian) or J1 (and J2), not both / neither")
+    if J is not None:
+        if any(v is not None for v in (J2, J1_x2, J2_x2)):
+            raise InvalidInputError("with J use J_x2 for the second input set; J1/J2/J1_x2/J2_x2 are for real parts")
+        Jm = _jac(J, "J", True)
+        dt = (np.dtype(np.float32) if Jm.dtype in (np.float32, np.complex64) else np.dtype(np.float64)) \
+            if dtype is None else np.dtype(dtype)
+        j1, j2 = parts(Jm, dt)
+        k1 = k2 = None
+        if J_x2 is not None:
+            k1, k2 = parts(_jac(J_x2, "J_x2", True), dt)
     else:
-        if j1 is None or j2 is None:
-            raise InvalidInputError("give jac (complex Jacobian) or both j1 and j2 (real parts' Jacobians)")
-        J1, J2 = _jac(j1, "j1", None, False), _jac(j2, "j2", None, False)
-        J1b = None if j1_2 is None else _jac(j1_2, "j1_2", None, False)
-        J2b = None if j2_2 is None else _jac(j2_2, "j2_2", None, False)
-        if (J1b is None) != (J2b is None):
-            raise InvalidInputError("give both j1_2 and j2_2 (Jacobians at x2), or neither")
-    dt = np.dtype(dtype) if dtype is not None else (np.dtype(np.float32) if J1.dtype == np.float32
-                                                    else np.dtype(np.float64))
-    J1, J2 = J1.astype(dt, copy=False), J2.astype(dt, copy=False)
-    if J1.shape != J2.shape:
-        raise ShapeMismatchError(f"j1 {tuple(J1.shape)} and j2 {tuple(J2.shape)} must have the same shape")
-    if J1b is not None:
-        J1b, J2b = J1b.astype(dt, copy=False), J2b.astype(dt, copy=False)
-        if J1b.shape[1] != J1.shape[1]:
-            raise ShapeMismatchError("the Jacobians at x1 and x2 must have the same number of parameters")
-    t1, t2, m, mt, sym = jacobian_grams(J1, J2, J1b, J2b)
+        if J_x2 is not None:
+            raise InvalidInputError("J_x2 goes with J; use J1_x2 / J2_x2 with J1 / J2")
+        a = _jac(J1, "J1", False)
+        dt = (np.dtype(np.float32) if a.dtype == np.float32 else np.dtype(np.float64)) if dtype is None \
+            else np.dtype(dtype)
+        j1 = cp.ascontiguousarray(a, dtype=dt)
+        j2 = None if J2 is None else cp.ascontiguousarray(_jac(J2, "J2", False), dtype=dt)
+        k1 = k2 = None
+        if J1_x2 is not None or J2_x2 is not None:
+            if J1_x2 is None or (J2 is not None and J2_x2 is None) or (J2 is None and J2_x2 is not None):
+                raise InvalidInputError("for a second input set pass J1_x2 (and J2_x2 when J2 is given)")
+            k1 = cp.ascontiguousarray(_jac(J1_x2, "J1_x2", False), dtype=dt)
+            k2 = None if J2_x2 is None else cp.ascontiguousarray(_jac(J2_x2, "J2_x2", False), dtype=dt)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise DTypeError(f"dtype must be float32 or float64, got {dt}")
+    P = j1.shape[1]
+    for m, nm in ((j2, "J2"), (k1, "J(x2)"), (k2, "J2(x2)")):
+        if m is not None and m.shape[1] != P:
+            raise ShapeMismatchError(f"{nm} has {m.shape[1]} parameter columns but J1 has {P}; they must match")
+    if j2 is not None and j2.shape[0] != j1.shape[0]:
+        raise ShapeMismatchError(f"J1 has {j1.shape[0]} rows but J2 has {j2.shape[0]}")
+    if j2 is None:
+        j2 = cp.zeros_like(j1)
+    if k1 is not None and k2 is None:
+        k2 = cp.zeros_like(k1)
+    if k2 is not None and k2.shape[0] != k1.shape[0]:
+        raise ShapeMismatchError(f"J1_x2 has {k1.shape[0]} rows but J2_x2 has {k2.shape[0]}")
+    t1, t2, m, mt, sym = jacobian_grams(j1, j2, k1, k2)
     theta = (t1 - t2) + 1j * (m + mt)
     phi = (t1 + t2) - 1j * (m - mt)
     return _make_qsntk(theta, phi, t1, t2, m, mt, sym, {"kind": "jacobian", "backend": "cuda"})
