@@ -32,8 +32,13 @@ def _load_fake():
 @pytest.fixture(autouse=True)
 def _fake_device(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
     if FAKE and request.node.get_closest_marker("gpu") is not None:
-        _load_fake().install(monkeypatch)
-    yield
+        fake = _load_fake()
+        fake.install(monkeypatch)
+        yield
+        monkeypatch.undo()
+        fake.clear_caches()
+    else:
+        yield
 
 
 @pytest.fixture
