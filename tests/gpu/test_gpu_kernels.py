@@ -233,3 +233,23 @@ def test_ntk_tile_kernel_mirror_and_diag_flags(cp, rng):
             m.ntk_tile_accumulate(_shim.ptr(out), n, r0, c0, _shim.ptr(Dd), _shim.ptr(Hd), c1 - c0, r1 - r0,
                                   c1 - c0, 0.3, 0.01, flags, True, _shim.stream())
     np.testing.assert_allclose(out.get(), expect, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.slow
+def test_analytic_gram_for_the_4x4_lattice_fits(cp):
+    """n = 65 536 (all 4x4 spin states): float64 NNGP + NTK (64 GiB) on one 80 GB card; spot-check rows."""
+    from nnqs_fast.gpu import _shim
+    from nnqs_fast.gpu.kernels import relu_kernel
+
+    n = 65536
+    if _shim.free_bytes() < 2 * n * n * 8 + (2 << 30):
+        pytest.skip(f"needs ~66 GiB of free device memory, {_shim.free_bytes() / 2**30:.1f} GiB free")
+    bits = (np.arange(n)[:, None] >> np.arange(16)[None, :]) & 1
+    x = np.where(bits == 1, 1.0, -1.0)
+    k = relu_kernel(x, None, get=("nngp", "ntk"))
+    rows = [0, 12345, n - 1]
+    ref_k, ref_t = _relu_numpy(x[rows], x, 1, 0.5, 0.1)
+    _close(k.nngp[rows].get(), ref_k, np.float64)
+    _close(k.ntk[rows].get(), ref_t, np.float64)
+    del k
+    cp.get_default_memory_pool().free_all_blocks()

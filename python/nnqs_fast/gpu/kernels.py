@@ -9,7 +9,7 @@ stream.
 Tiling and memory
 -----------------
 * Analytic Gram (:func:`relu_kernel`): the output itself is the only ``n1 x n2`` buffer. Rows are streamed in
-  blocks of ``chunk_size`` (default: all rows when the block's dot-product GEMM fits, see ``_row_block``): the
+  blocks of ``chunk_size`` (default: ~1 GiB of output rows per block, see ``_row_block``): the
   GEMM ``x1[block] x2^T`` is written straight into the output rows (the NTK array, or the NNGP array when only
   that is wanted) and the arc-cosine recursion runs in place on it. With both NNGP and NTK requested, peak device
   memory is ``2 n1 n2 itemsize`` + the inputs: for the 4x4 spin lattice (n = 65 536) in float64 that is 64 GiB
@@ -97,6 +97,14 @@ def _kernel_tuple(names: tuple[str, ...]) -> type:
         return namedtuple("Kernel", names)  # type: ignore[misc]
 
 
+def _row_block(n2: int, itemsize: int, chunk: int | None) -> int:
+    """Rows per block of an ``n x n2`` output: ``chunk``, or enough rows for ~1 GiB per block (all rows of a
+    4096^2 float64 Gram; 2048 rows at n2 = 65 536) — bounds any temporary a GEMM might need."""
+    if chunk is not None:
+        return chunk
+    return max(256, (1 << 30) // max(1, n2 * itemsize))
+
+
 def _blocks(n: int, chunk: int | None) -> list[tuple[int, int]]:
     if chunk is None or chunk >= n:
         return [(0, n)]
@@ -160,7 +168,7 @@ def relu_gram(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_
     sq1 = cp.ascontiguousarray((a * a).sum(axis=1))
     sq2 = sq1 if sym else cp.ascontiguousarray((c * c).sum(axis=1))
     st = _shim.stream()
-    for r0, r1 in _blocks(n1, chunk):
+    for r0, r1 in _blocks(n1, _row_block(n2, np.dtype(dt).itemsize, chunk)):
         g = work[r0:r1]
         cp.matmul(a[r0:r1], c.T, out=g)
         _shim.launch(mod.relu_gram, _shim.ptr(g), _shim.ptr(sq1[r0:r1]), _shim.ptr(sq2),
