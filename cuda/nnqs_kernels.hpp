@@ -32,6 +32,13 @@ template <class T>
 void relu_gram(const T* G, const T* sq1, const T* sq2, T* nngp, T* ntk, long long rows, long long cols,
                long long ld, int depth, double W_std, double b_std, double d, cudaStream_t stream);
 
+// Stationary (Cos-net / Gauss-net) kernels from the same dot products, element-wise, in double:
+//   nngp = amp exp(-scale max(0, |x|^2 + |x'|^2 - 2 x.x')),   ntk = nngp (c0 + c1 x.x')
+// nngp/ntk may be null or alias G.
+template <class T>
+void stationary_gram(const T* G, const T* sq1, const T* sq2, T* nngp, T* ntk, long long rows, long long cols,
+                     long long ld, double amp, double scale, double c0, double c1, cudaStream_t stream);
+
 // ---------------------------------------------------------------------------------------------------------------
 // (3) Wick contraction pieces, float64, kernels evaluated on the fly from the inputs x (n_rows x d).
 // Kernel spec: family 0 = ReLU NNGP, 1 = ReLU NTK (depth, W_std, b_std, input_dim: K0 = W^2 x.y/input_dim + b^2,

@@ -116,6 +116,23 @@ PYBIND11_MODULE(_cuda, m) {
      py::arg("stream"),
      "Analytic ReLU NNGP/NTK from the dot products G (rows x cols, leading dim ld); nngp/ntk may be 0 or alias G.");
 
+  m.def("stationary_gram", [](std::uintptr_t G, std::uintptr_t sq1, std::uintptr_t sq2, std::uintptr_t nngp,
+                              std::uintptr_t ntk, long long rows, long long cols, long long ld, double amp,
+                              double scale, double c0, double c1, bool is_double, std::uintptr_t stream) {
+    py::gil_scoped_release release;
+    if (is_double)
+      nnqs_cuda::stationary_gram<double>(as_ptr<const double>(G), as_ptr<const double>(sq1),
+                                         as_ptr<const double>(sq2), as_ptr<double>(nngp), as_ptr<double>(ntk), rows,
+                                         cols, ld, amp, scale, c0, c1, as_stream(stream));
+    else
+      nnqs_cuda::stationary_gram<float>(as_ptr<const float>(G), as_ptr<const float>(sq1), as_ptr<const float>(sq2),
+                                        as_ptr<float>(nngp), as_ptr<float>(ntk), rows, cols, ld, amp, scale, c0, c1,
+                                        as_stream(stream));
+  }, py::arg("G"), py::arg("sq1"), py::arg("sq2"), py::arg("nngp"), py::arg("ntk"), py::arg("rows"), py::arg("cols"),
+     py::arg("ld"), py::arg("amp"), py::arg("scale"), py::arg("c0"), py::arg("c1"), py::arg("is_double"),
+     py::arg("stream"),
+     "Stationary kernels from dot products G: nngp = amp exp(-scale r^2), ntk = nngp (c0 + c1 x.x').");
+
   m.def("wick_ptrace_blocks", &nnqs_cuda::wick_ptrace_blocks, py::arg("P"));
   m.def("wick_pp_blocks", &nnqs_cuda::wick_pp_blocks, py::arg("DA"), py::arg("DB"));
   m.def("wick_ptrace_frob2", [](std::uintptr_t x, std::uintptr_t sq, long long d, long long P, long long Q,

@@ -33,19 +33,53 @@ __global__ void relu_gram_kernel(const T* G, const T* __restrict__ sq1, const T*
     }
   }
 }
+
+template <class T>
+__global__ void stationary_gram_kernel(const T* G, const T* __restrict__ sq1, const T* __restrict__ sq2, T* nngp,
+                                       T* ntk, long long rows, long long cols, long long ld, double amp,
+                                       double scale, double c0, double c1) {
+  for (long long i = blockIdx.y * (long long)blockDim.y + threadIdx.y; i < rows;
+       i += (long long)gridDim.y * blockDim.y) {
+    const double s1 = static_cast<double>(sq1[i]);
+    for (long long j = blockIdx.x * (long long)blockDim.x + threadIdx.x; j < cols;
+         j += (long long)gridDim.x * blockDim.x) {
+      const long long t = i * ld + j;
+      const double g = static_cast<double>(G[t]);
+      const double k = amp * exp(-scale * fmax(0.0, s1 + static_cast<double>(sq2[j]) - 2.0 * g));
+      if (nngp) nngp[t] = static_cast<T>(k);
+      if (ntk) ntk[t] = static_cast<T>(k * (c0 + c1 * g));
+    }
+  }
+}
+
+dim3 gram_grid(long long rows, long long cols) {
+  long long gx = (cols + 31) / 32, gy = (rows + 7) / 8;
+  if (gx > 4096) gx = 4096;
+  if (gy > 8192) gy = 8192;
+  return dim3(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
+}
 }  // namespace
+
+template <class T>
+void stationary_gram(const T* G, const T* sq1, const T* sq2, T* nngp, T* ntk, long long rows, long long cols,
+                     long long ld, double amp, double scale, double c0, double c1, cudaStream_t stream) {
+  if (rows <= 0 || cols <= 0) return;
+  stationary_gram_kernel<T><<<gram_grid(rows, cols), dim3(32, 8), 0, stream>>>(G, sq1, sq2, nngp, ntk, rows, cols,
+                                                                               ld, amp, scale, c0, c1);
+  NNQS_CUDA_CHECK_LAUNCH();
+}
+
+template void stationary_gram<float>(const float*, const float*, const float*, float*, float*, long long, long long,
+                                     long long, double, double, double, double, cudaStream_t);
+template void stationary_gram<double>(const double*, const double*, const double*, double*, double*, long long,
+                                      long long, long long, double, double, double, double, cudaStream_t);
 
 template <class T>
 void relu_gram(const T* G, const T* sq1, const T* sq2, T* nngp, T* ntk, long long rows, long long cols, long long ld,
                int depth, double W_std, double b_std, double d, cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;
   if (depth < 1) throw cuda_error("relu_gram: depth must be >= 1");
-  dim3 block(32, 8);
-  long long gx = (cols + 31) / 32, gy = (rows + 7) / 8;
-  if (gx > 4096) gx = 4096;
-  if (gy > 8192) gy = 8192;
-  dim3 grid(static_cast<unsigned>(gx), static_cast<unsigned>(gy));
-  relu_gram_kernel<T><<<grid, block, 0, stream>>>(G, sq1, sq2, nngp, ntk, rows, cols, ld, depth, W_std * W_std,
+  relu_gram_kernel<T><<<gram_grid(rows, cols), dim3(32, 8), 0, stream>>>(G, sq1, sq2, nngp, ntk, rows, cols, ld, depth, W_std * W_std,
                                                   b_std * b_std, 1.0 / d);
   NNQS_CUDA_CHECK_LAUNCH();
 }

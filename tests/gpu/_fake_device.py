@@ -196,6 +196,17 @@ def _make_cuda() -> types.ModuleType:
         if ntk:
             _view(ntk, (rows, cols), dt, ld)[...] = th
 
+    def stationary_gram(G, sq1, sq2, nngp, ntk, rows, cols, ld, amp, scale, c0, c1, is_double, stream):
+        dt = np.float64 if is_double else np.float32
+        g = np.array(_view(G, (rows, cols), dt, ld), np.float64)
+        s1 = np.array(_view(sq1, (rows,), dt), np.float64)[:, None]
+        s2 = np.array(_view(sq2, (cols,), dt), np.float64)[None, :]
+        k = amp * np.exp(-scale * np.maximum(0.0, s1 + s2 - 2 * g))
+        if nngp:
+            _view(nngp, (rows, cols), dt, ld)[...] = k
+        if ntk:
+            _view(ntk, (rows, cols), dt, ld)[...] = k * (c0 + c1 * g)
+
     # ---- Wick
     def _kern(spec, X1, X2, d):
         fam, depth, W, b, amp, gamma, idim = spec

@@ -77,6 +77,36 @@ def test_relu_kernel_cuda_equals_cpu_public_api(cp, rng, dtype):
         _close(kf(x, x2, get="ntk", backend="cuda").get(), cpu.ntk, dtype)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("trainable", ["last", "all"])
+def test_cosnet_gaussnet_kernels_cuda_equal_cpu(cp, rng, dtype, trainable):
+    kernels = pytest.importorskip("nnqs_fast.kernels")
+    if not hasattr(kernels, "cosnet_kernel_fn"):
+        pytest.skip("the CPU Cos-net kernels are not merged yet")
+    x = rng.standard_normal((45, 6)).astype(dtype)
+    y = rng.standard_normal((33, 6)).astype(dtype)
+    for kf in (kernels.cosnet_kernel_fn(2.0, 1.5, trainable=trainable),
+               kernels.gaussnet_kernel_fn(1.2, 0.7, trainable=trainable)):
+        for x2 in (None, y):
+            cpu = kf(x, x2, get=("nngp", "ntk"), chunk_size=16, backend="cpu")
+            gpu = kf(x, x2, get=("nngp", "ntk"), chunk_size=16, backend="cuda")
+            assert isinstance(gpu.nngp, cp.ndarray) and gpu.ntk.dtype == dtype
+            _close(gpu.nngp.get(), cpu.nngp, dtype)
+            _close(gpu.ntk.get(), cpu.ntk, dtype)
+            _close(kf(x, x2, get="ntk", backend="cuda").get(), cpu.ntk, dtype)
+
+
+def test_complex_single_qsntk_cuda_equals_cpu(cp, rng):
+    kernels = pytest.importorskip("nnqs_fast.kernels")
+    if not hasattr(kernels, "complex_single_qsntk"):
+        pytest.skip("the CPU S16 kernel is not merged yet")
+    x = rng.standard_normal((20, 3))
+    for act in ("relu", "erf"):
+        cpu = kernels.complex_single_qsntk(x, activation=act, backend="cpu")
+        gpu = kernels.complex_single_qsntk(x, activation=act, backend="cuda")
+        np.testing.assert_allclose(cp.asnumpy(gpu.phi), np.asarray(cpu.phi), rtol=1e-13)
+
+
 def test_relu_kernel_numpy_input_moved_once_and_symmetric(cp, rng):
     from nnqs_fast.gpu.kernels import relu_kernel
 

@@ -35,8 +35,8 @@ from .._validation import check_chunk_size, check_finite_scalar, check_positive_
 from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
 from . import _shim
 
-__all__ = ["relu_kernel", "relu_gram", "empirical_ntk", "empirical_qsntk", "qsntk_from_jacobians",
-           "jacobian_grams"]
+__all__ = ["relu_kernel", "relu_gram", "stationary_kernel", "complex_single_qsntk", "empirical_ntk",
+           "empirical_qsntk", "qsntk_from_jacobians", "jacobian_grams"]
 
 _GETS = ("nngp", "ntk")
 DEFAULT_TILE = 4096
@@ -186,6 +186,46 @@ def relu_kernel(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, 
     if single:
         return out[names[0]]
     return _kernel_tuple(names)(*(out[g] for g in names))
+
+
+def stationary_kernel(x1: Any, x2: Any = None, *, amp: float, scale: float, ntk_c0: float, ntk_c1: float,
+                      get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None) -> Any:
+    """CUDA path of the Cos-net / Gauss-net ``kernel_fn`` (Eq. 4, S27): ``nngp = amp exp(-scale |x - x'|^2)``,
+    ``ntk = nngp (ntk_c0 + ntk_c1 x.x')``, from the cuBLAS dot products (row blocks, in place, like
+    :func:`relu_kernel`). Returns a CuPy array (string ``get``) or a namedtuple of CuPy arrays."""
+    names, single = _names(get)
+    chunk = check_chunk_size(chunk_size)
+    cp = _shim.cupy()
+    mod = _shim.cuda_module()
+    a, c, sym, dt = _inputs(x1, x2, dtype)
+    n1, n2 = a.shape[0], c.shape[0]
+    nngp = cp.empty((n1, n2), dt) if "nngp" in names else None
+    ntk = cp.empty((n1, n2), dt) if "ntk" in names else None
+    work = ntk if ntk is not None else nngp
+    sq1 = cp.ascontiguousarray((a * a).sum(axis=1))
+    sq2 = sq1 if sym else cp.ascontiguousarray((c * c).sum(axis=1))
+    st = _shim.stream()
+    for r0, r1 in _blocks(n1, _row_block(n2, np.dtype(dt).itemsize, chunk)):
+        g = work[r0:r1]
+        cp.matmul(a[r0:r1], c.T, out=g)
+        _shim.launch(mod.stationary_gram, _shim.ptr(g), _shim.ptr(sq1[r0:r1]), _shim.ptr(sq2),
+                     _shim.ptr(nngp[r0:r1]) if nngp is not None else 0, _shim.ptr(ntk[r0:r1]) if ntk is not None else 0,
+                     r1 - r0, n2, n2, float(amp), float(scale), float(ntk_c0), float(ntk_c1), _shim.is_double(g), st)
+    out = {"nngp": nngp, "ntk": ntk}
+    if single:
+        return out[names[0]]
+    return _kernel_tuple(names)(*(out[g] for g in names))
+
+
+def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu") -> Any:
+    """CUDA path of :func:`nnqs_fast.kernels.complex_single_qsntk` (S16-S18): the closed form is evaluated by
+    the CPU path (one O(n1 n2) element-wise pass) and the QSNTK is moved to the device."""
+    from .._backend import to_numpy
+    from ..kernels import analytic as A
+
+    q = A.complex_single_qsntk(to_numpy(x1), None if x2 is None else to_numpy(x2), activation=activation,
+                               backend="cpu")
+    return _to_device_qsntk(q)
 
 
 # ------------------------------------------------------------------------------------------------ empirical
