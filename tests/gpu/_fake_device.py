@@ -108,7 +108,7 @@ def _make_cupy() -> types.ModuleType:
 
     cuda = types.ModuleType("cupy.cuda")
     cuda.get_current_stream = lambda: _Stream()
-    runtime = types.SimpleNamespace(memGetInfo=lambda: (80 << 30, 80 << 30), runtimeGetVersion=lambda: 13000)
+    runtime = types.SimpleNamespace(memGetInfo=lambda: (4 << 30, 80 << 30), runtimeGetVersion=lambda: 13000)
     cuda.runtime = runtime
     cp.cuda = cuda
     cp.get_default_memory_pool = lambda: types.SimpleNamespace(free_bytes=lambda: 0)
