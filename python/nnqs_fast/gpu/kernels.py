@@ -115,18 +115,35 @@ def _blocks(n: int, chunk: int | None) -> list[tuple[int, int]]:
 def _syrk_upper_flag() -> bool | None:
     """Which ``lower=`` flag of ``cupy.cublas.syrk`` fills the upper triangle (i <= j) of a C-order output;
     ``None`` when CuPy has no syrk (then a full GEMM is used). Probed once on a 2x2 product."""
-    cp = _shim.cupy()
-    syrk = getattr(getattr(cp, "cublas", None), "syrk", None)
+    syrk = _cublas_syrk()
     if syrk is None:
         return None
+    cp = _shim.cupy()
     a = cp.asarray([[1.0, 0.0], [2.0, 1.0]])  # C-contiguous only (a 1-column probe would also be F-contiguous)
     for lower in (False, True):
         out = cp.zeros((2, 2))
-        syrk("N", a, out=out, lower=lower)
+        try:
+            syrk("N", a, out=out, lower=lower)
+        except Exception:  # pragma: no cover - an unexpected CuPy: use GEMM
+            return None
         o = cp.asnumpy(out)   # a a^T = [[1, 2], [2, 5]]
         if o[0, 1] == 2.0 and o[1, 0] == 0.0 and o[0, 0] == 1.0 and o[1, 1] == 5.0:
             return lower
     return None  # pragma: no cover - unexpected; fall back to GEMM
+
+
+def _cublas_syrk() -> Any:
+    """``cupy.cublas.syrk`` (CuPy >= 9), or None."""
+    cp = _shim.cupy()
+    mod = getattr(cp, "cublas", None)
+    if mod is None:
+        try:
+            import importlib
+
+            mod = importlib.import_module("cupy.cublas")
+        except Exception:  # pragma: no cover
+            return None
+    return getattr(mod, "syrk", None)
 
 
 def _gram_into(out: Any, a: Any, b: Any | None) -> bool:
@@ -136,7 +153,7 @@ def _gram_into(out: Any, a: Any, b: Any | None) -> bool:
     if b is None:
         flag = _syrk_upper_flag()
         if flag is not None:
-            cp.cublas.syrk("N", a, out=out, alpha=1.0, beta=0.0, lower=flag)
+            _cublas_syrk()("N", a, out=out, alpha=1.0, beta=0.0, lower=flag)
             return True
         cp.matmul(a, a.T, out=out)
         return False
