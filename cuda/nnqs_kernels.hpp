@@ -22,6 +22,11 @@ void ntk_tile_accumulate(T* out, long long ld_out, long long r0, long long c0, c
                          long long ldt, long long rows, long long cols, double c, double b2, int flags,
                          cudaStream_t stream);
 
+// In place on a square n x n block (leading dimension ld): a[i,j] = a[j,i] for i > j (upper triangle mirrored, so
+// a symmetric kernel is exactly symmetric, as on the CPU path). Lower elements are only written, upper only read.
+template <class T>
+void mirror_upper(T* a, long long n, long long ld, cudaStream_t stream);
+
 // ---------------------------------------------------------------------------------------------------------------
 // (2) Analytic infinite-width ReLU NNGP/NTK (arc-cosine recursion, NTK parameterisation), element-wise on a
 // rows x cols block whose G holds the raw dot products x1_i . x2_j (from a cuBLAS GEMM).

@@ -54,7 +54,40 @@ __global__ void __launch_bounds__(TS * TR)
     }
   }
 }
+
+// block (bx, by) with by >= bx: writes the lower tile (by, bx) from the transposed upper tile (bx, by)
+template <class T>
+__global__ void __launch_bounds__(TS * TR) mirror_upper_kernel(T* a, long long n, long long ld) {
+  __shared__ T s[TS][TS + 1];
+  const long long bx = blockIdx.x, by = blockIdx.y;
+  if (by < bx) return;
+  const int tx = threadIdx.x, ty = threadIdx.y;
+#pragma unroll
+  for (int k = 0; k < TS / TR; ++k) {  // read the upper tile (bx, by): rows bx*TS.., columns by*TS..
+    const long long r = bx * TS + ty + k * TR, c = by * TS + tx;
+    s[ty + k * TR][tx] = (r < n && c < n && r <= c) ? a[r * ld + c] : T(0);
+  }
+  __syncthreads();
+#pragma unroll
+  for (int k = 0; k < TS / TR; ++k) {  // write the lower tile (by, bx): element (c, r) = upper (r, c)
+    const long long r = by * TS + ty + k * TR, c = bx * TS + tx;
+    if (r < n && c < n && r > c) a[r * ld + c] = s[tx][ty + k * TR];
+  }
+}
 }  // namespace
+
+template <class T>
+void mirror_upper(T* a, long long n, long long ld, cudaStream_t stream) {
+  if (n <= 1) return;
+  const long long g = (n + TS - 1) / TS;
+  if (g > 65535) throw cuda_error("mirror_upper: matrix too large (max 65535*32 rows)");
+  mirror_upper_kernel<T><<<dim3(static_cast<unsigned>(g), static_cast<unsigned>(g)), dim3(TS, TR), 0, stream>>>(
+      a, n, ld);
+  NNQS_CUDA_CHECK_LAUNCH();
+}
+
+template void mirror_upper<float>(float*, long long, long long, cudaStream_t);
+template void mirror_upper<double>(double*, long long, long long, cudaStream_t);
 
 template <class T>
 void ntk_tile_accumulate(T* out, long long ld_out, long long r0, long long c0, const T* D, const T* H,

@@ -99,6 +99,15 @@ PYBIND11_MODULE(_cuda, m) {
      py::arg("stream"),
      "out[r0+i, c0+j] (+)= (D[i,j] or 1) * (c*H[i,j] + b2) on one tile (D may be 0 = ones); flags TILE_*.");
 
+  m.def("mirror_upper", [](std::uintptr_t a, long long n, long long ld, bool is_double, std::uintptr_t stream) {
+    py::gil_scoped_release release;
+    if (is_double)
+      nnqs_cuda::mirror_upper<double>(as_ptr<double>(a), n, ld, as_stream(stream));
+    else
+      nnqs_cuda::mirror_upper<float>(as_ptr<float>(a), n, ld, as_stream(stream));
+  }, py::arg("a"), py::arg("n"), py::arg("ld"), py::arg("is_double"), py::arg("stream"),
+     "In place: copy the upper triangle of a square block to the lower one.");
+
   m.def("relu_gram", [](std::uintptr_t G, std::uintptr_t sq1, std::uintptr_t sq2, std::uintptr_t nngp,
                         std::uintptr_t ntk, long long rows, long long cols, long long ld, int depth, double W_std,
                         double b_std, double d, bool is_double, std::uintptr_t stream) {

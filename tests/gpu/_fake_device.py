@@ -183,6 +183,12 @@ def _make_cuda() -> types.ModuleType:
             Ot = _view(out + (c0 * ld_out + r0) * its, (cols, rows), dt, ld_out)
             Ot[...] = val.T
 
+    def mirror_upper(a, n, ld, is_double, stream):
+        dt = np.float64 if is_double else np.float32
+        A = _view(a, (n, n), dt, ld)
+        il = np.tril_indices(n, -1)
+        A[il] = A.T[il]
+
     def relu_gram(G, sq1, sq2, nngp, ntk, rows, cols, ld, depth, W_std, b_std, d, is_double, stream):
         dt = np.float64 if is_double else np.float32
         g = np.array(_view(G, (rows, cols), dt, ld), np.float64)

@@ -114,7 +114,7 @@ def test_relu_kernel_numpy_input_moved_once_and_symmetric(cp, rng):
     k = relu_kernel(x, None, get="ntk", chunk_size=33)
     assert isinstance(k, cp.ndarray)
     kk = k.get()
-    np.testing.assert_allclose(kk, kk.T, rtol=1e-13, atol=1e-14)
+    assert np.array_equal(kk, kk.T)  # exactly symmetric (upper triangle mirrored, as on the CPU path)
     assert np.linalg.eigvalsh(kk).min() > -1e-10
 
 
@@ -234,6 +234,22 @@ def test_qsntk_from_jacobians_cuda_equals_cpu_public_api(cp, rng):
         for f in ("theta", "phi", "theta1", "theta2", "mixing", "mixing_t"):
             np.testing.assert_allclose(cp.asnumpy(getattr(gpu, f)), np.asarray(getattr(cpu, f)), rtol=1e-11,
                                        atol=1e-11 * np.abs(cpu.phi).max(), err_msg=f)
+
+
+@pytest.mark.parametrize("n", [1, 31, 32, 77])
+def test_mirror_upper_kernel(cp, rng, n):
+    import nnqs_fast._cuda as m
+    from nnqs_fast.gpu import _shim
+
+    for dt in DTYPES:
+        A = rng.standard_normal((n, n + 5)).astype(dt)   # a square block inside a wider array (ld = n + 5)
+        d = cp.asarray(A)
+        m.mirror_upper(_shim.ptr(d), n, n + 5, dt == np.float64, _shim.stream())
+        B = A.copy()
+        sq = B[:, :n]
+        il = np.tril_indices(n, -1)
+        sq[il] = sq.T[il]
+        assert np.array_equal(d.get(), B)
 
 
 def test_ntk_tile_kernel_mirror_and_diag_flags(cp, rng):

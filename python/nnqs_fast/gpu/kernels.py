@@ -191,7 +191,18 @@ def relu_gram(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_
         _shim.launch(mod.relu_gram, _shim.ptr(g), _shim.ptr(sq1[r0:r1]), _shim.ptr(sq2),
                      _shim.ptr(nngp[r0:r1]) if want_nngp else 0, _shim.ptr(ntk[r0:r1]) if want_ntk else 0,
                      r1 - r0, n2, n2, depth, float(W_std), float(b_std), float(d), _shim.is_double(g), st)
+    if sym:
+        _mirror(nngp, ntk)
     return {"nngp": nngp, "ntk": ntk}
+
+
+def _mirror(*mats: Any) -> None:
+    """Make symmetric outputs exactly symmetric (upper triangle copied down, as on the CPU path)."""
+    mod = _shim.cuda_module()
+    for m in mats:
+        if m is not None:
+            _shim.launch(mod.mirror_upper, _shim.ptr(m), m.shape[0], m.shape[1], m.dtype == np.float64,
+                         _shim.stream())
 
 
 def relu_kernel(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
@@ -228,6 +239,8 @@ def stationary_kernel(x1: Any, x2: Any = None, *, amp: float, scale: float, ntk_
         _shim.launch(mod.stationary_gram, _shim.ptr(g), _shim.ptr(sq1[r0:r1]), _shim.ptr(sq2),
                      _shim.ptr(nngp[r0:r1]) if nngp is not None else 0, _shim.ptr(ntk[r0:r1]) if ntk is not None else 0,
                      r1 - r0, n2, n2, float(amp), float(scale), float(ntk_c0), float(ntk_c1), _shim.is_double(g), st)
+    if sym:
+        _mirror(nngp, ntk)
     out = {"nngp": nngp, "ntk": ntk}
     if single:
         return out[names[0]]
