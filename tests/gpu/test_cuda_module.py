@@ -36,7 +36,8 @@ def test_cuda_module_imports_and_reports_status_without_raising() -> None:
 
 def test_cuda_module_exposes_every_kernel() -> None:
     mod = _cuda_module()
-    for name in ("relu_ntk_combine", "ntk_tile_accumulate", "relu_gram", "wick_ptrace_frob2", "wick_diag",
+    for name in ("relu_ntk_combine", "ntk_tile_accumulate", "mirror_upper", "relu_gram", "stationary_gram",
+                 "wick_ptrace_frob2", "wick_diag", "gd_monitor",
                  "wick_pp_term", "wick_ptrace_blocks", "wick_pp_blocks", "gd_forward", "gd_backward_update",
                  "gd_forward_splits", "gd_backward_splits", "gd_reduce_blocks", "compiled_archs"):
         assert hasattr(mod, name), name
