@@ -38,16 +38,19 @@ def relu_kernels_numpy(x1: np.ndarray, x2: np.ndarray | None, depth: int, W_std:
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised NumPy reference of the ReLU NNGP/NTK recursion (float64, full matrix); benchmark baseline."""
     x1 = np.asarray(x1, np.float64)
-    x2 = x1 if x2 is None else np.asarray(x2, np.float64)
+    x2 = x1 if x2 is None or x2 is x1 else np.asarray(x2, np.float64)
     d = x1.shape[1]
     w2, b2 = W_std ** 2, b_std ** 2
     k = w2 * (x1 @ x2.T) / d + b2
     k1 = w2 * np.einsum("ij,ij->i", x1, x1) / d + b2
     k2 = w2 * np.einsum("ij,ij->i", x2, x2) / d + b2
     th = k.copy()
+    sym = x2 is x1
     for _ in range(depth):
         norm = np.sqrt(np.outer(k1, k2))
         c = np.clip(k / norm, -1.0, 1.0)
+        if sym:
+            np.fill_diagonal(c, 1.0)  # exact diagonal: acos is ill-conditioned at cos t = 1
         t = np.arccos(c)
         s = np.sqrt(1.0 - c * c)
         k = w2 * norm * (s + (np.pi - t) * c) / (2 * np.pi) + b2
@@ -103,15 +106,16 @@ def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int
         diag = sym and i0 == j0
         g = gram(a[i0:i1], upper_only=True) if diag else gram(a[i0:i1], c[j0:j1])
         if fn is not None:
-            fn(g, sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std), int(d),
-               bool(diag))
+            mode = 1 if diag else (2 if sym else 0)
+            fn(g, sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std), int(d), mode)
         else:  # pure-NumPy fallback (the core always provides the fused tile in a normal build)
             k, th = _relu_from_gram(g.astype(np.float64), sq1[i0:i1], sq2[j0:j1], d, depth, W_std, b_std)
-            if want_nngp:
-                nngp[i0:i1, j0:j1] = k
-            if want_ntk:
-                ntk[i0:i1, j0:j1] = th
-    if sym:
+            for m, v in ((nngp, k), (ntk, th)):
+                if m is not None:
+                    m[i0:i1, j0:j1] = v
+                    if sym:
+                        m[j0:j1, i0:i1] = v.T
+    if sym and fn is None:
         for m in (nngp, ntk):
             if m is not None:
                 _mirror(m, chunk)
