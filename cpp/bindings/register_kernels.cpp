@@ -7,6 +7,8 @@
 #include "bindings.hpp"
 #include "nnqs/kernels.hpp"
 
+#include <pybind11/stl.h>
+
 namespace {
 
 using nnqs::index_t;
