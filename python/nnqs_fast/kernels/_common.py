@@ -85,22 +85,53 @@ def tile_pairs(n1: int, n2: int, chunk: int | None, symmetric: bool) -> Iterator
             yield i0, i1, j0, j1
 
 
-def gram(a: np.ndarray, b: np.ndarray | None = None, *, upper_only: bool = False) -> np.ndarray:
+def gram(a: np.ndarray, b: np.ndarray | None = None, *, upper_only: bool = False,
+         out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b.T`` through BLAS without copies (C-contiguous result).
 
     ``b is None``: ``a @ a.T`` by SYRK; with ``upper_only`` only the upper triangle (``i <= j``) is valid.
+    ``out``: a C-contiguous buffer of the result's shape and dtype to write into (no new allocation: fresh
+    pages are expensive for ``n x n`` matrices).
     """
     a = np.ascontiguousarray(a)
     if b is None:
         syrk = _blas.dsyrk if a.dtype == np.float64 else _blas.ssyrk
         # a.T is Fortran-contiguous (k x n): trans=1 gives (a.T).T (a.T) = a a^T in Fortran order, lower
         # triangle in Fortran order = upper triangle of the C-order transpose view.
-        g = syrk(1.0, a.T, trans=1, lower=1).T
+        if out is not None and out.flags.c_contiguous and out.dtype == a.dtype and out.shape == (a.shape[0],) * 2:
+            r = syrk(1.0, a.T, trans=1, lower=1, beta=0.0, c=out.T, overwrite_c=1)
+            g = r.T
+            if not np.shares_memory(g, out):  # pragma: no cover - f2py copied after all
+                out[...] = g
+                g = out
+        else:
+            g = syrk(1.0, a.T, trans=1, lower=1).T
         if not upper_only:
             iu = np.tril_indices(g.shape[0], -1)
             g[iu] = g.T[iu]
         return g
-    return a @ np.ascontiguousarray(b).T
+    b = np.ascontiguousarray(b)
+    if out is not None and out.flags.c_contiguous and out.dtype == a.dtype and out.shape == (a.shape[0], b.shape[0]):
+        return np.matmul(a, b.T, out=out)
+    return a @ b.T
+
+
+class Workspace:
+    """Reusable scratch buffers keyed by name (shape and dtype must match to be reused)."""
+
+    def __init__(self) -> None:
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        buf = self._bufs.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype)
+            self._bufs[name] = buf
+        return buf
+
+    def take(self, name: str) -> np.ndarray | None:
+        """Remove and return a buffer (to hand it out as a result)."""
+        return self._bufs.pop(name, None)
 
 
 def core():
@@ -110,4 +141,4 @@ def core():
 
 
 __all__ = ["GETS", "kernel_tuple", "check_get", "check_dtype", "check_inputs", "blocks", "tile_pairs", "gram",
-           "core", "check_chunk_size"]
+           "core", "check_chunk_size", "Workspace"]

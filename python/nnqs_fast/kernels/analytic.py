@@ -102,9 +102,13 @@ def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int
     cm = core()
     fn = getattr(cm, "relu_kernel_tile", None)
     d = a.shape[1]
-    for i0, i1, j0, j1 in tile_pairs(n1, n2, chunk, sym):
+    tiles = list(tile_pairs(n1, n2, chunk, sym))
+    first = ntk if want_ntk else nngp
+    for i0, i1, j0, j1 in tiles:
         diag = sym and i0 == j0
-        g = gram(a[i0:i1], upper_only=True) if diag else gram(a[i0:i1], c[j0:j1])
+        # one tile: the Gram matrix is written into an output and the recursion runs in place (no fresh pages)
+        target = first if (len(tiles) == 1 and fn is not None) else None
+        g = gram(a[i0:i1], upper_only=True, out=target) if diag else gram(a[i0:i1], c[j0:j1], out=target)
         if fn is not None:
             mode = 1 if diag else (2 if sym else 0)
             fn(g, sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std), int(d), mode)

@@ -31,7 +31,7 @@ from ..networks.complex_single import ComplexSingleParams, activation_pieces
 from ..networks.cosnet import CosNetParams
 from ..networks.gaussnet import GaussNetParams
 from ..networks.relu import ReLUParams, relu_forward_pieces
-from ._common import blocks, check_inputs, core, gram
+from ._common import Workspace, blocks, check_inputs, core, gram
 from .qsntk import QSNTK, qsntk_from_parts
 
 __all__ = ["empirical_ntk", "empirical_qsntk", "qsntk_from_jacobians", "FEATURE_BUDGET_BYTES"]
@@ -164,17 +164,29 @@ def _auto_chunk(n: int, row_bytes: int, chunk: int | None) -> int | None:
     return max(64, FEATURE_BUDGET_BYTES // (2 * max(row_bytes, 1)))
 
 
-def _structured(plan: _Plan, a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, chunk: int | None
-                ) -> np.ndarray:
-    """Tiled evaluation of a plan over ``a`` (rows) x ``c`` (columns)."""
+def _structured(plan: _Plan, a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, chunk: int | None, *,
+                out: np.ndarray | None = None, ws: Workspace | None = None) -> np.ndarray:
+    """Tiled evaluation of a plan over ``a`` (rows) x ``c`` (columns).
+
+    Scratch Gram tiles live in ``ws`` (reused across tiles and calls: fresh ``n x n`` pages are expensive); with
+    a single tile the base Gram product is written straight into ``out`` and the fused pass runs in place.
+    """
     n1, n2 = a.shape[0], c.shape[0]
     check_memory(n1 * n2 * dt.itemsize, f"the {n1} x {n2} kernel matrix")
     sym = sym and plan.self_symmetric
     chunk = _auto_chunk(max(n1, n2), plan.row_bytes, chunk)
-    out = np.empty((n1, n2), dt)
+    if out is None:
+        out = np.empty((n1, n2), dt)
+    ws = Workspace() if ws is None else ws
     cm = core()
     rb = blocks(n1, chunk)
     cb = rb if sym else blocks(n2, chunk)
+    single = len(rb) == 1 and len(cb) == 1
+    tmax = max(i1 - i0 for i0, i1 in rb) * max(j1 - j0 for j0, j1 in cb)
+
+    def buf(name: str, rows: int, cols: int) -> np.ndarray:
+        return ws.get(name, (tmax,), dt)[: rows * cols].reshape(rows, cols)
+
     for bi, (i0, i1) in enumerate(rb):
         fi = plan.feats(a[i0:i1])
         for bj, (j0, j1) in enumerate(cb):
@@ -182,18 +194,21 @@ def _structured(plan: _Plan, a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dty
                 continue
             diag = sym and bi == bj
             fj = fi if (diag or (c is a and (i0, i1) == (j0, j1))) else plan.feats(c[j0:j1])
+            rows, cols = i1 - i0, j1 - j0
 
-            def G(ln: str, rn: str) -> np.ndarray:
+            def G(ln: str, rn: str, target: np.ndarray) -> np.ndarray:
                 if diag:
-                    return gram(fi[ln], upper_only=True)
-                return gram(fi[ln], fj[rn])
+                    return gram(fi[ln], upper_only=True, out=target)
+                return gram(fi[ln], fj[rn], out=target)
 
-            base = G(*plan.base) if plan.base else None
-            Bs = [G(p[0], p[1]) for p in plan.pairs]
-            Cs = [G(p[2], p[3]) for p in plan.pairs]
+            base = None
+            if plan.base:
+                base = G(*plan.base, out if single else buf("base", rows, cols))
+            Bs = [G(p[0], p[1], buf(f"B{k}", rows, cols)) for k, p in enumerate(plan.pairs)]
+            Cs = [G(p[2], p[3], buf(f"C{k}", rows, cols)) for k, p in enumerate(plan.pairs)]
             cm.fused_ntk_tile(out, i0, j0, base, float(plan.alpha), float(plan.beta), Bs, Cs,
                               [float(p[4]) for p in plan.pairs], [float(p[5]) for p in plan.pairs], bool(diag),
-                              i1 - i0, j1 - j0)
+                              rows, cols)
             del base, Bs, Cs
         del fi
     if sym:
@@ -267,15 +282,26 @@ def empirical_qsntk(params1: Any, params2: Any = None, x1: Any = None, x2: Any =
         return qsntk_from_parts(t1, t2, m, mt, symmetric=sym, meta={"kind": "empirical", "network": "S16"})
     if params2 is not None and _input_dim(params2) != a.shape[1]:
         raise ShapeMismatchError(f"params2 expects {_input_dim(params2)} features but x1 has {a.shape[1]}")
-    t1 = _structured(_plan_for(params1, dt, trainable), a, c, sym, dt, chunk)
+    ws = Workspace()
+    t1 = _structured(_plan_for(params1, dt, trainable), a, c, sym, dt, chunk, ws=ws)
     if params2 is None:
         t2 = np.zeros_like(t1)
     else:
-        t2 = _structured(_plan_for(params2, dt, trainable), a, c, sym, dt, chunk)
-    theta, phi = np.empty_like(t1), np.empty_like(t1)
+        t2 = _structured(_plan_for(params2, dt, trainable), a, c, sym, dt, chunk, ws=ws)
+    theta, phi = (_reuse(ws, name, t1.shape, dt) for name in ("B0", "C0"))
+    del ws
     core().combine_decoupled(t1, t2, theta, phi)
-    zero = np.zeros(t1.shape, dt)
+    zero = np.zeros(t1.shape, dt)  # calloc: untouched pages cost nothing
     return QSNTK(theta, phi, t1, t2, zero, zero, sym, {"kind": "empirical", "network": type(params1).__name__})
+
+
+def _reuse(ws: Workspace, name: str, shape: tuple[int, int], dt: np.dtype) -> np.ndarray:
+    """A scratch buffer of ``ws`` as a fresh-looking result array when it is large enough, else a new one."""
+    b = ws.take(name)
+    n = shape[0] * shape[1]
+    if b is not None and b.size >= n and b.dtype == dt:
+        return b[:n].reshape(shape) if b.size == n else np.array(b[:n].reshape(shape))
+    return np.empty(shape, dt)
 
 
 # ------------------------------------------------------------------------------------ from Jacobians
