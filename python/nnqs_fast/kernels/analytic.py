@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._backend import gpu_impl, resolve_backend
-from .._validation import check_chunk_size, check_finite_scalar, check_positive_int
+from .._validation import check_choice, check_chunk_size, check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError
 from ._common import check_get, check_inputs, core, gram, kernel_tuple, tile_pairs
 from .qsntk import QSNTK, qsntk_from_parts
@@ -150,6 +150,133 @@ def _mirror(m: np.ndarray, chunk: int | None = None) -> None:
         return
     il = np.tril_indices(m.shape[0], -1)
     m[il] = m.T[il]
+
+
+# ------------------------------------------------------------------------------------ Cos-net, Gauss-net
+def _stationary_fn(amp: float, scale: float, ntk_c0: float, ntk_c1: float, name: str) -> KernelFn:
+    """kernel_fn for ``nngp = amp exp(-scale |x - x'|^2)`` and ``ntk = nngp (c0 + c1 x.x')``."""
+
+    def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
+                  backend: str = "auto", dtype: Any = None) -> Any:
+        names, single = check_get(get)
+        chunk = check_chunk_size(chunk_size)
+        if resolve_backend(backend) == "cuda":
+            return gpu_impl("kernels", "stationary_kernel")(x1, x2, amp=amp, scale=scale, ntk_c0=ntk_c0,
+                                                            ntk_c1=ntk_c1, get=get, chunk_size=chunk_size,
+                                                            dtype=dtype)
+        a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+        n1, n2 = a.shape[0], c.shape[0]
+        sq1 = np.einsum("ij,ij->i", a, a)
+        sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
+        cm = core()
+        res = {}
+        for g_name in names:
+            out = np.empty((n1, n2), dt)
+            c0, c1 = (1.0, 0.0) if g_name == "nngp" else (ntk_c0, ntk_c1)
+            for i0, i1, j0, j1 in tile_pairs(n1, n2, chunk, sym):
+                diag = sym and i0 == j0
+                g = gram(a[i0:i1], upper_only=True) if diag else gram(a[i0:i1], c[j0:j1])
+                cm.stationary_tile(g, sq1[i0:i1], sq2[j0:j1], out, i0, j0, amp, scale, c0, c1, diag)
+            if sym:
+                cm.mirror_upper(out)
+            res[g_name] = out
+        return res[names[0]] if single else kernel_tuple(names)(*(res[g] for g in names))
+
+    kernel_fn.__name__ = name
+    return kernel_fn
+
+
+def cosnet_kernel_fn(sigma_a: float = 1.0, sigma_w: float = 1.0, trainable: str = "last") -> KernelFn:
+    """Infinite-width Cos-net kernels (Eq. 3-4, one bias per hidden unit, ``b ~ U[-pi, pi]``).
+
+    ``nngp = (sigma_a^2 / 2) exp(-sigma_w^2 |x - x'|^2 / (2 d))`` (Eq. 4). ``ntk`` in the NTK parameterisation
+    of :mod:`nnqs_fast.networks.cosnet`: ``trainable="last"`` (only the read-out ``a`` trained, Supplementary III
+    Case 1, S23-S25): ``ntk = nngp``; ``"all"``: ``ntk = nngp (2 + sigma_w^2 x.x' / d)``. (Training ``a``
+    directly in the standard parameterisation ``a ~ N(0, sigma_a^2/N)`` scales the Case-1 NTK by
+    ``N / sigma_a^2``.) Same ``kernel_fn`` signature as :func:`relu_kernel_fn`.
+    """
+    sigma_a = check_finite_scalar(sigma_a, "sigma_a", nonnegative=True)
+    sigma_w = check_finite_scalar(sigma_w, "sigma_w", nonnegative=True)
+    trainable = check_choice(trainable, "trainable", ("last", "all"))
+    # scale uses d at call time: wrap to inject d
+    return _with_dim(lambda d: _stationary_fn(sigma_a ** 2 / 2, sigma_w ** 2 / (2 * d),
+                                              1.0 if trainable == "last" else 2.0,
+                                              0.0 if trainable == "last" else sigma_w ** 2 / d, "cosnet_kernel_fn"),
+                     "cosnet_kernel_fn")
+
+
+def gaussnet_kernel_fn(sigma: float = 1.0, sigma_a: float = 1.0, trainable: str = "last") -> KernelFn:
+    """Infinite-width Gauss-net kernels (S26-S27).
+
+    ``nngp = sigma_a^2 exp(-sigma^2 |x - x'|^2 / (2 d))`` (S27). ``ntk``: ``trainable="last"`` (S23-S25, Case 1)
+    ``ntk = nngp``; ``"all"``: ``ntk = nngp (1 + sigma^2 x.x' / d)``.
+    """
+    sigma = check_finite_scalar(sigma, "sigma", nonnegative=True)
+    sigma_a = check_finite_scalar(sigma_a, "sigma_a", nonnegative=True)
+    trainable = check_choice(trainable, "trainable", ("last", "all"))
+    return _with_dim(lambda d: _stationary_fn(sigma_a ** 2, sigma ** 2 / (2 * d), 1.0,
+                                              0.0 if trainable == "last" else sigma ** 2 / d, "gaussnet_kernel_fn"),
+                     "gaussnet_kernel_fn")
+
+
+def _with_dim(make: Callable[[int], KernelFn], name: str) -> KernelFn:
+    cache: dict[int, KernelFn] = {}
+
+    def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
+                  backend: str = "auto", dtype: Any = None) -> Any:
+        shape = np.shape(x1)
+        if len(shape) != 2:
+            from ..errors import ShapeMismatchError
+
+            raise ShapeMismatchError(f"x1 must have 2 dimensions (n, d), got shape {shape}")
+        d = int(shape[1])
+        if d < 1:
+            raise InvalidInputError("x1 must have at least one feature")
+        if d not in cache:
+            cache[d] = make(d)
+        return cache[d](x1, x2, get=get, chunk_size=chunk_size, backend=backend, dtype=dtype)
+
+    kernel_fn.__name__ = name
+    return kernel_fn
+
+
+# ------------------------------------------------------------------------------------ S16 / S18
+def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu", backend: str = "auto") -> QSNTK:
+    """Infinite-width QS-NTK of the complex single-layer network (Eq. S16-S18), ``c ~ N(0, I_d)``.
+
+    ``Theta_inf = x.x' E[(a + i b)^2] E[s'(c.x) s'(c.x')] = 0`` and
+    ``Phi_inf = 2 E[s(c.x) s(c.x')] + 2 x.x' E[s'(c.x) s'(c.x')]`` (S18; ``E|a|^2 + E|b|^2 = 2``). With
+    ``u = c.x``, ``v = c.x'`` jointly Gaussian (variances ``|x|^2``, ``|x'|^2``, covariance ``x.x'``):
+    ReLU: ``E[s s] = |x||x'| (sin t + (pi - t) cos t) / (2 pi)``, ``E[s' s'] = (pi - t) / (2 pi)``;
+    erf: ``E[s s] = (2/pi) asin(2 x.x' / sqrt((1 + 2|x|^2)(1 + 2|x'|^2)))``,
+    ``E[s' s'] = (4/pi) / sqrt((1 + 2|x|^2)(1 + 2|x'|^2) - 4 (x.x')^2)``.
+    Returned with ``Theta1 = Theta2 = Phi / 2`` and zero mixing (``E[a b] = 0``), so ``theta = 0``, ``phi = Phi``.
+    """
+    act = check_choice(activation, "activation", ("relu", "erf"))
+    if resolve_backend(backend) == "cuda":
+        return gpu_impl("kernels", "complex_single_qsntk")(x1, x2, activation=activation)
+    a, c, sym, _ = check_inputs(x1, x2, dtype=np.float64)
+    g = a @ c.T
+    s1 = np.einsum("ij,ij->i", a, a)[:, None]
+    s2 = np.einsum("ij,ij->i", c, c)[None, :]
+    if act == "relu":
+        nrm = np.sqrt(s1 * s2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cc = np.where(nrm > 0, g / np.where(nrm > 0, nrm, 1.0), 1.0)
+        cc = np.clip(cc, -1.0, 1.0)
+        if sym:
+            np.fill_diagonal(cc, 1.0)
+        t = np.arccos(cc)
+        ess = nrm * (np.sqrt((1 - cc) * (1 + cc)) + (np.pi - t) * cc) / (2 * np.pi)
+        edd = np.where(nrm > 0, (np.pi - t) / (2 * np.pi), 0.0)
+    else:
+        den = (1 + 2 * s1) * (1 + 2 * s2)
+        ess = (2 / np.pi) * np.arcsin(np.clip(2 * g / np.sqrt(den), -1.0, 1.0))
+        edd = (4 / np.pi) / np.sqrt(den - 4 * g * g)
+    phi = 2 * ess + 2 * g * edd
+    half = 0.5 * phi
+    return qsntk_from_parts(half, half.copy(), symmetric=sym,
+                            meta={"kind": "analytic", "architecture": f"complex_single_{act}"})
 
 
 # ---------------------------------------------------------------------------------------- decoupled
