@@ -14,6 +14,9 @@ namespace nnqs {
 namespace {
 constexpr double kPi = 3.14159265358979323846;
 constexpr double kInv2Pi = 1.0 / (2.0 * kPi);
+// Below this many elements a pass runs on one thread: waking a team (while BLAS threads may still be spinning
+// on a shared, loaded machine) costs more than the work.
+constexpr index_t kParallelMin = index_t(1) << 16;
 }  // namespace
 
 // acos with a degree-12 minimax-style polynomial for asin on [0, 1/2] (max error ~1e-16 relative, checked
@@ -133,7 +136,7 @@ void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, cons
   T* tn = mode == 1 ? nngp : nngp_t;  // where transposed blocks go
   T* tt = mode == 1 ? ntk : ntk_t;
   const index_t npairs = static_cast<index_t>(pairs.size());
-#pragma omp parallel
+#pragma omp parallel if (rows * cols >= kParallelMin)
   {
     std::vector<double> kb(B * B), tb(B * B);
 #pragma omp for schedule(dynamic, 4)
@@ -187,7 +190,7 @@ void fused_ntk_tile(T* out, index_t ld, index_t rows, index_t cols, const T* bas
   const size_t np = B.size();
   require(C.size() == np && gamma.size() == np && delta.size() == np, "fused_ntk_tile: inconsistent pairs");
   const T a = static_cast<T>(alpha), b = static_cast<T>(beta);
-#pragma omp parallel for schedule(dynamic, 16)
+#pragma omp parallel for schedule(dynamic, 16) if (rows * cols >= kParallelMin)
   for (index_t i = 0; i < rows; ++i) {
     T* o = out + i * ld;
     const index_t j0 = upper ? i : 0;
@@ -212,7 +215,7 @@ void fused_ntk_tile(T* out, index_t ld, index_t rows, index_t cols, const T* bas
 template <class T>
 void stationary_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* out, index_t ld,
                      double amp, double scale, double c0, double c1, bool upper) {
-#pragma omp parallel for schedule(dynamic, 16)
+#pragma omp parallel for schedule(dynamic, 16) if (rows * cols >= kParallelMin)
   for (index_t i = 0; i < rows; ++i) {
     const T* gi = g + i * cols;
     T* o = out + i * ld;
@@ -228,7 +231,7 @@ void stationary_tile(const T* g, index_t rows, index_t cols, const T* sq1, const
 template <class T>
 void relu_features(T* z, T* dz, const T* v, index_t rows, index_t cols, double hscale, double dscale) {
   const T hs = static_cast<T>(hscale), ds = static_cast<T>(dscale);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
   for (index_t i = 0; i < rows; ++i) {
     T* zi = z + i * cols;
     T* di = dz + i * cols;
@@ -247,7 +250,7 @@ void mirror_upper(T* m, index_t n) {
   constexpr index_t bs = 64;
   const index_t nb = (n + bs - 1) / bs;
   // Block (bi, bj) with bi > bj (lower) receives the transpose of block (bj, bi) (upper).
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) if (n * n >= kParallelMin)
   for (index_t bi = 0; bi < nb; ++bi) {
     for (index_t bj = 0; bj <= bi; ++bj) {
       const index_t i0 = bi * bs, i1 = std::min(n, i0 + bs);
@@ -262,7 +265,7 @@ void mirror_upper(T* m, index_t n) {
 
 template <class T>
 void combine_decoupled(const T* t1, const T* t2, T* theta, T* phi, index_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
   for (index_t k = 0; k < n; ++k) {
     const T a = t1[k], b = t2[k];
     theta[k] = a - b;

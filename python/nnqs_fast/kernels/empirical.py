@@ -71,8 +71,8 @@ def _relu_plan(p: ReLUParams, dt: np.dtype) -> _Plan:
     if L == 1:
         N = W[0].shape[0]
         v = np.ascontiguousarray(W[1][0])
-        s_in = p.W_std / np.sqrt(W[0].shape[1])
-        s_h = p.W_std / np.sqrt(N)
+        s_in = float(p.W_std / np.sqrt(W[0].shape[1]))
+        s_h = float(p.W_std / np.sqrt(N))
 
         def feats(x: np.ndarray) -> dict[str, np.ndarray]:
             a0 = (s_in * x).astype(dt, copy=False)
@@ -102,8 +102,8 @@ def _cos_plan(p: CosNetParams, dt: np.dtype, trainable: str) -> _Plan:
     w = p.w.astype(dt, copy=False)
     a = p.a.astype(dt, copy=False)
     b = p.b.astype(dt, copy=False)
-    s = p.sigma_a / np.sqrt(p.width)
-    sx = p.sigma_w / np.sqrt(p.input_dim)
+    s = float(p.sigma_a / np.sqrt(p.width))  # python floats keep float32 features float32
+    sx = float(p.sigma_w / np.sqrt(p.input_dim))
 
     def feats(x: np.ndarray) -> dict[str, np.ndarray]:
         xs = (sx * x).astype(dt, copy=False)
@@ -121,14 +121,14 @@ def _cos_plan(p: CosNetParams, dt: np.dtype, trainable: str) -> _Plan:
 def _gauss_plan(p: GaussNetParams, dt: np.dtype, trainable: str) -> _Plan:
     w = p.w.astype(dt, copy=False)
     a = p.a.astype(dt, copy=False)
-    s = p.sigma_a / np.sqrt(p.width)
-    sx = p.sigma / np.sqrt(p.input_dim)
+    s = float(p.sigma_a / np.sqrt(p.width))
+    sx = float(p.sigma / np.sqrt(p.input_dim))
     d = p.input_dim
 
     def feats(x: np.ndarray) -> dict[str, np.ndarray]:
         xs = (sx * x).astype(dt, copy=False)
         u = xs @ w.T
-        u -= ((p.sigma ** 2 / d) * np.einsum("ij,ij->i", x, x)).astype(dt)[:, None]
+        u -= (float(p.sigma ** 2 / d) * np.einsum("ij,ij->i", x, x)).astype(dt)[:, None]
         G = s * np.exp(u)
         out = {"G": G, "xs": xs}
         if trainable == "all":
@@ -142,12 +142,13 @@ def _gauss_plan(p: GaussNetParams, dt: np.dtype, trainable: str) -> _Plan:
 def _complex_plans(p: ComplexSingleParams, dt: np.dtype) -> dict[str, _Plan]:
     """S16: Theta1 = S S'^T + (A A'^T) * x.x', Theta2 = S S'^T + (B B'^T) * x.x', Theta12 = (A B'^T) * x.x' with
     S = sigma(c.x)/sqrt N, A = a sigma'(c.x)/sqrt N, B = b sigma'(c.x)/sqrt N."""
-    r = 1 / np.sqrt(p.width)
+    r = float(1 / np.sqrt(p.width))
     pc = ComplexSingleParams(p.a.astype(dt), p.b.astype(dt), p.c.astype(dt), p.activation)
 
     def feats(x: np.ndarray) -> dict[str, np.ndarray]:
         xx, s, ds = activation_pieces(pc, x)
-        return {"S": (r * s).astype(dt, copy=False), "A": (r * pc.a) * ds, "B": (r * pc.b) * ds, "x": xx}
+        return {"S": (r * s).astype(dt, copy=False), "A": ((r * pc.a) * ds).astype(dt, copy=False),
+                "B": ((r * pc.b) * ds).astype(dt, copy=False), "x": xx}
 
     rb = dt.itemsize * (3 * p.width + p.input_dim)
     return {"theta1": _Plan(feats, ("S", "S"), 1.0, 0.0, [("A", "A", "x", "x", 1.0, 0.0)], rb),
@@ -209,7 +210,7 @@ def _structured(plan: _Plan, a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dty
             cm.fused_ntk_tile(out, i0, j0, base, float(plan.alpha), float(plan.beta), Bs, Cs,
                               [float(p[4]) for p in plan.pairs], [float(p[5]) for p in plan.pairs], bool(diag),
                               rows, cols)
-            del base, Bs, Cs
+            del base, Bs, Cs, fj  # drop this column block before the next one is computed
         del fi
     if sym:
         cm.mirror_upper(out)
@@ -232,6 +233,8 @@ def _plan_for(params: Any, dt: np.dtype, trainable: str | None) -> _Plan:
 
 
 def _input_dim(params: Any) -> int:
+    if not isinstance(params, (ReLUParams, CosNetParams, GaussNetParams, ComplexSingleParams)):
+        _plan_for(params, np.dtype(np.float64), None)  # raises the InvalidInputError naming the supported types
     return int(params.input_dim)
 
 
