@@ -226,3 +226,21 @@ def test_bad_input_raises_named_errors(rng):
         nf.qsntk_from_jacobians(J1=rng.standard_normal((2, 2)) + 1j)
     with pytest.raises(InvalidInputError):
         nf.qsntk_from_jacobians()
+
+
+def test_backend_argument(rng):
+    from nnqs_fast._backend import cuda_status
+    from nnqs_fast.errors import BackendUnavailableError
+
+    x = rng.standard_normal((6, 3))
+    p = nf.init_relu(0, 3, 10)
+    np.testing.assert_allclose(nf.empirical_ntk(p, x, backend="cpu"), nf.empirical_ntk(p, x, backend="auto"))
+    with pytest.raises(InvalidInputError):
+        nf.empirical_ntk(p, x, backend="gpu")
+    with pytest.raises(InvalidInputError):
+        nf.relu_kernel_fn()(x, backend="tpu")
+    if not cuda_status().usable:
+        with pytest.raises(BackendUnavailableError):
+            nf.relu_kernel_fn()(x, backend="cuda")
+        with pytest.raises(BackendUnavailableError):
+            nf.cosnet_kernel_fn()(x, backend="cuda")

@@ -142,3 +142,22 @@ def core():
 
 __all__ = ["GETS", "kernel_tuple", "check_get", "check_dtype", "check_inputs", "blocks", "tile_pairs", "gram",
            "core", "check_chunk_size", "Workspace"]
+
+
+def cuda_impl(backend: str, name: str):
+    """The CUDA implementation ``nnqs_fast.gpu.kernels.<name>`` when ``backend`` resolves to ``"cuda"``, else None.
+
+    ``backend="auto"`` falls back to the CPU when this build has no CUDA version of ``name``; an explicit
+    ``backend="cuda"`` raises :class:`~nnqs_fast.errors.BackendUnavailableError` instead.
+    """
+    from .._backend import gpu_impl, resolve_backend
+    from ..errors import BackendUnavailableError
+
+    if resolve_backend(backend) != "cuda":
+        return None
+    try:
+        return gpu_impl("kernels", name)
+    except BackendUnavailableError:
+        if backend.lower() == "auto":
+            return None
+        raise

@@ -21,10 +21,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._backend import gpu_impl, resolve_backend
 from .._validation import check_choice, check_chunk_size, check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError
-from ._common import check_get, check_inputs, core, gram, kernel_tuple, tile_pairs
+from ._common import check_get, check_inputs, core, cuda_impl, gram, kernel_tuple, tile_pairs
 from .qsntk import QSNTK, qsntk_from_parts
 
 __all__ = ["relu_kernel_fn", "cosnet_kernel_fn", "gaussnet_kernel_fn", "complex_single_qsntk",
@@ -79,10 +78,9 @@ def relu_kernel_fn(depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> Ke
                   backend: str = "auto", dtype: Any = None) -> Any:
         names, single = check_get(get)
         chunk = check_chunk_size(chunk_size)
-        b = resolve_backend(backend)
-        if b == "cuda":
-            return gpu_impl("kernels", "relu_kernel")(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get,
-                                                      chunk_size=chunk_size, dtype=dtype)
+        if (gpu := cuda_impl(backend, "relu_kernel")) is not None:
+            return gpu(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get,
+                       chunk_size=chunk_size, dtype=dtype)
         a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
         out = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
         return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
@@ -160,10 +158,9 @@ def _stationary_fn(amp: float, scale: float, ntk_c0: float, ntk_c1: float, name:
                   backend: str = "auto", dtype: Any = None) -> Any:
         names, single = check_get(get)
         chunk = check_chunk_size(chunk_size)
-        if resolve_backend(backend) == "cuda":
-            return gpu_impl("kernels", "stationary_kernel")(x1, x2, amp=amp, scale=scale, ntk_c0=ntk_c0,
-                                                            ntk_c1=ntk_c1, get=get, chunk_size=chunk_size,
-                                                            dtype=dtype)
+        if (gpu := cuda_impl(backend, "stationary_kernel")) is not None:
+            return gpu(x1, x2, amp=amp, scale=scale, ntk_c0=ntk_c0, ntk_c1=ntk_c1, get=get,
+                       chunk_size=chunk_size, dtype=dtype)
         a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
         n1, n2 = a.shape[0], c.shape[0]
         sq1 = np.einsum("ij,ij->i", a, a)
@@ -253,8 +250,8 @@ def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu", b
     Returned with ``Theta1 = Theta2 = Phi / 2`` and zero mixing (``E[a b] = 0``), so ``theta = 0``, ``phi = Phi``.
     """
     act = check_choice(activation, "activation", ("relu", "erf"))
-    if resolve_backend(backend) == "cuda":
-        return gpu_impl("kernels", "complex_single_qsntk")(x1, x2, activation=activation)
+    if (gpu := cuda_impl(backend, "complex_single_qsntk")) is not None:
+        return gpu(x1, x2, activation=activation)
     a, c, sym, _ = check_inputs(x1, x2, dtype=np.float64)
     g = a @ c.T
     s1 = np.einsum("ij,ij->i", a, a)[:, None]

@@ -24,14 +24,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._backend import gpu_impl, resolve_backend
 from .._validation import as_array, check_chunk_size, check_choice, check_memory
 from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingleParams, activation_pieces
 from ..networks.cosnet import CosNetParams
 from ..networks.gaussnet import GaussNetParams
 from ..networks.relu import ReLUParams, relu_forward_pieces
-from ._common import Workspace, blocks, check_inputs, core, gram
+from ._common import Workspace, blocks, check_inputs, core, cuda_impl, gram
 from .qsntk import QSNTK, qsntk_from_parts
 
 __all__ = ["empirical_ntk", "empirical_qsntk", "qsntk_from_jacobians", "FEATURE_BUDGET_BYTES"]
@@ -249,9 +248,9 @@ def empirical_ntk(params: Any, x1: Any, x2: Any = None, *, trainable: str | None
     that of ``x1`` if float32, else float64).
     """
     chunk = check_chunk_size(chunk_size)
-    if resolve_backend(backend) == "cuda":
-        return gpu_impl("kernels", "empirical_ntk")(params, x1, x2, trainable=trainable, chunk_size=chunk_size,
-                                                    dtype=dtype)
+    if (gpu := cuda_impl(backend, "empirical_ntk")) is not None:
+        return gpu(params, x1, x2, trainable=trainable, chunk_size=chunk_size,
+                   dtype=dtype)
     a, c, sym, dt = check_inputs(x1, x2, dtype=dtype, input_dim=_input_dim(params))
     return _structured(_plan_for(params, dt, trainable), a, c, sym, dt, chunk)
 
@@ -270,9 +269,9 @@ def empirical_qsntk(params1: Any, params2: Any = None, x1: Any = None, x2: Any =
     if x1 is None:
         raise InvalidInputError("x1 (the inputs, shape (n, d)) is required")
     chunk = check_chunk_size(chunk_size)
-    if resolve_backend(backend) == "cuda":
-        return gpu_impl("kernels", "empirical_qsntk")(params1, params2, x1, x2, trainable=trainable,
-                                                      chunk_size=chunk_size, dtype=dtype)
+    if (gpu := cuda_impl(backend, "empirical_qsntk")) is not None:
+        return gpu(params1, params2, x1, x2, trainable=trainable,
+                   chunk_size=chunk_size, dtype=dtype)
     a, c, sym, dt = check_inputs(x1, x2, dtype=dtype, input_dim=_input_dim(params1))
     if isinstance(params1, ComplexSingleParams):
         if params2 is not None:
@@ -332,9 +331,9 @@ def qsntk_from_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2:
     Accepts NumPy arrays and anything with ``__array__`` / DLPack. Computes ``Theta1 = J1 J1'^T``,
     ``Theta2 = J2 J2'^T``, ``Theta12 = J1 J2'^T`` (SYRK when ``x2 = x1``) and assembles the rest by S10-S11.
     """
-    if resolve_backend(backend) == "cuda":
-        return gpu_impl("kernels", "qsntk_from_jacobians")(J, J_x2, J1=J1, J2=J2, J1_x2=J1_x2, J2_x2=J2_x2,
-                                                           dtype=dtype)
+    if (gpu := cuda_impl(backend, "qsntk_from_jacobians")) is not None:
+        return gpu(J, J_x2, J1=J1, J2=J2, J1_x2=J1_x2, J2_x2=J2_x2,
+                   dtype=dtype)
     if (J is None) == (J1 is None):
         raise InvalidInputError("pass either J (complex Jacobian) or J1 (and J2), not both / neither")
     if J is not None:
