@@ -217,3 +217,15 @@ def test_bad_input_raises_named_errors(rng):
         nf.cosnet_kernel_fn(trainable="first")
     with pytest.raises(ShapeMismatchError):
         nf.cosnet_kernel_fn()(x[0])
+
+
+def test_memory_limit_is_enforced(monkeypatch, rng):
+    from nnqs_fast import _validation
+    from nnqs_fast.errors import MemoryLimitError
+
+    monkeypatch.setattr(_validation, "DEFAULT_MAX_BYTES", 1000)
+    x = rng.standard_normal((20, 3))
+    with pytest.raises(MemoryLimitError):
+        nf.relu_kernel_fn()(x)
+    with pytest.raises(MemoryLimitError):
+        nf.empirical_ntk(nf.init_relu(0, 3, 5), x)

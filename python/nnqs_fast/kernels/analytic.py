@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._validation import check_choice, check_chunk_size, check_finite_scalar, check_positive_int
+from .._validation import check_choice, check_chunk_size, check_finite_scalar, check_memory, check_positive_int
 from ..errors import InvalidInputError
 from ._common import check_get, check_inputs, core, cuda_impl, gram, kernel_tuple, tile_pairs
 from .qsntk import QSNTK, qsntk_from_parts
@@ -92,6 +92,7 @@ def relu_kernel_fn(depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> Ke
 def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int, W_std: float, b_std: float,
                names: tuple[str, ...], chunk: int | None) -> dict[str, np.ndarray]:
     n1, n2 = a.shape[0], c.shape[0]
+    check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
     want_nngp, want_ntk = "nngp" in names, "ntk" in names
     nngp = np.empty((n1, n2), dt) if want_nngp else None
     ntk = np.empty((n1, n2), dt) if want_ntk else None
@@ -163,6 +164,7 @@ def _stationary_fn(amp: float, scale: float, ntk_c0: float, ntk_c1: float, name:
                        chunk_size=chunk_size, dtype=dtype)
         a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
         n1, n2 = a.shape[0], c.shape[0]
+        check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
         sq1 = np.einsum("ij,ij->i", a, a)
         sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
         cm = core()

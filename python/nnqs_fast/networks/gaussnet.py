@@ -2,8 +2,8 @@
 ``g_j(x) = exp(W0_j . x) / sqrt(exp(2 sigma^2 x.x / d))``, ``W0_jk ~ N(0, sigma^2 / d)``, ``a_j ~ N(0, 1)``.
 
 Its NNGP kernel is ``sigma_a^2 exp(-sigma^2 |x - x'|^2 / (2 d))`` (S27). Stored in the NTK parameterisation
-``W0 = (sigma / sqrt(d)) w_hat``; trainable parameters ``a`` (``trainable="last"``: S23-S25, NTK = NNGP up to
-``sigma_a^2``... here exactly the NNGP since ``sigma_a`` sits in the forward pass) or ``(a, w_hat)`` (``"all"``).
+``W0 = (sigma / sqrt(d)) w_hat``; trainable parameters ``a`` (``trainable="last"``, S23-S25: the NTK equals the
+NNGP exactly, because ``sigma_a`` sits in the forward pass) or ``(a, w_hat)`` (``"all"``).
 """
 
 from __future__ import annotations
