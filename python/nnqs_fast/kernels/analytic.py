@@ -98,57 +98,20 @@ def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int
     ntk = np.empty((n1, n2), dt) if want_ntk else None
     sq1 = np.einsum("ij,ij->i", a, a)
     sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
-    cm = core()
-    fn = getattr(cm, "relu_kernel_tile", None)
+    fn = core().relu_kernel_tile
     d = a.shape[1]
     tiles = list(tile_pairs(n1, n2, chunk, sym))
     first = ntk if want_ntk else nngp
     for i0, i1, j0, j1 in tiles:
         diag = sym and i0 == j0
         # one tile: the Gram matrix is written into an output and the recursion runs in place (no fresh pages)
-        target = first if (len(tiles) == 1 and fn is not None) else None
+        target = first if len(tiles) == 1 else None
         g = gram(a[i0:i1], upper_only=True, out=target) if diag else gram(a[i0:i1], c[j0:j1], out=target)
-        if fn is not None:
-            mode = 1 if diag else (2 if sym else 0)
-            fn(g, sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std), int(d), mode)
-        else:  # pure-NumPy fallback (the core always provides the fused tile in a normal build)
-            k, th = _relu_from_gram(g.astype(np.float64), sq1[i0:i1], sq2[j0:j1], d, depth, W_std, b_std)
-            for m, v in ((nngp, k), (ntk, th)):
-                if m is not None:
-                    m[i0:i1, j0:j1] = v
-                    if sym:
-                        m[j0:j1, i0:i1] = v.T
-    if sym and fn is None:
-        for m in (nngp, ntk):
-            if m is not None:
-                _mirror(m, chunk)
+        # mode 1: diagonal tile of a symmetric result (both triangles written); 2: off-diagonal tile of a symmetric
+        # result (also written transposed at (j0, i0)); 0: plain tile
+        mode = 1 if diag else (2 if sym else 0)
+        fn(g, sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std), int(d), mode)
     return {"nngp": nngp, "ntk": ntk}
-
-
-def _relu_from_gram(g, sq1, sq2, d, depth, W_std, b_std):
-    w2, b2 = W_std ** 2, b_std ** 2
-    k = w2 * g / d + b2
-    k1 = w2 * sq1.astype(np.float64) / d + b2
-    k2 = w2 * sq2.astype(np.float64) / d + b2
-    th = k.copy()
-    for _ in range(depth):
-        norm = np.sqrt(np.outer(k1, k2))
-        cc = np.clip(k / norm, -1.0, 1.0)
-        t = np.arccos(cc)
-        k = w2 * norm * (np.sqrt(1.0 - cc * cc) + (np.pi - t) * cc) / (2 * np.pi) + b2
-        th = w2 * (np.pi - t) / (2 * np.pi) * th + k
-        k1, k2 = w2 * k1 / 2 + b2, w2 * k2 / 2 + b2
-    return k, th
-
-
-def _mirror(m: np.ndarray, chunk: int | None = None) -> None:
-    """Copy the upper triangle of a square C-contiguous matrix to the lower one (in place)."""
-    fn = getattr(core(), "mirror_upper", None)
-    if fn is not None:
-        fn(m)
-        return
-    il = np.tril_indices(m.shape[0], -1)
-    m[il] = m.T[il]
 
 
 # ------------------------------------------------------------------------------------ Cos-net, Gauss-net
