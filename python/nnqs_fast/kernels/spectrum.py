@@ -51,7 +51,8 @@ def kernel_eigenvalues(k: Any, *, check_symmetric: bool = True) -> np.ndarray:
     k = _square(k, "k")
     if check_symmetric:
         _check_hermitian(k, "k")
-    return scipy.linalg.eigh(k, eigvals_only=True, check_finite=False)
+    # all eigenvalues: divide-and-conquer (syevd/heevd) is ~2x faster than the default MRRR driver here
+    return scipy.linalg.eigh(k, eigvals_only=True, check_finite=False, driver="evd")
 
 
 def lambda_max(k: Any, *, check_symmetric: bool = True) -> float:
