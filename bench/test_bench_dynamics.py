@@ -102,7 +102,7 @@ def test_bench_ensemble_losses(benchmark, data):
 
 def test_predict_cost_ratio(data, record_property):
     """Same-run ratio predict(50 times) / eigh (min of a few repeats); asserted ≤ 1.3 at full size only."""
-    reps = 2 if FULL else 3
+    reps = 3
     t_pred, t_eigh, t_evd = np.inf, np.inf, np.inf
     for _ in range(reps):  # interleaved, min over repeats (the machine is shared: timings are noisy)
         t_pred = min(t_pred, _timed(lambda: _predict(data)))

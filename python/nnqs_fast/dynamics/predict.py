@@ -40,15 +40,13 @@ DEFAULT_TEST_CHUNK = 1024
 def _max_learning_rate(k_train_train: Any, n_train: int | None = None) -> float:
     """Largest stable learning rate ``η_max = n / λ_max(Θ_train)`` for discrete GD on the loss of Eq. 13.
 
-    Accepts every kernel form of :func:`gradient_descent_mse` (for a pair the minimum over Θ1, Θ2; for Ω_RI and
-    Ω the same number ``n / λ_max(Ω_RI) = 2n / λ_max(ΩM)``; a real ``(2n, 2n)`` array is read as Ω_RI only
-    when ``n_train = n`` is given). Real kernels go through
-    :func:`nnqs_fast.kernels.spectrum.max_learning_rate` when that module is available.
+    Accepts every kernel form of :func:`gradient_descent_mse` and defers to
+    :func:`nnqs_fast.kernels.max_learning_rate` (the one home of the formula): a pair gives the minimum over
+    Θ1, Θ2; Ω and Ω_RI give ``2n / λ_max(ΩM)`` (equal to ``n / λ_max(Ω_RI)``). A real ``(2n, 2n)`` array is read
+    as Ω_RI only when ``n_train = n`` is given.
     """
-    try:
-        from ..kernels.spectrum import max_learning_rate as _mlr  # type: ignore[attr-defined]
-    except ImportError:
-        _mlr = None
+    from ..kernels import max_learning_rate, qsntk_from_parts
+
     k = k_train_train
     if not (isinstance(k, (tuple, list)) or hasattr(k, "phi") or hasattr(k, "theta1")):
         a = as_array(k, "k_train_train", ndim=2, dtype=np.float64)
@@ -56,24 +54,12 @@ def _max_learning_rate(k_train_train: Any, n_train: int | None = None) -> float:
         spec = parse_train_kernel(a, n)
     else:
         spec = parse_kernel(k, "k_train_train", square=True)
-    n = spec.n_rows
     if spec.kind in ("single", "pair"):
-        if _mlr is not None:
-            return float(min(_mlr(m) for m in spec.mats))
-        return float(min(n / _lam_max(m) for m in spec.mats))
+        return float(max_learning_rate(*spec.mats))
     if spec.kind == "ri":
-        return float(n / _lam_max(spec.mats[0]))
-    return float(2 * n / _lam_max(omega_m(spec.mats[0])))
-
-
-def _lam_max(m: np.ndarray) -> float:
-    import scipy.linalg
-
-    k = m.shape[0]
-    lam = float(scipy.linalg.eigh(m, eigvals_only=True, subset_by_index=[k - 1, k - 1], check_finite=False)[0])
-    if lam <= 0:
-        raise InvalidInputError("the kernel has no positive eigenvalue; the learning rate is unbounded")
-    return lam
+        o, n = spec.mats[0], spec.n_rows
+        return float(max_learning_rate(qsntk_from_parts(o[:n, :n], o[n:, n:], o[:n, n:], o[n:, :n])))
+    return float(max_learning_rate(omega_m(spec.mats[0]), omega_m=True))
 
 
 def _gpu_or_none(name: str, backend: str) -> Any:

@@ -97,42 +97,10 @@ def split_basis(dim: int, train_size: int, seed: int) -> tuple[np.ndarray, np.nd
 
 
 def _relu_kernel_fn(depth: int, W_std: float, b_std: float) -> Callable[..., Any]:
-    try:
-        from ..kernels import relu_kernel_fn
-    except ImportError:  # TEMPORARY until nnqs_fast.kernels lands on main (then delete the fallback below)
-        return _fallback_relu_kernel_fn(depth, W_std, b_std)
+    """The analytic NNGP/NTK of the ReLU MLP (:func:`nnqs_fast.kernels.relu_kernel_fn`)."""
+    from ..kernels import relu_kernel_fn
+
     return relu_kernel_fn(depth=depth, W_std=W_std, b_std=b_std)
-
-
-def _fallback_relu_kernel_fn(depth: int, W_std: float, b_std: float) -> Callable[..., Any]:
-    """TEMPORARY arc-cosine NNGP/NTK of the ReLU MLP in the NTK parameterisation (nnqs_fast.networks.relu)."""
-    from collections import namedtuple
-
-    Kern = namedtuple("Kernel", ["nngp", "ntk"])
-
-    def fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), **_: Any) -> Any:
-        a = np.asarray(x1, np.float64)
-        b = a if x2 is None else np.asarray(x2, np.float64)
-        d = a.shape[1]
-        k = W_std ** 2 * (a @ b.T) / d + b_std ** 2
-        k1 = W_std ** 2 * np.sum(a * a, 1) / d + b_std ** 2
-        k2 = W_std ** 2 * np.sum(b * b, 1) / d + b_std ** 2
-        th = k.copy()
-        for _l in range(depth):
-            norm = np.sqrt(np.outer(k1, k2))
-            cos = np.clip(k / norm, -1.0, 1.0)
-            ang = np.arccos(cos)
-            e_ff = norm * (np.sin(ang) + (np.pi - ang) * cos) / (2 * np.pi)
-            e_dd = (np.pi - ang) / (2 * np.pi)
-            k = W_std ** 2 * e_ff + b_std ** 2
-            th = k + W_std ** 2 * e_dd * th
-            k1, k2 = W_std ** 2 * k1 / 2 + b_std ** 2, W_std ** 2 * k2 / 2 + b_std ** 2
-        out = {"nngp": k, "ntk": th}
-        if isinstance(get, str):
-            return out[get]
-        return Kern(out["nngp"], out["ntk"])
-
-    return fn
 
 
 def load_target(system: str, boundary: str | None, lx: int, ly: int) -> Any:
