@@ -119,5 +119,6 @@ void register_training(py::module_& m) {
       .def_property_readonly("n_train", &GDStepReLU1::n_train)
       .def_property_readonly("n_test", &GDStepReLU1::n_test)
       .def_property("learning_rate", &GDStepReLU1::learning_rate, &GDStepReLU1::set_learning_rate)
+      .def_property("threads", &GDStepReLU1::threads, &GDStepReLU1::set_threads)
       .def_property_readonly("flops_per_step", &GDStepReLU1::flops_per_step);
 }

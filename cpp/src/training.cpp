@@ -199,6 +199,8 @@ GDStepReLU1::GDStepReLU1(const double* W1, const double* b1, const double* a, do
   gwork_.assign(static_cast<size_t>(nb_ * (d + 2) * JB), 0.0);
 }
 
+int GDStepReLU1::team() const { return threads_ > 0 ? threads_ : max_threads(); }
+
 double GDStepReLU1::flops_per_step() const {
   // forward: (2d + 3) per (sample, unit); backward: (4d + 6) per (sample, unit); plus the O(N d) update.
   return static_cast<double>(n_) * static_cast<double>(N_) * (6.0 * d_ + 9.0) + 3.0 * N_ * (d_ + 2);
@@ -210,7 +212,7 @@ void GDStepReLU1::forward(const double* xs, const double* xsT, index_t m, index_
   const bool par = static_cast<double>(m) * static_cast<double>(Np_ * d_) > kParallelWork;
   (void)par;
 #ifdef NNQS_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) if (par)
+#pragma omp parallel for schedule(dynamic, 1) if (par) num_threads(team())
 #endif
   for (index_t b = 0; b < nb_; ++b) {
     const index_t j0 = b * JB, jb = std::min(JB, Np_ - j0);
@@ -223,7 +225,7 @@ void GDStepReLU1::forward(const double* xs, const double* xsT, index_t m, index_
   }
   const double cb2 = b_std_ * b2_;
 #ifdef NNQS_HAVE_OPENMP
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(static) if (par) num_threads(team())
 #endif
   for (index_t i = 0; i < m; ++i) {
     double s = 0.0;
@@ -251,7 +253,7 @@ void GDStepReLU1::backward_update() {
   const bool par = static_cast<double>(n_) * static_cast<double>(Np_ * d_) > kParallelWork;
   (void)par;
 #ifdef NNQS_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) if (par)
+#pragma omp parallel for schedule(dynamic, 1) if (par) num_threads(team())
 #endif
   for (index_t b = 0; b < nb_; ++b) {
     const index_t j0 = b * JB, jb = std::min(JB, Np_ - j0);

@@ -52,6 +52,10 @@ class GDStepReLU1 {
   index_t n_test() const { return nt_; }
   double learning_rate() const { return lr_; }
   void set_learning_rate(double lr) { lr_ = lr; }
+  // OpenMP threads of this step's sweeps (0: the core's default). Results do not depend on it. Use 1 when
+  // several networks are trained concurrently from different threads (coarse, barrier-free parallelism).
+  int threads() const { return threads_; }
+  void set_threads(int t) { threads_ = t < 0 ? 0 : t; }
   // Floating-point operations of one update (forward + backward sweep), for throughput reports.
   double flops_per_step() const;
 
@@ -59,6 +63,7 @@ class GDStepReLU1 {
   void forward(const double* xs, const double* xsT, index_t m, index_t ms, double* partial, double* out) const;
   void backward_update();
   void ensure_forward();
+  int team() const;
 
   index_t N_, Np_, d_, n_, nt_, nb_, ns_ = 0, nts_ = 0;
   double W_std_, b_std_, ca_, cw_, lr_;
@@ -72,6 +77,7 @@ class GDStepReLU1 {
   std::vector<double> gwork_;              // (nb, (d+2)*JB) per-block gradient workspace
   index_t step_ = 0;
   bool fwd_valid_ = false;
+  int threads_ = 0;
   double loss_ = 0.0;
 };
 

@@ -122,6 +122,15 @@ class CPUReLUStep:
     def flops_per_step(self) -> float:
         return float(self._impl.flops_per_step)
 
+    @property
+    def threads(self) -> int:
+        """OpenMP threads of this step (0: the core's default); results do not depend on it."""
+        return int(self._impl.threads)
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        self._impl.threads = int(value)
+
     def run(self, n_steps: int, record_steps=(), record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> StepRecord:
         rs = _record_steps(record_steps)
