@@ -51,13 +51,14 @@ __all__ = ["EnsembleResult", "train_ensemble", "log_record_steps", "max_learning
 
 
 def log_record_steps(n_steps: int, n_points: int = 40) -> np.ndarray:
-    """``0``, about ``n_points`` log-spaced steps in ``[1, n_steps]``, and ``n_steps`` (unique, increasing)."""
+    """``0``, about ``n_points`` log-spaced steps in ``[1, n_steps]``, the powers of 10 and ``n_steps``."""
     n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
     n_points = check_positive_int(n_points, "n_points")
     if n_steps == 0:
         return np.array([0], dtype=np.int64)
     s = np.unique(np.round(np.logspace(0, np.log10(n_steps), n_points)).astype(np.int64))
-    return np.unique(np.concatenate([[0], s, [n_steps]])).astype(np.int64)
+    decades = 10 ** np.arange(int(np.log10(n_steps)) + 1)
+    return np.unique(np.concatenate([[0], s, decades, [n_steps]])).astype(np.int64)
 
 
 def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> float:
