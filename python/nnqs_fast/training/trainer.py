@@ -213,6 +213,13 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     bar = progress(total=K * 2 * n_steps, desc=desc, quiet=quiet, unit="step")
 
     def job(k: int, p: int) -> None:
+        try:
+            _job(k, p)
+        except BaseException:
+            stop.set()  # any failure stops the other networks at their next chunk boundary
+            raise
+
+    def _job(k: int, p: int) -> None:
         # One network: chunks of steps between which a Ctrl-C (stop event) is honoured.
         if stop.is_set():
             return
