@@ -139,3 +139,36 @@ def test_input_validation():
         train_ensemble(x, y, width=8, n_steps=5, record_steps=[0, 3, 2], quiet=True)
     with pytest.raises(InvalidInputError):
         train_ensemble(x, y, width=0, quiet=True)
+
+
+def test_cuda_path_uses_the_gdstep_interface(monkeypatch):
+    """backend="cuda" drives the same loop through nnqs_fast.gpu.training.make_step (here a NumPy stand-in)."""
+    from nnqs_fast.errors import BackendUnavailableError
+    from nnqs_fast.training import trainer
+
+    used = {"n": 0}
+
+    def fake_make_step(params, x, y, lr, x_test=None, y_test=None):
+        used["n"] += 1
+        return NumpyReLUStep(params, x, y, lr, x_test, y_test)
+
+    def fake_gpu_impl(area, name):
+        assert area == "training"
+        if name == "make_step":
+            return fake_make_step
+        raise BackendUnavailableError("no whole-ensemble implementation")
+
+    monkeypatch.setattr(trainer, "resolve_backend", lambda b: "cuda")
+    monkeypatch.setattr(trainer, "gpu_impl", fake_gpu_impl)
+    monkeypatch.setattr(step_mod, "gpu_impl", fake_gpu_impl, raising=False)
+    import nnqs_fast._backend as be
+
+    monkeypatch.setattr(be, "gpu_impl", fake_gpu_impl)
+    x, y, xt, yt = _problem()
+    kw = dict(width=24, n_members=2, n_steps=15, seed=2, quiet=True)
+    res = train_ensemble(x, y, xt, yt, backend="cuda", **kw)
+    assert used["n"] == 4 and res.backend == "cuda"
+    monkeypatch.undo()
+    ref = train_ensemble(x, y, xt, yt, backend="cpu", **kw)
+    np.testing.assert_allclose(res.train_loss, ref.train_loss, rtol=1e-10)
+    np.testing.assert_allclose(res.test_loss_of_mean, ref.test_loss_of_mean, rtol=1e-10)

@@ -55,6 +55,7 @@ class GDStep(Protocol):
 
     step: int
     learning_rate: float
+    flops_per_step: float
 
     def run(self, n_steps: int, record_steps: np.ndarray, record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> StepRecord: ...
@@ -165,6 +166,11 @@ class NumpyReLUStep:
         self.W_std, self.b_std = float(params.W_std), float(params.b_std)
         self.x, self.y, self.x_test, self.y_test = x, y, x_test, y_test
         self.step = 0
+
+    @property
+    def flops_per_step(self) -> float:
+        N, d = self.W1.shape
+        return float(self.x.shape[0] * N * (6 * d + 9) + 3 * N * (d + 2))
 
     def _forward(self, x):
         N, d = self.W1.shape

@@ -30,7 +30,7 @@ from .._backend import gpu_impl, resolve_backend
 from .._progress import progress
 from .._random import check_seed, member_seeds
 from .._validation import as_array, check_finite_scalar, check_positive_int
-from ..errors import InvalidInputError, LearningRateTooLargeError, PrecisionLossWarning, ShapeMismatchError
+from ..errors import BackendUnavailableError, InvalidInputError, LearningRateTooLargeError, PrecisionLossWarning, ShapeMismatchError
 from ..networks.relu import init_relu
 from . import _standin
 from .step import STATUS_CONVERGED, STATUS_DIVERGED, make_step
@@ -163,12 +163,27 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     Ctrl-C stops training between chunks of steps and returns what was recorded (``interrupted=True``).
     """
     b = resolve_backend(backend)
+    step_backend = "cpu"
     if b == "cuda":
-        return gpu_impl("training", "train_ensemble")(
-            x_train, y_train, x_test, y_test, width=width, n_members=n_members, n_steps=n_steps,
-            learning_rate=learning_rate, lr_factor=lr_factor, max_learning_rate=max_learning_rate, force=force,
-            depth=depth, W_std=W_std, b_std=b_std, seed=seed, record_steps=record_steps, n_record=n_record,
-            early_stop_rtol=early_stop_rtol, record_predictions=record_predictions, quiet=quiet, desc=desc)
+        # The CUDA path: a whole-ensemble implementation if nnqs_fast.gpu.training has one, else this loop with
+        # its GDStep (nnqs_fast.gpu.training.make_step); backend="auto" falls back to the CPU when neither exists.
+        try:
+            impl = gpu_impl("training", "train_ensemble")
+        except BackendUnavailableError:
+            impl = None
+        if impl is not None:
+            return impl(x_train, y_train, x_test, y_test, width=width, n_members=n_members, n_steps=n_steps,
+                        learning_rate=learning_rate, lr_factor=lr_factor, max_learning_rate=max_learning_rate,
+                        force=force, depth=depth, W_std=W_std, b_std=b_std, seed=seed, record_steps=record_steps,
+                        n_record=n_record, early_stop_rtol=early_stop_rtol, record_predictions=record_predictions,
+                        chunk_flops=chunk_flops, n_workers=n_workers, quiet=quiet, desc=desc)
+        try:
+            gpu_impl("training", "make_step")
+            step_backend = "cuda"
+        except BackendUnavailableError:
+            if str(backend).lower() == "cuda":
+                raise
+            b = "cpu"
     t_start = time.perf_counter()
     x = as_array(x_train, "x_train", ndim=2, dtype=np.float64, allow_complex=False)
     y = as_array(y_train, "y_train", ndim=1).astype(np.complex128)
@@ -207,7 +222,7 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     preds_te = np.full((K, 2, R, nt), np.nan) if record_predictions else None
     targets = [(y.real.copy(), None if yt is None else yt.real.copy()),
                (y.imag.copy(), None if yt is None else yt.imag.copy())]
-    workers = _n_workers(n_workers, 2 * K)
+    workers = _n_workers(n_workers if (n_workers is not None or step_backend == "cpu") else 1, 2 * K)
     stop = threading.Event()
     diverged: list[tuple[int, int, int]] = []
     bar = progress(total=K * 2 * n_steps, desc=desc, quiet=quiet, unit="step")
@@ -225,8 +240,8 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
             return
         params = init_relu(seeds_flat[2 * k + p], x.shape[1], width, depth, W_std=W_std, b_std=b_std)
         ytr, yte = targets[p]
-        stp = make_step(params, x, ytr, lr, xt, yte, backend="cpu")
-        if workers > 1:
+        stp = make_step(params, x, ytr, lr, xt, yte, backend=step_backend)
+        if workers > 1 and hasattr(stp, "threads"):
             stp.threads = 1  # coarse parallelism over networks: no per-step barriers
         per_chunk = max(1, int(chunk_flops / max(stp.flops_per_step, 1.0)))
         t, status = 0, 0
