@@ -42,3 +42,10 @@ def empirical_ntk(p: ReLUParams, x1: np.ndarray, x2: np.ndarray | None = None) -
     j1 = jacobian(p, x1)
     j2 = j1 if x2 is None else jacobian(p, x2)
     return j1 @ j2.T
+
+
+def analytic_ntk(x1: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
+    """The infinite-width NTK of the paper's network (nnqs_fast.kernels), as a NumPy array."""
+    from nnqs_fast.kernels import relu_kernel_fn
+
+    return np.asarray(relu_kernel_fn(depth=1, W_std=0.5, b_std=0.1)(x1, x2, get="ntk", backend="cpu"))

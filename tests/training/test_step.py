@@ -7,9 +7,9 @@ import pytest
 
 from nnqs_fast.networks.relu import apply_relu, init_relu
 from nnqs_fast.training import CPUReLUStep, GDStep, NumpyReLUStep, make_step
-from nnqs_fast.training._standin import max_learning_rate, relu_ntk
+from nnqs_fast.kernels.spectrum import max_learning_rate
 
-from ._oracles import empirical_ntk, flatten, jacobian, unflatten
+from ._oracles import analytic_ntk, empirical_ntk, flatten, jacobian, unflatten
 
 
 def _data(n, d, seed=0, spins=True):
@@ -93,7 +93,7 @@ def test_chunking_and_threads_are_bit_identical():
 
 def test_loss_decreases_monotonically_below_max_rate():
     x, y = _data(64, 12, seed=2)
-    eta = 0.9 * max_learning_rate(relu_ntk(x)[1])
+    eta = 0.9 * max_learning_rate(analytic_ntk(x))
     s = CPUReLUStep(init_relu(8, 12, 1024), x, y, eta)
     rec = s.run(300, np.arange(301))
     assert np.all(np.diff(rec.train_loss) < 0)
@@ -102,7 +102,7 @@ def test_loss_decreases_monotonically_below_max_rate():
 
 def test_early_stop_and_divergence_status():
     x, y = _data(64, 12, seed=2)
-    eta = max_learning_rate(relu_ntk(x)[1])
+    eta = max_learning_rate(analytic_ntk(x))
     s = CPUReLUStep(init_relu(8, 12, 256), x, y, 0.9 * eta)
     rec = s.run(5000, [0, 10, 5000], early_stop_rtol=1e-3)
     assert rec.status == 1 and 10 < rec.steps_done < 5000
@@ -111,9 +111,9 @@ def test_early_stop_and_divergence_status():
     assert bad.status == 2 and not np.isfinite(bad.train_loss[1])
 
 
-def test_analytic_ntk_standin_matches_wide_empirical_ntk():
+def test_analytic_ntk_of_the_learning_rate_matches_the_trained_network():
     x, _ = _data(6, 12, seed=4, spins=False)
-    k_inf = relu_ntk(x)[1]
+    k_inf = analytic_ntk(x)
     errs = []
     for N in (200, 20000):
         errs.append(np.mean([np.abs(empirical_ntk(init_relu(s, 12, N), x) - k_inf).max() for s in range(3)]))

@@ -95,9 +95,9 @@ def qsntk(target: Any, train_size: int, seed: int, steps: np.ndarray, lr: float 
             raise RuntimeError("predict_curves used a different train/test split")
         return {"steps": np.asarray(res.steps, float), "curves": res.curves, "limits": res.limits,
                 "learning_rate": float(res.learning_rate), "eta_max": float(res.eta_max), "source": "predict_curves"}
-    from ..training import _standin
+    from ..training import _standin, max_learning_rate_for
 
-    eta_max = _standin.max_lr_of_gram(_standin.analytic_ntk_train(x[tr], depth=1, W_std=0.5, b_std=0.1))
+    eta_max = max_learning_rate_for(x[tr], backend=backend)
     rate = lr if lr is not None else lr_factor * eta_max
     grid = np.unique(np.round(np.logspace(0, np.log10(max(int(steps[-1]), 1)), 41)))
     curves, limits = _standin.qsntk_curves(x[tr], psi[tr], x[te], psi[te], rate, grid, discrete=True)

@@ -26,13 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import gpu_impl, resolve_backend
+from .._backend import gpu_impl, resolve_backend, to_numpy
 from .._progress import progress
 from .._random import check_seed, member_seeds
 from .._validation import as_array, check_finite_scalar, check_positive_int
 from ..errors import BackendUnavailableError, InvalidInputError, LearningRateTooLargeError, PrecisionLossWarning, ShapeMismatchError
 from ..networks.relu import init_relu
-from . import _standin
 from .step import STATUS_CONVERGED, STATUS_DIVERGED, make_step
 
 
@@ -61,10 +60,16 @@ def log_record_steps(n_steps: int, n_points: int = 40) -> np.ndarray:
     return np.unique(np.concatenate([[0], s, decades, [n_steps]])).astype(np.int64)
 
 
-def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> float:
-    """``η_max = n / λ_max(Θ)`` of the analytic (infinite-width) NTK Gram matrix over the train inputs."""
+def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
+                          backend: str = "auto") -> float:
+    """``η_max = n / λ_max(Θ)`` of the analytic (infinite-width) NTK Gram matrix over the train inputs
+    (:func:`nnqs_fast.kernels.relu_kernel_fn`, :func:`nnqs_fast.kernels.spectrum.max_learning_rate`)."""
+    from ..kernels import relu_kernel_fn
+    from ..kernels.spectrum import max_learning_rate
+
     x = as_array(x_train, "x_train", ndim=2, dtype=np.float64, allow_complex=False)
-    return _standin.max_lr_of_gram(_standin.analytic_ntk_train(x, depth=depth, W_std=W_std, b_std=b_std))
+    ntk = relu_kernel_fn(depth=depth, W_std=W_std, b_std=b_std)(x, None, get="ntk", backend=backend)
+    return float(max_learning_rate(to_numpy(ntk)))
 
 
 @dataclass
