@@ -264,9 +264,9 @@ def fermion_entanglement_spectrum(psi, codes, subsystem, n_sites: int, *, n_mode
     r = check_positive_int(n_modes_per_site, "n_modes_per_site")
     if r * L > 62:
         raise InvalidInputError(f"{r * L} modes do not fit the int64 codes (at most 62)")
+    if np.shape(psi)[-1:] != (codes.size,):
+        raise ShapeMismatchError(f"psi has shape {np.shape(psi)} but there are {codes.size} basis codes")
     psi = _check_psi(psi, normalize=normalize, atol=atol)
-    if psi.shape[-1] != codes.size:
-        raise ShapeMismatchError(f"psi has length {psi.shape[-1]} but there are {codes.size} basis codes")
     if np.unique(codes).size != codes.size:
         raise InvalidInputError("codes contain duplicates")
     if codes.size and (codes.min() < 0 or codes.max() >= (1 << (r * L))):

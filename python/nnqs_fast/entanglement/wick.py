@@ -54,7 +54,7 @@ from scipy.special import logsumexp
 
 from .._backend import core_module, gpu_impl, resolve_backend
 from .._validation import as_array, check_finite_scalar, check_memory, check_positive_int
-from ..errors import InvalidInputError, ShapeMismatchError
+from ..errors import BackendUnavailableError, InvalidInputError, ShapeMismatchError
 from .entropy import _matrix_view, normalize_subsystem
 
 __all__ = [
@@ -545,8 +545,15 @@ def wick_purity(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int, subsy
     """
     b = resolve_backend(backend)
     if b == "cuda":
-        return gpu_impl("entanglement", "wick_purity")(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem,
-                                                       method=method, spin_values=spin_values, compress=compress)
+        try:
+            fn = gpu_impl("entanglement", "wick_purity")
+        except BackendUnavailableError:
+            if backend != "auto":
+                raise
+            fn = None  # "auto": no CUDA implementation in this build -> the CPU path
+        if fn is not None:
+            return fn(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem, method=method,
+                      spin_values=spin_values, compress=compress)
     k2, _ = _kernel2(kernel1, kernel2)
     methods = ("auto", "factorized", "partial_trace", "brute", "matrix")
     if method not in methods:
