@@ -21,7 +21,8 @@ inline double relu_nngp(const KernelSpec& k, double dot, double n1, double n2) {
     double c = s > 0.0 ? kxy / s : 0.0;
     c = std::min(1.0, std::max(-1.0, c));
     const double th = std::acos(c);
-    const double e = s * (std::sin(th) + (kPi - th) * c) / (2.0 * kPi);  // E[relu(u) relu(v)]
+    // E[relu(u) relu(v)] = s (sin θ + (π − θ) cos θ) / (2π), sin θ = √(1 − c²) for θ ∈ [0, π]
+    const double e = s * (std::sqrt(std::max(0.0, 1.0 - c * c)) + (kPi - th) * c) / (2.0 * kPi);
     kxy = w2 * e + b2;
     kxx = w2 * 0.5 * kxx + b2;  // E[relu(u)²] = k/2
     kyy = w2 * 0.5 * kyy + b2;
@@ -53,7 +54,8 @@ PairSums pair_sums(const KernelSpec& k1, const KernelSpec& k2, bool same, const 
   // j (B table) is tiled so a tile stays in cache while all i (A table) sweep it.
   for (index_t j0 = 0; j0 < b.n; j0 += tile) {
     const index_t j1 = std::min(b.n, j0 + tile);
-#pragma omp parallel for schedule(dynamic, 16) reduction(+ : fc, fp, pp)
+    // threads only when there is enough work (tiny compressed tables run serially: no fork/join cost)
+#pragma omp parallel for schedule(dynamic, 16) reduction(+ : fc, fp, pp) if (a.n * (j1 - j0) > 32768)
     for (index_t i = 0; i < a.n; ++i) {
       const double da = a.dot[i], n1a = a.n1[i], n2a = a.n2[i], wa = a.w[i];
       double sc = 0.0, sp = 0.0, ss = 0.0;
@@ -85,7 +87,7 @@ PairSums pair_sums(const KernelSpec& k1, const KernelSpec& k2, bool same, const 
 PartialTraceSums partial_trace_sums(const KernelSpec& k1, const KernelSpec& k2, bool same, const PairTable& pairs,
                                     const PairTable& diag) {
   double lin = 0.0, sq = 0.0;
-#pragma omp parallel for schedule(dynamic, 16) reduction(+ : lin, sq)
+#pragma omp parallel for schedule(dynamic, 16) reduction(+ : lin, sq) if (pairs.n * diag.n > 32768)
   for (index_t i = 0; i < pairs.n; ++i) {
     const double da = pairs.dot[i], n1a = pairs.n1[i], n2a = pairs.n2[i];
     double r = 0.0;

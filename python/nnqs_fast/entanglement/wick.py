@@ -385,21 +385,41 @@ def wick_purity_from_matrices(k1, k2: Any = "same", *, n_sites: int, subsystem,
 # Path 2: on-the-fly partial traces in C++
 # ---------------------------------------------------------------------------------------------------------------
 
+def _compress(cols: list[np.ndarray]) -> np.ndarray:
+    """Distinct rows of the columns ``cols`` with multiplicities, as a (4, n) table (dot, n1, n2, weight).
+
+    Exact (equality of float64 values): each column is mapped to integer codes by a 1-D ``np.unique``, the codes
+    are combined into one int64 key, and the keys are counted.
+    """
+    codes, uniq = [], []
+    for c in cols:
+        u, inv = np.unique(c, return_inverse=True)
+        uniq.append(u)
+        codes.append(inv.reshape(-1).astype(np.int64))
+    key = codes[0]
+    for inv, u in zip(codes[1:], uniq[1:]):
+        key = key * u.size + inv
+    ukey, cnt = np.unique(key, return_counts=True)
+    rows = []
+    for u in reversed(uniq):
+        rows.append(u[ukey % u.size])
+        ukey = ukey // u.size
+    rows.reverse()
+    return np.ascontiguousarray(np.vstack(rows + [cnt.astype(float)]))
+
+
 def _tables(X: np.ndarray, compress: bool) -> tuple[np.ndarray, np.ndarray]:
     """Pair table (4, n) over all (s, s') and diagonal table (4, n') over (s, s) of subsystem features X."""
     G = X @ X.T
     nrm = np.diag(G).copy()
     n = X.shape[0]
-    pairs = np.stack([G.ravel(), np.repeat(nrm, n), np.tile(nrm, n)])
-    diag = np.stack([nrm, nrm, nrm])
-    out = []
-    for t in (pairs, diag):
-        if compress:
-            u, cnt = np.unique(t.T, axis=0, return_counts=True)
-            out.append(np.ascontiguousarray(np.vstack([u.T, cnt.astype(float)])))
-        else:
-            out.append(np.ascontiguousarray(np.vstack([t, np.ones(t.shape[1])])))
-    return out[0], out[1]
+    if compress:
+        n1 = np.broadcast_to(nrm[:, None], (n, n)).ravel()
+        n2 = np.broadcast_to(nrm[None, :], (n, n)).ravel()
+        return _compress([G.ravel(), n1, n2]), _compress([nrm, nrm, nrm])
+    pairs = np.vstack([G.ravel(), np.repeat(nrm, n), np.tile(nrm, n), np.ones(n * n)])
+    diag = np.vstack([nrm, nrm, nrm, np.ones(n)])
+    return np.ascontiguousarray(pairs), np.ascontiguousarray(diag)
 
 
 def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int | None = None,
@@ -467,8 +487,9 @@ def wick_purity_factorized(kernel1: GPKernel | tuple[float, np.ndarray], kernel2
     ‖C‖² = Σ uv Π_i ⟨U_i,V_i⟩;  ‖P‖² = PP = Σ s_U s_V uv Π_i ⟨U_i,V_i⟩ (symmetric factors).
     """
     L, A = _sizes(n_sites, subsystem)
-    inA = np.zeros(L, bool)
-    inA[list(A)] = True
+    nA = len(A)
+    counts = {"A": nA, "B": L - nA, "all": L}
+    masks: dict[str, np.ndarray] = {}
 
     def comp(k):
         if isinstance(k, GPKernel):
@@ -480,54 +501,66 @@ def wick_purity_factorized(kernel1: GPKernel | tuple[float, np.ndarray], kernel2
                 raise InvalidInputError("a factorised kernel is a GPKernel or a pair (amp, factors)") from exc
             amp = check_finite_scalar(amp, "amp", nonnegative=True)
         F = as_array(F, "factors", ndim=(2, 3), dtype=np.float64, allow_complex=False)
-        if F.ndim == 2:
-            F = np.broadcast_to(F, (L,) + F.shape)
-        if F.shape[0] != L or F.shape[1] != F.shape[2]:
+        if F.shape[-1] != F.shape[-2] or (F.ndim == 3 and F.shape[0] != L):
             raise ShapeMismatchError(f"factors must have shape (q, q) or ({L}, q, q), got {F.shape}")
-        if np.any(F < 0) or not np.allclose(F, np.swapaxes(F, 1, 2)):
+        if np.any(F < 0) or np.any(np.abs(F - np.swapaxes(F, -1, -2)) > 1e-12 * np.max(np.abs(F), initial=1.0)):
             raise InvalidInputError("per-site factors must be symmetric with non-negative entries")
         return float(amp), F
 
+    def site_sum(x, which: str) -> float:
+        """Σ over the sites of A, B or all of a per-site log (a scalar = the same for every site)."""
+        if np.ndim(x) == 0:
+            return float(x) * counts[which] if counts[which] else 0.0
+        if not masks:
+            m = np.zeros(L, bool)
+            m[list(A)] = True
+            masks.update({"A": m, "B": ~m, "all": np.ones(L, bool)})
+        return float(np.sum(x[masks[which]]))
+
+    def lse(vals: list[float]) -> float:
+        m = max(vals)
+        if m == -math.inf:
+            return m
+        return m + math.log(math.fsum(math.exp(v - m) for v in vals))
+
     same = isinstance(kernel2, str) and kernel2 == "same"
+    a1, F1 = comp(kernel1)
     if same:
-        a1, F1 = comp(kernel1)
         comps = [(math.log(2 * a1) if a1 > 0 else -math.inf, F1, 0.0)]
     else:
-        a1, F1 = comp(kernel1)
         comps = [(math.log(a1) if a1 > 0 else -math.inf, F1, 1.0)]
         if kernel2 is not None:
             a2, F2 = comp(kernel2)
-            if F2.shape != F1.shape:
-                raise ShapeMismatchError("kernel1 and kernel2 factors must have the same shape")
+            if F2.shape[-1] != F1.shape[-1]:
+                raise ShapeMismatchError("kernel1 and kernel2 factors must have the same local dimension")
             comps.append((math.log(a2) if a2 > 0 else -math.inf, F2, -1.0))
     with np.errstate(divide="ignore"):
-        logtr = [np.log(np.trace(F, axis1=1, axis2=2)) for _, F, _ in comps]
-        l_tr_c = [la + float(np.sum(lt)) for (la, _, _), lt in zip(comps, logtr)]
-        lra, lrb, lcc, lpp, spp = [], [], [], [], []
+        logtr = [np.log(np.trace(F, axis1=-2, axis2=-1)) for _, F, _ in comps]
+        l_tr_c = [la + site_sum(lt, "all") for (la, _, _), lt in zip(comps, logtr)]
+        lra, lrb, lcc, spp = [], [], [], []
         for i, (lu, U, su) in enumerate(comps):
             for j, (lv, V, sv) in enumerate(comps):
-                linner = np.log(np.sum(U * V, axis=(1, 2)))
+                linner = np.log(np.sum(U * V, axis=(-2, -1)))
                 base = lu + lv
-                lra.append(base + float(np.sum(linner[inA]) + np.sum(logtr[i][~inA] + logtr[j][~inA])))
-                lrb.append(base + float(np.sum(linner[~inA]) + np.sum(logtr[i][inA] + logtr[j][inA])))
-                lcc.append(base + float(np.sum(linner)))
+                lra.append(base + site_sum(linner, "A") + site_sum(logtr[i], "B") + site_sum(logtr[j], "B"))
+                lrb.append(base + site_sum(linner, "B") + site_sum(logtr[i], "A") + site_sum(logtr[j], "A"))
+                lcc.append(base + site_sum(linner, "all"))
                 spp.append(su * sv)
-    ltc = float(logsumexp(l_tr_c))
-    lta, ltb, lfc = float(logsumexp(lra)), float(logsumexp(lrb)), float(logsumexp(lcc))
-    if same:
-        lfp, sfp = -math.inf, 0.0
+    ltc, lta, ltb, lfc = lse(l_tr_c), lse(lra), lse(lrb), lse(lcc)
+    if same or len(comps) == 1 and comps[0][2] == 0.0:
+        lfp = -math.inf
     else:
         lfp, sfp = _signed_lse(lcc, spp)
-        if sfp < 0 or lfp < lfc - 30:  # rounding residue of a cancellation: P = 0 to working precision
-            lfp, sfp = -math.inf, 0.0
-    lnum = float(logsumexp([lta, ltb, lfp], b=[1.0, 1.0, sfp if sfp else 0.0]))
-    lden = float(logsumexp([2 * ltc, lfc, lfp], b=[1.0, 1.0, sfp if sfp else 0.0]))
+        if sfp <= 0 or lfp < lfc - 30:  # rounding residue of a cancellation: P = 0 to working precision
+            lfp = -math.inf
+    # numerator = Tr R_A² + Tr R_B² + PP (PP = ‖P‖² for symmetric factors); denominator = (Tr C)² + ‖C‖² + ‖P‖²
+    lnum = lse([lta, ltb, lfp])
+    lden = lse([2 * ltc, lfc, lfp])
     terms = {"log_trace_c": ltc, "log_trace_ra2": lta, "log_trace_rb2": ltb, "log_frob_c2": lfc,
              "log_frob_p2": lfp, "log_pp": lfp}
-    q = F1.shape[1]
-    r = WickResult(purity=math.exp(lnum - lden), renyi2=lden - lnum, log_numerator=lnum, log_denominator=lden,
-                   dim_a=q ** len(A), dim_b=q ** (L - len(A)), method="factorized", terms=terms)
-    return r
+    q = F1.shape[-1]
+    return WickResult(purity=math.exp(lnum - lden), renyi2=lden - lnum, log_numerator=lnum, log_denominator=lden,
+                      dim_a=q ** nA, dim_b=q ** (L - nA), method="factorized", terms=terms)
 
 
 # ---------------------------------------------------------------------------------------------------------------
