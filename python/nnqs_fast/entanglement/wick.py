@@ -417,7 +417,10 @@ def _tables(X: np.ndarray, compress: bool) -> tuple[np.ndarray, np.ndarray]:
         n1 = np.broadcast_to(nrm[:, None], (n, n)).ravel()
         n2 = np.broadcast_to(nrm[None, :], (n, n)).ravel()
         return _compress([G.ravel(), n1, n2]), _compress([nrm, nrm, nrm])
-    pairs = np.vstack([G.ravel(), np.repeat(nrm, n), np.tile(nrm, n), np.ones(n * n)])
+    # symmetric kernels: the pair (s, s') and (s', s) contribute equally to every sum (the other subsystem's
+    # table is summed over all its pairs, which the swap permutes), so keep s <= s' with weight 2 off-diagonal
+    iu, ju = np.triu_indices(n)
+    pairs = np.vstack([G[iu, ju], nrm[iu], nrm[ju], np.where(iu == ju, 1.0, 2.0)])
     diag = np.vstack([nrm, nrm, nrm, np.ones(n)])
     return np.ascontiguousarray(pairs), np.ascontiguousarray(diag)
 
