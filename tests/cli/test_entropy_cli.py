@@ -44,3 +44,25 @@ def test_state_mode_and_errors(tmp_path, capsys):
     assert main(["entropy", "--sites", "4", "--cuts", "7", "--out", str(tmp_path / "o3")]) == 2
     assert main(["entropy", "--state", str(tmp_path / "s.npz"), "--key", "nope", "--out", str(tmp_path)]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_state_mode_reads_targets_files(tmp_path):
+    """Files from `nnqs-fast targets`: Hubbard (basis codes + inputs) -> fermion mode entropies; TFIM -> spins."""
+    from nnqs_fast.entanglement import entropy_from_spectrum, fermion_entanglement_spectrum
+
+    assert main(["targets", "--system", "hubbard", "--lx", "2", "--ly", "2", "--n-up", "1", "--n-down", "1",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["entropy", "--state", str(tmp_path / "targets_hubbard.npz"), "--cuts", "0,3", "1",
+                 "--out", str(tmp_path / "h"), "--quiet"]) == 0
+    meta, _ = load_results(tmp_path / "h", "entropy")
+    _, arr = load_results(tmp_path, "targets_hubbard")
+    assert meta["results"]["basis"] == "hubbard"
+    ref = entropy_from_spectrum(fermion_entanglement_spectrum(arr["psi"], arr["basis"], [0, 3], 4))
+    assert meta["results"]["entropies"]["vn"][0] == pytest.approx(ref, rel=1e-12)
+    assert main(["targets", "--system", "tfim", "--lx", "2", "--ly", "2", "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["entropy", "--state", str(tmp_path / "targets_tfim.npz"), "--cuts", "2",
+                 "--out", str(tmp_path / "t"), "--quiet"]) == 0
+    meta, _ = load_results(tmp_path / "t", "entropy")
+    _, arr = load_results(tmp_path, "targets_tfim")
+    assert meta["results"]["basis"] == "spin"
+    assert meta["results"]["entropies"]["vn"][0] == pytest.approx(entanglement_entropy(arr["psi"], 2), rel=1e-10)

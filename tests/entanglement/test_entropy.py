@@ -179,3 +179,27 @@ def test_fermion_errors(rng):
         fermion_entanglement_spectrum(psi, np.r_[codes[:-1], codes[0]], [0], 3)
     with pytest.raises(errors.InvalidInputError, match="not normalised"):
         fermion_entanglement_spectrum(3 * psi, codes, [0], 3)
+
+
+@pytest.mark.parametrize("A", [[0, 2], [1], [0, 3, 4]])
+def test_hubbard_ground_state_at_U0_matches_free_fermion_entropy(A):
+    """Physics area's Hubbard basis (code = up | down << L, JW order = bit order): at U = 0 the ground state is
+    a Slater determinant of the lowest hopping orbitals; its site entropy follows from the correlation matrix."""
+    from nnqs_fast.physics import Lattice, hubbard_hamiltonian
+    from nnqs_fast.physics.quench import ground_state
+
+    lat = Lattice(5, 1, "open")
+    L, nu, nd = 5, 2, 1
+    H, basis = hubbard_hamiltonian(lat, nu, nd, t=1.0, U=0.0)
+    _, psi, _ = ground_state(H)
+    T = np.zeros((L, L))
+    for i, j in lat.bonds:
+        T[i, j] = T[j, i] = -1.0
+    _, orb = np.linalg.eigh(T)
+    s_oracle = 0.0
+    for n_occ in (nu, nd):
+        G = (orb[:, :n_occ] @ orb[:, :n_occ].T)[np.ix_(A, A)]
+        nu_ = np.clip(np.linalg.eigvalsh(G), 1e-300, 1 - 1e-16)
+        s_oracle += -np.sum(nu_ * np.log(nu_) + (1 - nu_) * np.log1p(-nu_))
+    p = fermion_entanglement_spectrum(psi, basis.codes, A, L)
+    assert entropy_from_spectrum(p) == pytest.approx(s_oracle, rel=1e-8, abs=1e-9)

@@ -4,7 +4,8 @@ Ensemble mode (default): sample K networks (cosnet | gaussnet | relu; ψ1 + iψ2
 basis of ``--sites`` spins and report, per cut, the ensemble mean ± standard error of each entropy, the Page
 value, the maximum, and the Wick/GP estimate of the Rényi-2 entropy (−log of the Wick purity).
 State mode (``--state FILE.npz``): entropies of the state stored under ``--key`` (default ``psi``; e.g. the
-``targets`` command's output) for spin systems (length 2**L).
+``targets`` command's output): spin states (length 2**L), or Hubbard states when the file also holds the
+``basis`` codes and ``inputs`` (L = inputs.shape[1]; fermion mode entanglement of the sites' modes).
 
 Cuts: ``--cuts 3 5`` (first k sites) or ``--cuts 0,2,4`` (explicit sites). Writes ``entropy.json`` + ``.npz``.
 """
@@ -62,7 +63,8 @@ def _parse_cuts(cuts, L: int):
 
 def run(args: argparse.Namespace) -> int:
     from .._backend import resolve_backend
-    from ..entanglement import (cosnet_gp_kernel, entanglement_spectrum, entropy_from_spectrum, gaussnet_gp_kernel,
+    from ..entanglement import (cosnet_gp_kernel, entanglement_spectrum, entropy_from_spectrum,
+                                fermion_entanglement_spectrum, gaussnet_gp_kernel,
                                 max_entropy, page_entropy, parse_entropy_kind, relu_nngp_kernel,
                                 sample_ensemble_entropies, wick_purity)
     from ..experiments.io import save_results
@@ -75,23 +77,35 @@ def run(args: argparse.Namespace) -> int:
                 if args.key not in data.files:
                     raise InvalidInputError(f"{args.state} has no array {args.key!r} (has {data.files})")
                 psi = np.asarray(data[args.key])
+                codes = np.asarray(data["basis"]) if "basis" in data.files else None
+                inputs = np.asarray(data["inputs"]) if "inputs" in data.files else None
         except (OSError, ValueError) as exc:
             raise InvalidInputError(f"cannot read {args.state}: {exc}") from exc
         D = psi.shape[-1]
-        L = int(round(math.log2(D))) if D > 1 else 0
-        if L < 1 or 2 ** L != D:
-            raise InvalidInputError(f"the state has length {D}, not 2**L: only spin states are supported here "
-                                    "(use nnqs_fast.fermion_entanglement_spectrum for Hubbard states)")
+        fermions = False
+        if codes is not None and inputs is not None and inputs.ndim == 2:
+            L = int(inputs.shape[1])
+            fermions = not (D == 2 ** L and np.array_equal(codes, np.arange(D)))
+        else:
+            L = int(round(math.log2(D))) if D > 1 else 0
+            if L < 1 or 2 ** L != D:
+                raise InvalidInputError(f"the state has length {D}, not 2**L, and the file has no 'basis'/'inputs' "
+                                        "arrays (as written by `nnqs-fast targets`) to identify a fermion basis")
         cuts = _parse_cuts(args.cuts, L)
-        results = {"mode": "state", "n_sites": L, "cuts": [list(c) for c in cuts], "entropies": {}}
+        results = {"mode": "state", "basis": "hubbard" if fermions else "spin", "n_sites": L,
+                   "cuts": [list(c) for c in cuts], "entropies": {}}
         arrays = {}
         for name, kind, order in kinds:
-            vals = [float(entropy_from_spectrum(entanglement_spectrum(psi, c, L, normalize=True), kind, order))
-                    for c in cuts]
+            vals = []
+            for c in cuts:
+                p = (fermion_entanglement_spectrum(psi, codes, c, L, normalize=True) if fermions
+                     else entanglement_spectrum(psi, c, L, normalize=True))
+                vals.append(float(entropy_from_spectrum(p, kind, order)))
             results["entropies"][name] = vals
             arrays[name] = np.array(vals)
-        results["page_entropy"] = [page_entropy(2 ** len(c), 2 ** (L - len(c))) for c in cuts]
-        results["max_entropy"] = [max_entropy(2 ** len(c), 2 ** (L - len(c))) for c in cuts]
+        if not fermions:  # Page/max for the full spin Hilbert space (not meaningful for a particle-number sector)
+            results["page_entropy"] = [page_entropy(2 ** len(c), 2 ** (L - len(c))) for c in cuts]
+            results["max_entropy"] = [max_entropy(2 ** len(c), 2 ** (L - len(c))) for c in cuts]
         config = {"mode": "state", "state": str(args.state), "key": args.key, "kinds": [k[0] for k in kinds]}
         path, _ = save_results(args.out, "entropy", config=config, results=results, arrays=arrays, seed=None,
                                backend=backend)
