@@ -106,3 +106,18 @@ def test_errors():
     assert parse_entropy_kind("renyi1") == ("vn", "vn", None)
     assert parse_entropy_kind("Renyi_inf")[0] == "renyi_inf"
     assert parse_entropy_kind(("tsallis", 2.5))[0] == "tsallis2.5"
+
+
+def test_private_evaluators_equal_the_networks_area():
+    """Same seed -> same network as nnqs_fast.networks.cosnet / gaussnet (skipped until the kernels area lands)."""
+    cos = pytest.importorskip("nnqs_fast.networks.cosnet")
+    gauss = pytest.importorskip("nnqs_fast.networks.gaussnet")
+    L, N = 5, 23
+    X = spin_basis_inputs(L)
+    XA, XB = spin_basis_inputs(2), spin_basis_inputs(3)
+    p = cos.init_cosnet(11, L, N, sigma_a=1.7, sigma_w=2.2)
+    np.testing.assert_allclose(_cosnet_matrix(11, L, N, 1.7, 2.2, XA, XB, 8).T.ravel(), cos.apply_cosnet(p, X),
+                               rtol=1e-10, atol=1e-12)
+    q = gauss.init_gaussnet(11, L, N, sigma=1.2, sigma_a=0.9)
+    np.testing.assert_allclose(_gaussnet_matrix(11, L, N, 0.9, 1.2, XA, XB, 8).T.ravel(), gauss.apply_gaussnet(q, X),
+                               rtol=1e-10, atol=1e-12)
