@@ -41,9 +41,9 @@ from .entropy import _matrix_view, _spectrum_of_matrix, entropy_from_spectrum, n
 from .wick import spin_basis_inputs
 
 __all__ = ["EnsembleEntropies", "sample_ensemble_entropies", "sample_nnqs_state", "parse_entropy_kind",
-           "NETWORKS"]
+           "ENSEMBLE_NETWORKS"]
 
-NETWORKS = ("cosnet", "gaussnet", "relu")
+ENSEMBLE_NETWORKS = ("cosnet", "gaussnet", "relu")
 _BATCH_BYTES = 128 * 1024**2
 
 
@@ -178,8 +178,8 @@ def sample_nnqs_state(network: Any = "cosnet", *, n_sites: int, width: int, seed
 
 class _Context:
     def __init__(self, network, L, width, params, chunk_size):
-        if not (callable(network) or (isinstance(network, str) and network in NETWORKS)):
-            raise InvalidInputError(f"network must be one of {NETWORKS} or a callable (seed, inputs) -> values, "
+        if not (callable(network) or (isinstance(network, str) and network in ENSEMBLE_NETWORKS)):
+            raise InvalidInputError(f"network must be one of {ENSEMBLE_NETWORKS} or a callable (seed, inputs) -> values, "
                                     f"got {network!r}")
         self.L = check_positive_int(L, "n_sites")
         if self.L > 26:

@@ -45,9 +45,8 @@ Three paths (all equal to rounding; tested against each other and a brute four-i
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy.special import logsumexp
