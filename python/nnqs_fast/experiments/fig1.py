@@ -76,16 +76,21 @@ def compute(*, sites: int, widths, members: int, sigma_a: float, sigma_w: float 
                                         sigma_a=sigma_a, sigma_w=sw, complex_psi=True, kinds=("vn", "renyi2"),
                                         quiet=quiet)
         timings[str(N)] = time.perf_counter() - t0
+        purity = np.exp(-ens.values["renyi2"])  # Tr ρ_A² per member: what wick_purity estimates
         results["widths"][str(N)] = {
             "von_neumann_mean": ens.mean["vn"], "von_neumann_sem": ens.sem["vn"],
             "renyi2_mean": ens.mean["renyi2"], "renyi2_sem": ens.sem["renyi2"],
+            "purity_mean": purity.mean(0), "purity_sem": purity.std(0, ddof=1) / math.sqrt(members),
+            "minus_log_purity_mean": -np.log(purity.mean(0)),
         }
         arrays[f"von_neumann_w{N}"] = ens.values["vn"]
         arrays[f"renyi2_w{N}"] = ens.values["renyi2"]
         for i, k in enumerate(ks):
             table.append({"width": int(N), "subsystem_size": k, "von_neumann_mean": float(ens.mean["vn"][i]),
                           "von_neumann_sem": float(ens.sem["vn"][i]), "renyi2_mean": float(ens.mean["renyi2"][i]),
-                          "renyi2_sem": float(ens.sem["renyi2"][i]), "page_entropy": results["page_entropy"][i],
+                          "renyi2_sem": float(ens.sem["renyi2"][i]),
+                          "minus_log_purity_mean": float(-np.log(purity[:, i].mean())),
+                          "page_entropy": results["page_entropy"][i],
                           "max_entropy": results["max_entropy"][i],
                           "wick_renyi2_estimate": results["wick_renyi2_estimate"][i]})
     results["table"] = table
