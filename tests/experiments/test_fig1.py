@@ -36,6 +36,9 @@ def test_fig1_small_run(tmp_path):
         np.testing.assert_allclose(res["widths"][N]["von_neumann_mean"], vn.mean(0), rtol=1e-12)
         np.testing.assert_allclose(res["widths"][N]["von_neumann_sem"], vn.std(0, ddof=1) / 2, rtol=1e-12)
         assert np.all(vn <= np.array(res["max_entropy"]) + 1e-12)
+        pur = np.exp(-arrays[f"renyi2_w{N}"])
+        np.testing.assert_allclose(res["widths"][N]["purity_mean"], pur.mean(0), rtol=1e-12)
+        np.testing.assert_allclose(res["widths"][N]["minus_log_purity_mean"], -np.log(pur.mean(0)), rtol=1e-12)
     assert len(res["table"]) == 10
     assert {"width", "subsystem_size", "von_neumann_mean", "von_neumann_sem", "page_entropy",
             "wick_renyi2_estimate"} <= set(res["table"][0])
