@@ -12,7 +12,7 @@ import pytest
 
 from nnqs_fast import errors
 from nnqs_fast._backend import core_module
-from nnqs_fast.entanglement import (GPKernel, cosnet_gp_kernel, delta_kernel, gaussnet_gp_kernel, haar_purity,
+from nnqs_fast.entanglement import (GPKernel, cosnet_gp_kernel, delta_kernel, gaussnet_gp_kernel, haar_purity, rbf_kernel,
                                     page_entropy, relu_nngp_kernel, spin_basis_inputs, wick_purity,
                                     wick_purity_brute, wick_purity_factorized, wick_purity_from_matrices,
                                     wick_purity_partial_trace)
@@ -164,3 +164,27 @@ def test_factorized_per_site_factors_equal_matrix_path(rng):
             ref = wick_purity_from_matrices(full(1.3, F1), K2, n_sites=Ls, subsystem=A)
             r = wick_purity_factorized((1.3, F1), k2, n_sites=Ls, subsystem=A)
             assert r.purity == pytest.approx(ref.purity, rel=1e-12)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_generic_product_features_equal_brute_force(rng, compress):
+    """Non-spin inputs x = (x_A, x_B) with unequal norms (no hidden symmetry): explicit four-index Wick sum."""
+    XA, XB = rng.normal(size=(3, 2)), rng.normal(size=(4, 3))
+    XA[1] = XA[0]  # repeated rows exercise the compression multiplicities
+    DA, DB = 3, 4
+    X = np.concatenate([np.repeat(XA, DB, axis=0), np.tile(XB, (DA, 1))], axis=1)  # x = a*DB + b
+    for k1, k2 in ((relu_nngp_kernel(5), "same"), (relu_nngp_kernel(5), rbf_kernel(0.5, 0.3)),
+                   (rbf_kernel(1.0, 0.2), None)):
+        K1 = k1(X)
+        K2 = K1 if k2 == "same" else (np.zeros_like(K1) if k2 is None else k2(X))
+        C, P = K1 + K2, K1 - K2
+        num = den = 0.0
+        for a1 in range(DA):
+            for a2 in range(DA):
+                for b1 in range(DB):
+                    for b2 in range(DB):
+                        x11, x22, x21, x12 = a1 * DB + b1, a2 * DB + b2, a2 * DB + b1, a1 * DB + b2
+                        num += P[x11, x22] * P[x21, x12] + C[x11, x21] * C[x22, x12] + C[x11, x12] * C[x22, x21]
+        den = np.trace(C) ** 2 + np.sum(C * C) + np.sum(P * P)
+        r = wick_purity_partial_trace(k1, k2, features_a=XA, features_b=XB, compress=compress)
+        assert r.purity == pytest.approx(num / den, rel=1e-12)

@@ -407,8 +407,12 @@ def _compress(cols: list[np.ndarray]) -> np.ndarray:
     return np.ascontiguousarray(np.vstack(rows + [cnt.astype(float)]))
 
 
-def _tables(X: np.ndarray, compress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Pair table (4, n) over all (s, s') and diagonal table (4, n') over (s, s) of subsystem features X."""
+def _tables(X: np.ndarray, compress: bool, halve: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Pair table (4, n) over all (s, s') and diagonal table (4, n') over (s, s) of subsystem features X.
+
+    ``halve`` (uncompressed only) keeps s <= s' with weight 2 off the diagonal: valid for the table that is summed
+    against *all* pairs of the other subsystem (or against a diagonal), since swapping both pairs leaves the
+    symmetric kernels unchanged and permutes the other table."""
     G = X @ X.T
     nrm = np.diag(G).copy()
     n = X.shape[0]
@@ -416,10 +420,11 @@ def _tables(X: np.ndarray, compress: bool) -> tuple[np.ndarray, np.ndarray]:
         n1 = np.broadcast_to(nrm[:, None], (n, n)).ravel()
         n2 = np.broadcast_to(nrm[None, :], (n, n)).ravel()
         return _compress([G.ravel(), n1, n2]), _compress([nrm, nrm, nrm])
-    # symmetric kernels: the pair (s, s') and (s', s) contribute equally to every sum (the other subsystem's
-    # table is summed over all its pairs, which the swap permutes), so keep s <= s' with weight 2 off-diagonal
-    iu, ju = np.triu_indices(n)
-    pairs = np.vstack([G[iu, ju], nrm[iu], nrm[ju], np.where(iu == ju, 1.0, 2.0)])
+    if halve:
+        iu, ju = np.triu_indices(n)
+        pairs = np.vstack([G[iu, ju], nrm[iu], nrm[ju], np.where(iu == ju, 1.0, 2.0)])
+    else:
+        pairs = np.vstack([G.ravel(), np.repeat(nrm, n), np.tile(nrm, n), np.ones(n * n)])
     diag = np.vstack([nrm, nrm, nrm, np.ones(n)])
     return np.ascontiguousarray(pairs), np.ascontiguousarray(diag)
 
@@ -453,7 +458,7 @@ def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sit
         check_memory(32.0 * (DA * DA + DB * DB), "the uncompressed pair tables")
     else:
         check_memory(64.0 * (DA * DA + DB * DB), "the pair tables")
-    pa, da = _tables(XA, compress)
+    pa, da = _tables(XA, compress, halve=True)  # A pairs: halved (outer loop over all B pairs)
     pb, db = _tables(XB, compress)
     core = core_module()
     f1, p1, f2, p2 = k1.code, k1.param_array(), k2.code, k2.param_array()
