@@ -5,7 +5,8 @@ compared with the Page value (exact and Eq. S40) and the maximum log min(D_A, D_
 Wick/GP estimate per cut (:func:`nnqs_fast.entanglement.wick_purity`, factorised path, kernel Eq. 4) and the
 sampled Rényi-2 entropy it should be compared with. ``A`` = the first k sites, k = 1 .. L−1.
 
-Default system size L = 16 (≈ 1.5 min on 2 cores for the full 3 × 100 ensemble; L = 18 takes ≈ 8 min).
+Default system size L = 16 (≈ 1.5 min on 2 idle cores for the full 3 × 100 ensemble, 6.7 min measured under
+heavy sharing; L = 18 takes ≈ 8 min idle).
 Outputs in ``--out``: ``fig1.json`` + ``fig1.npz`` (keys documented in docs/entanglement.md) and ``fig1.png``.
 """
 
