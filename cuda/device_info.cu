@@ -33,4 +33,14 @@ DeviceStatus device_status() {
   return s;
 }
 
+#define NNQS_STR2(...) #__VA_ARGS__
+#define NNQS_STR(...) NNQS_STR2(__VA_ARGS__)
+std::string compiled_archs() {
+#ifdef __CUDA_ARCH_LIST__
+  return NNQS_STR(__CUDA_ARCH_LIST__);
+#else
+  return "";
+#endif
+}
+
 }  // namespace nnqs_cuda

@@ -16,4 +16,7 @@ struct DeviceStatus {
 
 DeviceStatus device_status();
 
+// Comma-separated SM architectures the kernels were compiled for (from nvcc's __CUDA_ARCH_LIST__), e.g. "800,900".
+std::string compiled_archs();
+
 }  // namespace nnqs_cuda

@@ -68,7 +68,13 @@ def cuda_status() -> BackendStatus:
         return BackendStatus("cuda", False, "no CUDA build: nnqs_fast._cuda was not built "
                              f"(no CUDA compiler at install time, or NNQS_CUDA=OFF) [{why}]")
     dev = dict(mod.device_status())
-    details: dict[str, Any] = {"device": dev}
+    details: dict[str, Any] = {}
+    try:  # GPU name, compute capability, memory, CUDA runtime/driver, compiled archs, CuPy version
+        from .gpu._shim import gpu_details
+
+        details.update({k: v for k, v in gpu_details().items() if k != "reason"})
+    except Exception as exc:  # pragma: no cover - info must never raise
+        details["details_error"] = f"{type(exc).__name__}: {exc}"
     if not dev.get("usable", False):
         return BackendStatus("cuda", False, f"no device: {dev.get('reason') or 'no CUDA device visible'}", details)
     cp, why = _import_optional("cupy")

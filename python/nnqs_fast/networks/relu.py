@@ -24,7 +24,8 @@ from .._random import rng
 from .._validation import as_array, check_finite_scalar, check_positive_int
 from ..errors import ShapeMismatchError
 
-__all__ = ["ReLUParams", "init_relu", "apply_relu"]
+__all__ = ["ReLUParams", "init_relu", "apply_relu", "relu_jacobian", "relu_param_vector", "relu_from_vector",
+           "relu_forward_pieces"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,75 @@ def apply_relu(params: ReLUParams, x: np.ndarray) -> np.ndarray:
         z = (params.W_std / np.sqrt(h.shape[1])) * (h @ W.T) + params.b_std * b
         h = np.maximum(z, 0) if l < last else z
     return h[:, 0]
+
+
+def relu_param_vector(params: ReLUParams) -> np.ndarray:
+    """All parameters as one flat vector, in the order of :func:`relu_jacobian`'s columns (per layer: weights
+    row-major, then biases)."""
+    parts = []
+    for W, b in zip(params.weights, params.biases):
+        parts += [W.ravel(), b.ravel()]
+    return np.concatenate(parts)
+
+
+def relu_from_vector(params: ReLUParams, theta: np.ndarray) -> ReLUParams:
+    """A network with the architecture of ``params`` and the flat parameters ``theta``."""
+    theta = as_array(theta, "theta", ndim=1, allow_complex=False)
+    if theta.size != params.n_params:
+        raise ShapeMismatchError(f"theta has {theta.size} entries, the network has {params.n_params} parameters")
+    weights, biases, k = [], [], 0
+    for W, b in zip(params.weights, params.biases):
+        weights.append(theta[k:k + W.size].reshape(W.shape).astype(W.dtype))
+        k += W.size
+        biases.append(theta[k:k + b.size].astype(b.dtype))
+        k += b.size
+    return ReLUParams(tuple(weights), tuple(biases), params.W_std, params.b_std)
+
+
+def relu_forward_pieces(params: ReLUParams, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per-layer pieces of the NTK: scaled activations and back-propagated derivatives.
+
+    Returns ``(acts, deltas)`` with ``acts[l] = (W_std / sqrt(n_l)) h_l`` (``l = 0 .. depth``, ``h_0 = x``) and
+    ``deltas[l] = d f / d z_{l+1}`` (``l = 0 .. depth - 1``, shape ``(n, n_{l+1})``), so that
+
+        d f / d W_l = deltas[l]^T-outer acts[l],   d f / d b_l = b_std * deltas[l]   (deltas[depth] = 1),
+
+    and the NTK is ``sum_l (deltas[l] deltas[l]'^T) * (acts[l] acts[l]'^T + b_std^2)`` (readout: delta = 1).
+    """
+    x = as_array(x, "x", ndim=2, allow_complex=False)
+    if x.shape[1] != params.input_dim:
+        raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")
+    dt = params.weights[0].dtype
+    h = np.ascontiguousarray(x, dtype=dt)
+    acts, masks = [], []
+    for l in range(params.depth):
+        a = (params.W_std / np.sqrt(h.shape[1])) * h
+        acts.append(a)
+        z = a @ params.weights[l].T + params.b_std * params.biases[l]
+        masks.append(z > 0)
+        h = np.maximum(z, 0)
+    acts.append((params.W_std / np.sqrt(h.shape[1])) * h)
+    deltas: list[np.ndarray] = [None] * params.depth  # type: ignore[list-item]
+    g = np.broadcast_to(params.weights[-1][0] * (params.W_std / np.sqrt(params.weights[-1].shape[1])),
+                        (x.shape[0], params.weights[-1].shape[1]))
+    for l in range(params.depth - 1, -1, -1):
+        dl = masks[l] * g
+        deltas[l] = np.ascontiguousarray(dl, dtype=dt)
+        if l > 0:
+            g = (dl @ params.weights[l]) * (params.W_std / np.sqrt(params.weights[l].shape[1]))
+    return acts, deltas
+
+
+def relu_jacobian(params: ReLUParams, x: np.ndarray) -> np.ndarray:
+    """Explicit Jacobian ``d f(x) / d theta`` (``n x P``) in the order of :func:`relu_param_vector`.
+
+    For tests and small problems only: the kernels never form it for built-in networks.
+    """
+    acts, deltas = relu_forward_pieces(params, x)
+    n = acts[0].shape[0]
+    cols = []
+    for l in range(params.depth + 1):
+        d = deltas[l] if l < params.depth else np.ones((n, 1), acts[0].dtype)
+        cols.append((d[:, :, None] * acts[l][:, None, :]).reshape(n, -1))
+        cols.append(params.b_std * d)
+    return np.concatenate(cols, axis=1)

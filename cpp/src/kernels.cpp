@@ -1,0 +1,306 @@
+// Fused element-wise passes of the QS-NTK kernels (see nnqs/kernels.hpp).
+#include "nnqs/kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#if defined(__GNUC__) && !defined(__clang__)
+// Comparisons may be if-converted (no FP traps are ever enabled in this library): lets the fused loops vectorise.
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+namespace nnqs {
+
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+constexpr double kInv2Pi = 1.0 / (2.0 * kPi);
+// Below this many elements a pass runs on one thread: waking a team (while BLAS threads may still be spinning
+// on a shared, loaded machine) costs more than the work.
+constexpr index_t kParallelMin = index_t(1) << 16;
+}  // namespace
+
+// acos with a degree-12 minimax-style polynomial for asin on [0, 1/2] (max error ~1e-16 relative, checked
+// against std::acos in tests/kernels); branch-free so the row loops vectorise.
+static inline __attribute__((always_inline)) double acos_poly(double c) {
+  const double a = std::fabs(c);
+  const bool big = a > 0.5;
+  const double zb = 0.5 * (1.0 - a);
+  const double sb = std::sqrt(zb);  // computed unconditionally (branch-free, vectorisable)
+  const double z = big ? zb : a * a;
+  const double s = big ? sb : a;
+  double p = 2.88230457737578757e-02;
+  p = p * z - 1.49458264126297799e-02;
+  p = p * z + 1.74624979205019182e-02;
+  p = p * z + 5.43311050359036960e-03;
+  p = p * z + 1.03292806517379480e-02;
+  p = p * z + 1.14779845036934239e-02;
+  p = p * z + 1.39713667066653779e-02;
+  p = p * z + 1.73523791479220819e-02;
+  p = p * z + 2.23721737320617016e-02;
+  p = p * z + 3.03819441100729032e-02;
+  p = p * z + 4.46428571469224128e-02;
+  p = p * z + 7.49999999999795830e-02;
+  p = p * z + 1.66666666666666685e-01;
+  const double as = s + s * z * p;                 // asin(s)
+  const double r = big ? 2.0 * as : 0.5 * kPi - as;  // acos(|c|)
+  return c < 0.0 ? kPi - r : r;
+}
+
+// One output row segment of the ReLU recursion: on entry k[j] = x1_i . x2_j for j in [0, n). For layer l,
+// r1[l] = sqrt(K_l(x1_i, x1_i)), q1[l] = 1 / r1[l], and r2 + l*ld2, q2 + l*ld2 the same for the columns, so the
+// per-element work has no division and one square root fewer. On exit k = NNGP, th = NTK.
+static inline __attribute__((always_inline)) void relu_row_body(double* k, double* th, index_t n, const double* r1,
+                                                                const double* q1, const double* r2, const double* q2,
+                                                                index_t ld2, int depth, double w2, double b2,
+                                                                double wd) {
+#pragma omp simd
+  for (index_t j = 0; j < n; ++j) {
+    k[j] = wd * k[j] + b2;
+    th[j] = k[j];
+  }
+  for (int l = 0; l < depth; ++l) {
+    const double ra = r1[l], qa = q1[l];
+    const double* rc = r2 + static_cast<size_t>(l) * ld2;
+    const double* qc = q2 + static_cast<size_t>(l) * ld2;
+#pragma omp simd
+    for (index_t j = 0; j < n; ++j) {
+      const double nrm = ra * rc[j];
+      double c = k[j] * qa * qc[j];
+      c = c < -1.0 ? -1.0 : c;
+      c = c > 1.0 ? 1.0 : c;
+      const double t = acos_poly(c);
+      const double s = std::sqrt((1.0 - c) * (1.0 + c));
+      const double kn = w2 * nrm * (s + (kPi - t) * c) * kInv2Pi + b2;
+      th[j] = w2 * (kPi - t) * kInv2Pi * th[j] + kn;
+      k[j] = kn;
+    }
+  }
+}
+
+using relu_row_fn = void (*)(double*, double*, index_t, const double*, const double*, const double*, const double*,
+                             index_t, int, double, double, double);
+
+static void relu_row_generic(double* k, double* th, index_t n, const double* r1, const double* q1, const double* r2,
+                             const double* q2, index_t ld2, int depth, double w2, double b2, double wd) {
+  relu_row_body(k, th, n, r1, q1, r2, q2, ld2, depth, w2, b2, wd);
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define NNQS_HAVE_AVX2_PATH 1
+// The same loop compiled for AVX2 + FMA (4 doubles per instruction), picked at run time when the CPU has them
+// (the wheel itself stays portable: no -march flags).
+__attribute__((target("avx2,fma"))) static void relu_row_avx2(double* k, double* th, index_t n, const double* r1,
+                                                              const double* q1, const double* r2, const double* q2,
+                                                              index_t ld2, int depth, double w2, double b2,
+                                                              double wd) {
+  relu_row_body(k, th, n, r1, q1, r2, q2, ld2, depth, w2, b2, wd);
+}
+#endif
+
+static relu_row_fn pick_relu_row() {
+#ifdef NNQS_HAVE_AVX2_PATH
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return relu_row_avx2;
+#endif
+  return relu_row_generic;
+}
+
+template <class T>
+void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk,
+                      index_t ld, int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t) {
+  require(depth >= 1 && d >= 1, "relu_kernel_tile: depth and d must be >= 1");
+  require(mode >= 0 && mode <= 2, "relu_kernel_tile: mode must be 0, 1 or 2");
+  require(mode != 1 || rows == cols, "relu_kernel_tile: a diagonal tile must be square");
+  static const relu_row_fn relu_row = pick_relu_row();
+  const double w2 = W_std * W_std, b2 = b_std * b_std, wd = w2 / d;
+  // Diagonal recursions K_l(x, x) (cos t = 1: E[relu^2] = K/2), stored as sqrt and 1/sqrt;
+  // rows row-major (rows x depth), columns layer-major (depth x cols).
+  const size_t nr = static_cast<size_t>(rows) * depth, nc = static_cast<size_t>(cols) * depth;
+  std::vector<double> r1(nr), q1(nr), r2(nc), q2(nc);
+  for (index_t i = 0; i < rows; ++i) {
+    double k = wd * sq1[i] + b2;
+    for (int l = 0; l < depth; ++l) {
+      r1[i * depth + l] = std::sqrt(k);
+      q1[i * depth + l] = 1.0 / std::sqrt(k);
+      k = 0.5 * w2 * k + b2;
+    }
+  }
+  for (index_t j = 0; j < cols; ++j) {
+    double k = wd * sq2[j] + b2;
+    for (int l = 0; l < depth; ++l) {
+      r2[static_cast<size_t>(l) * cols + j] = std::sqrt(k);
+      q2[static_cast<size_t>(l) * cols + j] = 1.0 / std::sqrt(k);
+      k = 0.5 * w2 * k + b2;
+    }
+  }
+  // Exact diagonal values (the acos formula is ill-conditioned at cos t = 1).
+  auto diag_values = [&](double gii, double* kk, double* tt) {
+    double k = wd * gii + b2, th = k;
+    for (int l = 0; l < depth; ++l) { k = 0.5 * w2 * k + b2; th = 0.5 * w2 * th + k; }
+    *kk = k;
+    *tt = th;
+  };
+  constexpr index_t B = 64;
+  const index_t nbr = (rows + B - 1) / B, nbc = (cols + B - 1) / B;
+  // Block pairs; mode 1 (diagonal tile of a symmetric result) only computes blocks on/above the diagonal and
+  // writes each block and its transpose, so no separate mirror pass is needed.
+  std::vector<std::pair<index_t, index_t>> pairs;
+  for (index_t bi = 0; bi < nbr; ++bi)
+    for (index_t bj = (mode == 1 ? bi : 0); bj < nbc; ++bj) pairs.emplace_back(bi, bj);
+  T* tn = mode == 1 ? nngp : nngp_t;  // where transposed blocks go
+  T* tt = mode == 1 ? ntk : ntk_t;
+  const index_t npairs = static_cast<index_t>(pairs.size());
+#pragma omp parallel if (rows * cols >= kParallelMin)
+  {
+    std::vector<double> kb(B * B), tb(B * B);
+#pragma omp for schedule(dynamic, 4)
+    for (index_t p = 0; p < npairs; ++p) {
+      const index_t bi = pairs[p].first, bj = pairs[p].second;
+      const index_t i0 = bi * B, i1 = std::min(rows, i0 + B), j0 = bj * B, j1 = std::min(cols, j0 + B);
+      const bool dblock = mode == 1 && bi == bj;
+      for (index_t i = i0; i < i1; ++i) {
+        const index_t js = dblock ? i : j0;  // diagonal block: upper part of the block only
+        double* kr = &kb[(i - i0) * B + (js - j0)];
+        double* tr = &tb[(i - i0) * B + (js - j0)];
+        const T* gi = g + i * cols;
+        for (index_t j = js; j < j1; ++j) kr[j - js] = static_cast<double>(gi[j]);
+        relu_row(kr, tr, j1 - js, &r1[i * depth], &q1[i * depth], r2.data() + js, q2.data() + js, cols, depth, w2, b2,
+                 wd);
+        if (dblock) diag_values(static_cast<double>(gi[i]), kr, tr);
+      }
+      for (index_t i = i0; i < i1; ++i) {
+        const index_t js = dblock ? i : j0;
+        const double* kr = &kb[(i - i0) * B];
+        const double* tr = &tb[(i - i0) * B];
+        if (nngp) {
+          T* o = nngp + i * ld;
+          for (index_t j = js; j < j1; ++j) o[j] = static_cast<T>(kr[j - j0]);
+        }
+        if (ntk) {
+          T* o = ntk + i * ld;
+          for (index_t j = js; j < j1; ++j) o[j] = static_cast<T>(tr[j - j0]);
+        }
+      }
+      if (mode == 2 || (mode == 1)) {  // transposed copy: rows j of the transposed tile, contiguous writes
+        for (index_t j = j0; j < j1; ++j) {
+          const index_t ie = dblock ? std::min(i1, j) : i1;  // diagonal block: strictly lower part
+          if (tn) {
+            T* o = tn + j * ld;
+            for (index_t i = i0; i < ie; ++i) o[i] = static_cast<T>(kb[(i - i0) * B + (j - j0)]);
+          }
+          if (tt) {
+            T* o = tt + j * ld;
+            for (index_t i = i0; i < ie; ++i) o[i] = static_cast<T>(tb[(i - i0) * B + (j - j0)]);
+          }
+        }
+      }
+    }
+  }
+}
+
+template <class T>
+void fused_ntk_tile(T* out, index_t ld, index_t rows, index_t cols, const T* base, double alpha, double beta,
+                    const std::vector<const T*>& B, const std::vector<const T*>& C, const std::vector<double>& gamma,
+                    const std::vector<double>& delta, bool upper) {
+  const size_t np = B.size();
+  require(C.size() == np && gamma.size() == np && delta.size() == np, "fused_ntk_tile: inconsistent pairs");
+  const T a = static_cast<T>(alpha), b = static_cast<T>(beta);
+#pragma omp parallel for schedule(dynamic, 16) if (rows * cols >= kParallelMin)
+  for (index_t i = 0; i < rows; ++i) {
+    T* o = out + i * ld;
+    const index_t j0 = upper ? i : 0;
+    const index_t off = i * cols;
+    if (base) {
+      const T* bs = base + off;
+#pragma omp simd
+      for (index_t j = j0; j < cols; ++j) o[j] = a * bs[j] + b;
+    } else {
+      for (index_t j = j0; j < cols; ++j) o[j] = b;
+    }
+    for (size_t p = 0; p < np; ++p) {
+      const T* bp = B[p] + off;
+      const T* cp = C[p] + off;
+      const T gp = static_cast<T>(gamma[p]), dp = static_cast<T>(delta[p]);
+#pragma omp simd
+      for (index_t j = j0; j < cols; ++j) o[j] += bp[j] * (gp * cp[j] + dp);
+    }
+  }
+}
+
+template <class T>
+void stationary_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* out, index_t ld,
+                     double amp, double scale, double c0, double c1, bool upper) {
+#pragma omp parallel for schedule(dynamic, 16) if (rows * cols >= kParallelMin)
+  for (index_t i = 0; i < rows; ++i) {
+    const T* gi = g + i * cols;
+    T* o = out + i * ld;
+    const double s1 = sq1[i];
+    for (index_t j = upper ? i : 0; j < cols; ++j) {
+      const double gij = gi[j];
+      const double r2 = std::max(0.0, s1 + static_cast<double>(sq2[j]) - 2.0 * gij);
+      o[j] = static_cast<T>(amp * std::exp(-scale * r2) * (c0 + c1 * gij));
+    }
+  }
+}
+
+template <class T>
+void relu_features(T* z, T* dz, const T* v, index_t rows, index_t cols, double hscale, double dscale) {
+  const T hs = static_cast<T>(hscale), ds = static_cast<T>(dscale);
+#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
+  for (index_t i = 0; i < rows; ++i) {
+    T* zi = z + i * cols;
+    T* di = dz + i * cols;
+#pragma omp simd
+    for (index_t j = 0; j < cols; ++j) {
+      const T zz = zi[j];
+      const bool on = zz > T(0);
+      di[j] = on ? v[j] * ds : T(0);
+      zi[j] = on ? zz * hs : T(0);
+    }
+  }
+}
+
+template <class T>
+void mirror_upper(T* m, index_t n) {
+  constexpr index_t bs = 64;
+  const index_t nb = (n + bs - 1) / bs;
+  // Block (bi, bj) with bi > bj (lower) receives the transpose of block (bj, bi) (upper).
+#pragma omp parallel for schedule(dynamic, 1) if (n * n >= kParallelMin)
+  for (index_t bi = 0; bi < nb; ++bi) {
+    for (index_t bj = 0; bj <= bi; ++bj) {
+      const index_t i0 = bi * bs, i1 = std::min(n, i0 + bs);
+      const index_t j0 = bj * bs, j1 = std::min(n, j0 + bs);
+      for (index_t i = i0; i < i1; ++i) {
+        const index_t je = (bi == bj) ? i : j1;
+        for (index_t j = j0; j < je; ++j) m[i * n + j] = m[j * n + i];
+      }
+    }
+  }
+}
+
+template <class T>
+void combine_decoupled(const T* t1, const T* t2, T* theta, T* phi, index_t n) {
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
+  for (index_t k = 0; k < n; ++k) {
+    const T a = t1[k], b = t2[k];
+    theta[k] = a - b;
+    phi[k] = a + b;
+  }
+}
+
+#define NNQS_INSTANTIATE(T)                                                                                     \
+  template void relu_kernel_tile<T>(const T*, index_t, index_t, const T*, const T*, T*, T*, index_t, int, double, \
+                                    double, int, int, T*, T*);                                                          \
+  template void fused_ntk_tile<T>(T*, index_t, index_t, index_t, const T*, double, double,                       \
+                                  const std::vector<const T*>&, const std::vector<const T*>&,                    \
+                                  const std::vector<double>&, const std::vector<double>&, bool);                 \
+  template void stationary_tile<T>(const T*, index_t, index_t, const T*, const T*, T*, index_t, double, double,   \
+                                   double, double, bool);                                                        \
+  template void relu_features<T>(T*, T*, const T*, index_t, index_t, double, double);                           \
+  template void mirror_upper<T>(T*, index_t);                                                                     \
+  template void combine_decoupled<T>(const T*, const T*, T*, T*, index_t);
+
+NNQS_INSTANTIATE(float)
+NNQS_INSTANTIATE(double)
+
+}  // namespace nnqs

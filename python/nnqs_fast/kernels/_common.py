@@ -1,0 +1,163 @@
+"""Shared helpers of the kernels area: input checks, tiling, BLAS Gram products, the C++ core handle."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any, Iterator
+
+import numpy as np
+import scipy.linalg.blas as _blas
+
+from .._validation import as_array, check_chunk_size
+from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
+
+GETS = ("nngp", "ntk")
+
+_KERNEL_TUPLES: dict[tuple[str, ...], type] = {}
+
+
+def kernel_tuple(names: tuple[str, ...]) -> type:
+    """namedtuple type ``Kernel(<names>)`` (cached)."""
+    if names not in _KERNEL_TUPLES:
+        _KERNEL_TUPLES[names] = namedtuple("Kernel", names)  # type: ignore[misc]
+    return _KERNEL_TUPLES[names]
+
+
+def check_get(get: Any, allowed: tuple[str, ...] = GETS) -> tuple[tuple[str, ...], bool]:
+    """Normalise ``get`` to a tuple of names; second value: whether a single array is returned."""
+    if isinstance(get, str):
+        names, single = (get,), True
+    elif isinstance(get, (tuple, list)) and len(get) > 0 and all(isinstance(g, str) for g in get):
+        names, single = tuple(get), False
+    else:
+        raise InvalidInputError(f"get must be a string or a non-empty tuple of strings from {allowed}, got {get!r}")
+    for g in names:
+        if g not in allowed:
+            raise InvalidInputError(f"get contains {g!r}; valid names are {allowed}")
+    return names, single
+
+
+def check_dtype(dtype: Any, default: Any = np.float64) -> np.dtype:
+    dt = np.dtype(default if dtype is None else dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise DTypeError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def check_inputs(x1: Any, x2: Any = None, *, dtype: Any = None, input_dim: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, bool, np.dtype]:
+    """Validate ``x1`` (n1, d) and ``x2`` (n2, d) (default ``x1``); returns C-contiguous arrays of ``dtype``.
+
+    ``dtype=None``: float32 if ``x1`` is float32, else float64.
+    """
+    a = as_array(x1, "x1", ndim=2, allow_complex=False)
+    dt = check_dtype(dtype, np.float32 if a.dtype == np.float32 else np.float64)
+    a = np.ascontiguousarray(a, dtype=dt)
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ShapeMismatchError(f"x1 must have at least one row and one feature, got shape {a.shape}")
+    if input_dim is not None and a.shape[1] != input_dim:
+        raise ShapeMismatchError(f"x1 has {a.shape[1]} features but the network expects {input_dim}")
+    if x2 is None or x2 is x1:
+        return a, a, True, dt
+    b = np.ascontiguousarray(as_array(x2, "x2", ndim=2, allow_complex=False), dtype=dt)
+    if b.shape[0] == 0:
+        raise ShapeMismatchError(f"x2 must have at least one row, got shape {b.shape}")
+    if b.shape[1] != a.shape[1]:
+        raise ShapeMismatchError(f"x1 has {a.shape[1]} features but x2 has {b.shape[1]}; they must match")
+    return a, b, False, dt
+
+
+def blocks(n: int, chunk: int | None) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` covering ``range(n)`` in blocks of at most ``chunk`` (no divisibility needed)."""
+    if chunk is None or chunk >= n:
+        return [(0, n)]
+    return [(s, min(n, s + chunk)) for s in range(0, n, chunk)]
+
+
+def tile_pairs(n1: int, n2: int, chunk: int | None, symmetric: bool) -> Iterator[tuple[int, int, int, int]]:
+    """Output tiles ``(i0, i1, j0, j1)``; for ``symmetric`` only tiles on or above the diagonal."""
+    rb = blocks(n1, chunk)
+    cb = blocks(n2, chunk)
+    for bi, (i0, i1) in enumerate(rb):
+        for bj, (j0, j1) in enumerate(cb):
+            if symmetric and bj < bi:
+                continue
+            yield i0, i1, j0, j1
+
+
+def gram(a: np.ndarray, b: np.ndarray | None = None, *, upper_only: bool = False,
+         out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b.T`` through BLAS without copies (C-contiguous result).
+
+    ``b is None``: ``a @ a.T`` by SYRK; with ``upper_only`` only the upper triangle (``i <= j``) is valid.
+    ``out``: a C-contiguous buffer of the result's shape and dtype to write into (no new allocation: fresh
+    pages are expensive for ``n x n`` matrices).
+    """
+    a = np.ascontiguousarray(a)
+    if b is None:
+        syrk = _blas.dsyrk if a.dtype == np.float64 else _blas.ssyrk
+        # a.T is Fortran-contiguous (k x n): trans=1 gives (a.T).T (a.T) = a a^T in Fortran order, lower
+        # triangle in Fortran order = upper triangle of the C-order transpose view.
+        if out is not None and out.flags.c_contiguous and out.dtype == a.dtype and out.shape == (a.shape[0],) * 2:
+            r = syrk(1.0, a.T, trans=1, lower=1, beta=0.0, c=out.T, overwrite_c=1)
+            g = r.T
+            if not np.shares_memory(g, out):  # pragma: no cover - f2py copied after all
+                out[...] = g
+                g = out
+        else:
+            g = syrk(1.0, a.T, trans=1, lower=1).T
+        if not upper_only:
+            iu = np.tril_indices(g.shape[0], -1)
+            g[iu] = g.T[iu]
+        return g
+    b = np.ascontiguousarray(b)
+    if out is not None and out.flags.c_contiguous and out.dtype == a.dtype and out.shape == (a.shape[0], b.shape[0]):
+        return np.matmul(a, b.T, out=out)
+    return a @ b.T
+
+
+class Workspace:
+    """Reusable scratch buffers keyed by name (shape and dtype must match to be reused)."""
+
+    def __init__(self) -> None:
+        self._bufs: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        buf = self._bufs.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype)
+            self._bufs[name] = buf
+        return buf
+
+    def take(self, name: str) -> np.ndarray | None:
+        """Remove and return a buffer (to hand it out as a result)."""
+        return self._bufs.pop(name, None)
+
+
+def core():
+    from .._backend import core_module
+
+    return core_module()
+
+
+__all__ = ["GETS", "kernel_tuple", "check_get", "check_dtype", "check_inputs", "blocks", "tile_pairs", "gram",
+           "core", "check_chunk_size", "Workspace"]
+
+
+def cuda_impl(backend: str, name: str):
+    """The CUDA implementation ``nnqs_fast.gpu.kernels.<name>`` when ``backend`` resolves to ``"cuda"``, else None.
+
+    ``backend="auto"`` falls back to the CPU when this build has no CUDA version of ``name``; an explicit
+    ``backend="cuda"`` raises :class:`~nnqs_fast.errors.BackendUnavailableError` instead.
+    """
+    from .._backend import gpu_impl, resolve_backend
+    from ..errors import BackendUnavailableError
+
+    if resolve_backend(backend) != "cuda":
+        return None
+    try:
+        return gpu_impl("kernels", name)
+    except BackendUnavailableError:
+        if backend.lower() == "auto":
+            return None
+        raise

@@ -1,0 +1,264 @@
+"""Analytic infinite-width kernels: ReLU NNGP/NTK (arc-cosine recursion), Cos-net and Gauss-net (Eq. 4, S27),
+the S18 limit of the complex single-layer network (S16), and the decoupled QS-NTK (S10-S11).
+
+ReLU, NTK parameterisation (neural-tangents' ``Dense(N, W_std, b_std)``, ``depth`` hidden layers). With
+``K_0(x, x') = W_std^2 x.x'/d + b_std^2`` and ``Theta_0 = K_0``, each hidden layer maps (Cho & Saul arc-cosine
+kernels, ``cos t = K(x,x') / sqrt(K(x,x) K(x',x'))``)::
+
+    E[relu relu] = sqrt(K(x,x) K(x',x')) (sin t + (pi - t) cos t) / (2 pi)
+    E[step step] = (pi - t) / (2 pi)
+    K_{l+1}      = W_std^2 E[relu relu] + b_std^2
+    Theta_{l+1}  = W_std^2 E[step step] Theta_l + K_{l+1}
+
+and after ``depth`` hidden layers (the readout included) ``nngp = K_depth``, ``ntk = Theta_depth``. The C++ core
+evaluates the recursion element-wise on the Gram matrix ``x1 x2^T`` (BLAS), fused, tiled and with OpenMP; the
+symmetric case (``x2 = x1``) computes the upper triangle once and mirrors it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .._validation import check_choice, check_chunk_size, check_finite_scalar, check_memory, check_positive_int
+from ..errors import InvalidInputError
+from ._common import check_get, check_inputs, core, cuda_impl, gram, kernel_tuple, tile_pairs
+from .qsntk import QSNTK, qsntk_from_parts
+
+__all__ = ["relu_kernel_fn", "cosnet_kernel_fn", "gaussnet_kernel_fn", "complex_single_qsntk",
+           "decoupled_qsntk", "relu_kernels_numpy"]
+
+KernelFn = Callable[..., Any]
+
+
+# ----------------------------------------------------------------------------------------------- ReLU
+def relu_kernels_numpy(x1: np.ndarray, x2: np.ndarray | None, depth: int, W_std: float, b_std: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised NumPy reference of the ReLU NNGP/NTK recursion (float64, full matrix); benchmark baseline."""
+    x1 = np.asarray(x1, np.float64)
+    x2 = x1 if x2 is None or x2 is x1 else np.asarray(x2, np.float64)
+    d = x1.shape[1]
+    w2, b2 = W_std ** 2, b_std ** 2
+    k = w2 * (x1 @ x2.T) / d + b2
+    k1 = w2 * np.einsum("ij,ij->i", x1, x1) / d + b2
+    k2 = w2 * np.einsum("ij,ij->i", x2, x2) / d + b2
+    th = k.copy()
+    sym = x2 is x1
+    for _ in range(depth):
+        norm = np.sqrt(np.outer(k1, k2))
+        c = np.clip(k / norm, -1.0, 1.0)
+        if sym:
+            np.fill_diagonal(c, 1.0)  # exact diagonal: acos is ill-conditioned at cos t = 1
+        t = np.arccos(c)
+        s = np.sqrt(1.0 - c * c)
+        k = w2 * norm * (s + (np.pi - t) * c) / (2 * np.pi) + b2
+        th = w2 * (np.pi - t) / (2 * np.pi) * th + k
+        k1 = w2 * k1 / 2 + b2
+        k2 = w2 * k2 / 2 + b2
+    return k, th
+
+
+def relu_kernel_fn(depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> KernelFn:
+    """Infinite-width ReLU network kernels (NNGP and NTK) in the NTK parameterisation.
+
+    Returns ``kernel_fn(x1, x2=None, get=("nngp", "ntk"), chunk_size=None, backend="auto", dtype=None)``:
+    a string ``get`` returns one ``(n1, n2)`` array, a tuple returns a namedtuple in that order. Defaults are the
+    paper's network (one hidden layer, W ~ N(0, 0.25), b ~ N(0, 0.01)). The NTK is that of a network whose
+    every layer is trained; for ``psi = psi1 + i psi2`` with two such networks the QS-NTK is
+    :func:`decoupled_qsntk` (S10-S11).
+    """
+    depth = check_positive_int(depth, "depth")
+    W_std = check_finite_scalar(W_std, "W_std", nonnegative=True)
+    b_std = check_finite_scalar(b_std, "b_std", nonnegative=True)
+    if W_std == 0 and b_std == 0:
+        raise InvalidInputError("W_std and b_std are both 0: the kernel would vanish identically")
+
+    def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
+                  backend: str = "auto", dtype: Any = None) -> Any:
+        names, single = check_get(get)
+        chunk = check_chunk_size(chunk_size)
+        if (gpu := cuda_impl(backend, "relu_kernel")) is not None:
+            return gpu(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get,
+                       chunk_size=chunk_size, dtype=dtype)
+        a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+        out = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
+        return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
+
+    kernel_fn.depth, kernel_fn.W_std, kernel_fn.b_std = depth, W_std, b_std  # type: ignore[attr-defined]
+    return kernel_fn
+
+
+def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int, W_std: float, b_std: float,
+               names: tuple[str, ...], chunk: int | None) -> dict[str, np.ndarray]:
+    n1, n2 = a.shape[0], c.shape[0]
+    check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
+    want_nngp, want_ntk = "nngp" in names, "ntk" in names
+    nngp = np.empty((n1, n2), dt) if want_nngp else None
+    ntk = np.empty((n1, n2), dt) if want_ntk else None
+    sq1 = np.einsum("ij,ij->i", a, a)
+    sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
+    fn = core().relu_kernel_tile
+    d = a.shape[1]
+    tiles = list(tile_pairs(n1, n2, chunk, sym))
+    first = ntk if want_ntk else nngp
+    for i0, i1, j0, j1 in tiles:
+        diag = sym and i0 == j0
+        # one tile: the Gram matrix is written into an output and the recursion runs in place (no fresh pages)
+        target = first if len(tiles) == 1 else None
+        g = gram(a[i0:i1], upper_only=True, out=target) if diag else gram(a[i0:i1], c[j0:j1], out=target)
+        # mode 1: diagonal tile of a symmetric result (both triangles written); 2: off-diagonal tile of a symmetric
+        # result (also written transposed at (j0, i0)); 0: plain tile
+        mode = 1 if diag else (2 if sym else 0)
+        fn(g, sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std), int(d), mode)
+    return {"nngp": nngp, "ntk": ntk}
+
+
+# ------------------------------------------------------------------------------------ Cos-net, Gauss-net
+def _stationary_fn(amp: float, scale: float, ntk_c0: float, ntk_c1: float, name: str) -> KernelFn:
+    """kernel_fn for ``nngp = amp exp(-scale |x - x'|^2)`` and ``ntk = nngp (c0 + c1 x.x')``."""
+
+    def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
+                  backend: str = "auto", dtype: Any = None) -> Any:
+        names, single = check_get(get)
+        chunk = check_chunk_size(chunk_size)
+        if (gpu := cuda_impl(backend, "stationary_kernel")) is not None:
+            return gpu(x1, x2, amp=amp, scale=scale, ntk_c0=ntk_c0, ntk_c1=ntk_c1, get=get,
+                       chunk_size=chunk_size, dtype=dtype)
+        a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+        n1, n2 = a.shape[0], c.shape[0]
+        check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
+        sq1 = np.einsum("ij,ij->i", a, a)
+        sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
+        cm = core()
+        res = {}
+        for g_name in names:
+            out = np.empty((n1, n2), dt)
+            c0, c1 = (1.0, 0.0) if g_name == "nngp" else (ntk_c0, ntk_c1)
+            for i0, i1, j0, j1 in tile_pairs(n1, n2, chunk, sym):
+                diag = sym and i0 == j0
+                g = gram(a[i0:i1], upper_only=True) if diag else gram(a[i0:i1], c[j0:j1])
+                cm.stationary_tile(g, sq1[i0:i1], sq2[j0:j1], out, i0, j0, amp, scale, c0, c1, diag)
+            if sym:
+                cm.mirror_upper(out)
+            res[g_name] = out
+        return res[names[0]] if single else kernel_tuple(names)(*(res[g] for g in names))
+
+    kernel_fn.__name__ = name
+    return kernel_fn
+
+
+def cosnet_kernel_fn(sigma_a: float = 1.0, sigma_w: float = 1.0, trainable: str = "last") -> KernelFn:
+    """Infinite-width Cos-net kernels (Eq. 3-4, one bias per hidden unit, ``b ~ U[-pi, pi]``).
+
+    ``nngp = (sigma_a^2 / 2) exp(-sigma_w^2 |x - x'|^2 / (2 d))`` (Eq. 4). ``ntk`` in the NTK parameterisation
+    of :mod:`nnqs_fast.networks.cosnet`: ``trainable="last"`` (only the read-out ``a`` trained, Supplementary III
+    Case 1, S23-S25): ``ntk = nngp``; ``"all"``: ``ntk = nngp (2 + sigma_w^2 x.x' / d)``. (Training ``a``
+    directly in the standard parameterisation ``a ~ N(0, sigma_a^2/N)`` scales the Case-1 NTK by
+    ``N / sigma_a^2``.) Same ``kernel_fn`` signature as :func:`relu_kernel_fn`.
+    """
+    sigma_a = check_finite_scalar(sigma_a, "sigma_a", nonnegative=True)
+    sigma_w = check_finite_scalar(sigma_w, "sigma_w", nonnegative=True)
+    trainable = check_choice(trainable, "trainable", ("last", "all"))
+    # scale uses d at call time: wrap to inject d
+    return _with_dim(lambda d: _stationary_fn(sigma_a ** 2 / 2, sigma_w ** 2 / (2 * d),
+                                              1.0 if trainable == "last" else 2.0,
+                                              0.0 if trainable == "last" else sigma_w ** 2 / d, "cosnet_kernel_fn"),
+                     "cosnet_kernel_fn")
+
+
+def gaussnet_kernel_fn(sigma: float = 1.0, sigma_a: float = 1.0, trainable: str = "last") -> KernelFn:
+    """Infinite-width Gauss-net kernels (S26-S27).
+
+    ``nngp = sigma_a^2 exp(-sigma^2 |x - x'|^2 / (2 d))`` (S27). ``ntk``: ``trainable="last"`` (S23-S25, Case 1)
+    ``ntk = nngp``; ``"all"``: ``ntk = nngp (1 + sigma^2 x.x' / d)``.
+    """
+    sigma = check_finite_scalar(sigma, "sigma", nonnegative=True)
+    sigma_a = check_finite_scalar(sigma_a, "sigma_a", nonnegative=True)
+    trainable = check_choice(trainable, "trainable", ("last", "all"))
+    return _with_dim(lambda d: _stationary_fn(sigma_a ** 2, sigma ** 2 / (2 * d), 1.0,
+                                              0.0 if trainable == "last" else sigma ** 2 / d, "gaussnet_kernel_fn"),
+                     "gaussnet_kernel_fn")
+
+
+def _with_dim(make: Callable[[int], KernelFn], name: str) -> KernelFn:
+    cache: dict[int, KernelFn] = {}
+
+    def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
+                  backend: str = "auto", dtype: Any = None) -> Any:
+        shape = np.shape(x1)
+        if len(shape) != 2:
+            from ..errors import ShapeMismatchError
+
+            raise ShapeMismatchError(f"x1 must have 2 dimensions (n, d), got shape {shape}")
+        d = int(shape[1])
+        if d < 1:
+            raise InvalidInputError("x1 must have at least one feature")
+        if d not in cache:
+            cache[d] = make(d)
+        return cache[d](x1, x2, get=get, chunk_size=chunk_size, backend=backend, dtype=dtype)
+
+    kernel_fn.__name__ = name
+    return kernel_fn
+
+
+# ------------------------------------------------------------------------------------ S16 / S18
+def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu", backend: str = "auto") -> QSNTK:
+    """Infinite-width QS-NTK of the complex single-layer network (Eq. S16-S18), ``c ~ N(0, I_d)``.
+
+    ``Theta_inf = x.x' E[(a + i b)^2] E[s'(c.x) s'(c.x')] = 0`` and
+    ``Phi_inf = 2 E[s(c.x) s(c.x')] + 2 x.x' E[s'(c.x) s'(c.x')]`` (S18; ``E|a|^2 + E|b|^2 = 2``). With
+    ``u = c.x``, ``v = c.x'`` jointly Gaussian (variances ``|x|^2``, ``|x'|^2``, covariance ``x.x'``):
+    ReLU: ``E[s s] = |x||x'| (sin t + (pi - t) cos t) / (2 pi)``, ``E[s' s'] = (pi - t) / (2 pi)``;
+    erf: ``E[s s] = (2/pi) asin(2 x.x' / sqrt((1 + 2|x|^2)(1 + 2|x'|^2)))``,
+    ``E[s' s'] = (4/pi) / sqrt((1 + 2|x|^2)(1 + 2|x'|^2) - 4 (x.x')^2)``.
+    Returned with ``Theta1 = Theta2 = Phi / 2`` and zero mixing (``E[a b] = 0``), so ``theta = 0``, ``phi = Phi``.
+    """
+    act = check_choice(activation, "activation", ("relu", "erf"))
+    if (gpu := cuda_impl(backend, "complex_single_qsntk")) is not None:
+        return gpu(x1, x2, activation=activation)
+    a, c, sym, _ = check_inputs(x1, x2, dtype=np.float64)
+    g = a @ c.T
+    s1 = np.einsum("ij,ij->i", a, a)[:, None]
+    s2 = np.einsum("ij,ij->i", c, c)[None, :]
+    if act == "relu":
+        nrm = np.sqrt(s1 * s2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cc = np.where(nrm > 0, g / np.where(nrm > 0, nrm, 1.0), 1.0)
+        cc = np.clip(cc, -1.0, 1.0)
+        if sym:
+            np.fill_diagonal(cc, 1.0)
+        t = np.arccos(cc)
+        ess = nrm * (np.sqrt((1 - cc) * (1 + cc)) + (np.pi - t) * cc) / (2 * np.pi)
+        edd = np.where(nrm > 0, (np.pi - t) / (2 * np.pi), 0.0)
+    else:
+        den = (1 + 2 * s1) * (1 + 2 * s2)
+        ess = (2 / np.pi) * np.arcsin(np.clip(2 * g / np.sqrt(den), -1.0, 1.0))
+        edd = (4 / np.pi) / np.sqrt(den - 4 * g * g)
+    phi = 2 * ess + 2 * g * edd
+    half = 0.5 * phi
+    return qsntk_from_parts(half, half.copy(), symmetric=sym,
+                            meta={"kind": "analytic", "architecture": f"complex_single_{act}"})
+
+
+# ---------------------------------------------------------------------------------------- decoupled
+def decoupled_qsntk(x1: Any, x2: Any = None, *, kernel_fn: KernelFn | None = None,
+                    kernel_fn2: KernelFn | None = None, chunk_size: int | None = None, backend: str = "auto",
+                    dtype: Any = None) -> QSNTK:
+    """QS-NTK of the decoupled infinite-width NNQS ``psi = psi1 + i psi2`` (S10-S11 with zero mixing):
+    ``Theta = Theta1 - Theta2``, ``Phi = Theta1 + Theta2``, ``Theta12 = 0``.
+
+    ``kernel_fn`` (default: the paper's ReLU network, :func:`relu_kernel_fn`) gives ``Theta1`` (its ``"ntk"``);
+    ``kernel_fn2`` (default: the same architecture) gives ``Theta2``.
+    """
+    kf1 = relu_kernel_fn() if kernel_fn is None else kernel_fn
+    t1 = kf1(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype)
+    if kernel_fn2 is None or kernel_fn2 is kf1:
+        t2 = t1
+    else:
+        t2 = kernel_fn2(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype)
+    from .._backend import to_numpy
+
+    t1, t2 = to_numpy(t1), to_numpy(t2)
+    return qsntk_from_parts(t1, t2, symmetric=x2 is None or x2 is x1,
+                            meta={"kind": "analytic", "architecture": getattr(kf1, "__name__", "kernel_fn")})

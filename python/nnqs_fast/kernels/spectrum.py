@@ -1,0 +1,146 @@
+"""Spectra of kernel Gram matrices: eigenvalues, condition number, positive definiteness, maximal learning rate.
+
+All eigendecompositions are done in float64 with :func:`scipy.linalg.eigh` (the matrices are symmetric or
+Hermitian). :func:`max_learning_rate` is the single home of the package's stability bound (docs/CONVENTIONS.md):
+
+* loss (Eq. 13) ``L = (1/n) sum_{x in B} |psi_T(x) - psi(x)|^2``, ``n = |B|``;
+* gradient descent ``theta <- theta - eta grad L`` on the real part ``psi1`` with NTK ``Theta1`` linearises to
+  ``e1 <- (I - (2 eta / n) Theta1) e1``, stable iff ``eta < n / lambda_max(Theta1)``;
+* decoupled ``psi1 + i psi2``: the minimum over ``Theta1`` and ``Theta2``;
+* complex path ``dPsi/dt = -(eta/n) Omega M (Psi - Psi_T)`` (Eq. 8-9, ``M`` swaps ``psi`` and ``psi*``):
+  ``eta < 2 n / lambda_max(Omega M)``; for zero mixing ``lambda_max(Omega M) = 2 max(lambda_max(Theta1),
+  lambda_max(Theta2))`` so both rules agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from .._validation import as_array, check_finite_scalar
+from ..errors import InvalidInputError, KernelNotPositiveDefiniteError, ShapeMismatchError
+
+__all__ = ["KernelSpectrum", "kernel_eigenvalues", "kernel_spectrum", "check_positive_definite",
+           "max_learning_rate", "lambda_max"]
+
+
+def _square(k: Any, name: str) -> np.ndarray:
+    k = as_array(k, name, ndim=2)
+    if k.shape[0] != k.shape[1]:
+        raise ShapeMismatchError(f"{name} must be a square Gram matrix, got shape {k.shape}")
+    if k.shape[0] == 0:
+        raise ShapeMismatchError(f"{name} is empty")
+    if np.iscomplexobj(k):
+        return np.asarray(k, dtype=np.complex128)
+    return np.asarray(k, dtype=np.float64)
+
+
+def _check_hermitian(k: np.ndarray, name: str, rtol: float = 1e-6) -> None:
+    scale = max(float(np.max(np.abs(k))), np.finfo(np.float64).tiny)
+    asym = float(np.max(np.abs(k - k.conj().T)))
+    if asym > rtol * scale:
+        raise InvalidInputError(f"{name} is not symmetric/Hermitian (max |K - K^H| = {asym:.3g}, scale "
+                                f"{scale:.3g}); pass a Gram matrix of one input set against itself")
+
+
+def kernel_eigenvalues(k: Any, *, check_symmetric: bool = True) -> np.ndarray:
+    """Eigenvalues (ascending, float64) of a symmetric/Hermitian kernel Gram matrix (scipy ``eigh``)."""
+    k = _square(k, "k")
+    if check_symmetric:
+        _check_hermitian(k, "k")
+    # all eigenvalues: divide-and-conquer (syevd/heevd) is ~2x faster than the default MRRR driver here
+    return scipy.linalg.eigh(k, eigvals_only=True, check_finite=False, driver="evd")
+
+
+def lambda_max(k: Any, *, check_symmetric: bool = True) -> float:
+    """Largest eigenvalue of a symmetric/Hermitian Gram matrix (float64, only that eigenvalue is computed)."""
+    k = _square(k, "k")
+    if check_symmetric:
+        _check_hermitian(k, "k")
+    n = k.shape[0]
+    w = scipy.linalg.eigh(k, eigvals_only=True, subset_by_index=[n - 1, n - 1], check_finite=False)
+    return float(w[-1])
+
+
+@dataclass(frozen=True)
+class KernelSpectrum:
+    """Spectrum summary of a Gram matrix ``K`` (``n x n``).
+
+    ``condition_number = lambda_max / lambda_min`` (``inf`` when ``lambda_min <= 0``);
+    ``max_learning_rate = n / lambda_max`` (see :func:`max_learning_rate`).
+    """
+
+    eigenvalues: np.ndarray
+    lambda_min: float
+    lambda_max: float
+    condition_number: float
+    max_learning_rate: float
+    positive_definite: bool
+
+    def summary(self) -> dict[str, float | bool]:
+        """Scalars only (for JSON)."""
+        return {"lambda_min": self.lambda_min, "lambda_max": self.lambda_max,
+                "condition_number": self.condition_number, "max_learning_rate": self.max_learning_rate,
+                "positive_definite": self.positive_definite}
+
+
+def kernel_spectrum(k: Any, *, rtol: float = 1e-10) -> KernelSpectrum:
+    """Eigenvalues, condition number, positive definiteness (``lambda_min > rtol * lambda_max``) and
+    ``eta_max = n / lambda_max`` of a real symmetric (or Hermitian) Gram matrix."""
+    rtol = check_finite_scalar(rtol, "rtol", nonnegative=True)
+    w = kernel_eigenvalues(k)
+    lmin, lmax = float(w[0]), float(w[-1])
+    cond = lmax / lmin if lmin > 0 else float("inf")
+    eta = w.size / lmax if lmax > 0 else float("inf")
+    return KernelSpectrum(w, lmin, lmax, cond, eta, bool(lmin > rtol * max(abs(lmax), 0.0)))
+
+
+def check_positive_definite(k: Any, *, rtol: float = 1e-10, name: str = "kernel") -> float:
+    """Raise :class:`KernelNotPositiveDefiniteError` unless ``lambda_min > rtol * lambda_max``.
+
+    Returns ``lambda_min``. The error reports the smallest eigenvalue and suggests a ``diag_reg`` (a multiple of
+    the identity to add) that would make the matrix positive definite.
+    """
+    rtol = check_finite_scalar(rtol, "rtol", nonnegative=True)
+    w = kernel_eigenvalues(k)
+    lmin, lmax = float(w[0]), float(w[-1])
+    thresh = rtol * max(abs(lmax), np.finfo(np.float64).tiny)
+    if not lmin > thresh:
+        suggest = max(thresh - lmin, 0.0) + max(abs(lmax), 1.0) * max(rtol, 1e-12) * 10
+        raise KernelNotPositiveDefiniteError(
+            f"{name} is not positive definite: smallest eigenvalue {lmin:.6g} (largest {lmax:.6g}, tolerance "
+            f"{thresh:.3g}); add diag_reg >= {suggest:.3g} (K + diag_reg * I), or remove duplicate inputs")
+    return lmin
+
+
+def max_learning_rate(k_train_train: Any, *more: Any, omega_m: bool = False) -> float:
+    """Maximal stable gradient-descent learning rate ``eta_max`` for ``L = (1/n) sum |psi_T - psi|^2``.
+
+    * one real kernel ``Theta1`` (``n x n``, train vs train): ``eta_max = n / lambda_max(Theta1)``;
+    * several real kernels (decoupled ``psi1``, ``psi2``: ``max_learning_rate(Theta1, Theta2)``): the minimum;
+    * a :class:`~nnqs_fast.kernels.qsntk.QSNTK` (train vs train): ``2 n / lambda_max(Omega M)``, the complex
+      path of Eq. 8-9 (equal to the decoupled rule when the mixing kernel vanishes);
+    * ``omega_m=True``: ``k_train_train`` is the ``2n x 2n`` Hermitian matrix ``Omega M``: ``2n / lambda_max``.
+
+    The paper's experiments use ``0.9 * eta_max``.
+    """
+    from .qsntk import QSNTK  # local: qsntk imports nothing from here at import time
+
+    def one(k: Any) -> float:
+        if isinstance(k, QSNTK):
+            om = k.omega_m
+            return om.shape[0] / lambda_max(om)
+        lm = lambda_max(k)
+        n = np.shape(k)[0]
+        if not lm > 0:
+            raise KernelNotPositiveDefiniteError(
+                f"the kernel's largest eigenvalue is {lm:.3g} <= 0: no learning rate is stable-bounded; "
+                "check that the kernel is train-vs-train")
+        return n / lm  # omega_m: n = 2 n_train, bound 2 n_train / lambda_max
+
+    if omega_m and (more or isinstance(k_train_train, QSNTK)):
+        raise InvalidInputError("omega_m=True takes exactly one 2n x 2n Omega M matrix")
+    return float(min(one(k) for k in (k_train_train, *more)))
