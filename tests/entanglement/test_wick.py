@@ -188,3 +188,19 @@ def test_generic_product_features_equal_brute_force(rng, compress):
         den = np.trace(C) ** 2 + np.sum(C * C) + np.sum(P * P)
         r = wick_purity_partial_trace(k1, k2, features_a=XA, features_b=XB, compress=compress)
         assert r.purity == pytest.approx(num / den, rel=1e-12)
+
+
+def test_gp_kernels_equal_the_kernels_area(rng):
+    """The Wick kernels equal the kernels area's analytic NNGPs (independent implementations)."""
+    from nnqs_fast.kernels import cosnet_kernel_fn, gaussnet_kernel_fn, relu_kernel_fn
+
+    x = rng.choice([-1.0, 1.0], size=(7, 5))
+    for depth in (1, 2):
+        np.testing.assert_allclose(relu_nngp_kernel(5, depth, 0.5, 0.1)(x),
+                                   relu_kernel_fn(depth=depth, W_std=0.5, b_std=0.1)(x, get="nngp", backend="cpu"),
+                                   rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(cosnet_gp_kernel(1.7, 2.2, 5)(x),
+                               cosnet_kernel_fn(1.7, 2.2)(x, get="nngp", backend="cpu"), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(gaussnet_gp_kernel(0.9, 1.2, 5)(x),
+                               gaussnet_kernel_fn(sigma=1.2, sigma_a=0.9)(x, get="nngp", backend="cpu"),
+                               rtol=1e-12, atol=1e-15)
