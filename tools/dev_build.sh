@@ -9,6 +9,9 @@ bdir="build/dev-${cuda,,}"
 cmake -S . -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DNNQS_CUDA="$cuda" \
   -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" -DPython_EXECUTABLE="$(command -v python3)" >/dev/null
 cmake --build "$bdir" -j2
-cp "$bdir"/_core*.so python/nnqs_fast/
-if ls "$bdir"/_cuda*.so >/dev/null 2>&1; then cp "$bdir"/_cuda*.so python/nnqs_fast/; fi
+# copy then rename: overwriting a loaded .so in place crashes running processes (SIGBUS)
+for so in "$bdir"/_core*.so "$bdir"/_cuda*.so; do
+  [ -e "$so" ] || continue
+  cp "$so" "python/nnqs_fast/.$(basename "$so").tmp" && mv -f "python/nnqs_fast/.$(basename "$so").tmp" "python/nnqs_fast/$(basename "$so")"
+done
 echo "built: $(ls python/nnqs_fast/*.so | xargs -n1 basename | tr '\n' ' ')"

@@ -1,0 +1,135 @@
+"""Shared pieces of the Fig. 2 / Fig. 3 reproductions: settings (paper vs reduced CPU defaults), target and split,
+QS-NTK curves (experiments.predict_curves when available, else the training stand-in), plotting."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+#: The paper's settings (Numerical Experiments section; Figs. 2–3).
+PAPER = {"fig2": {"width": 5000, "members": 10, "steps": 10_000, "train_size": 2400},
+         "fig3": {"widths": [300, 1000, 5000], "members": 10, "steps": 10_000,
+                  "train_sizes": [2400, 2600, 2800, 3000, 3200, 3400, 3600, 3800, 4000]}}
+#: Reduced defaults for a CPU-only machine (docs/training.md gives the measured wall times on 2 cores).
+REDUCED = {"fig2": {"width": 192, "members": 2, "steps": 10_000, "train_size": 2400},
+           "fig3": {"widths": [64, 128, 256], "members": 1, "steps": 2000, "train_sizes": [2400, 3200, 4000]}}
+
+
+def add(parser: argparse.ArgumentParser, *names: str, **kw: Any) -> None:
+    if any(n in parser._option_string_actions for n in names):  # the caller already defines it
+        return
+    parser.add_argument(*names, **kw)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, fig: str) -> None:
+    add(parser, "--system", choices=("tfim", "hubbard"), default="tfim", help="target system (default: tfim)")
+    add(parser, "--lx", type=int, default=3, help="lattice size along x (default: 3)")
+    add(parser, "--ly", type=int, default=4, help="lattice size along y (default: 4)")
+    add(parser, "--boundary", choices=("open", "periodic"), default=None,
+        help="boundary conditions (default: the physics module's default, open)")
+    add(parser, "--paper", action="store_true",
+        help="the paper's full settings (default when the CUDA backend is usable); otherwise reduced CPU defaults")
+    add(parser, "--members", type=int, default=None, help="ensemble size K (paper 10)")
+    add(parser, "--steps", type=int, default=None, help="gradient-descent steps (paper 10000)")
+    add(parser, "--lr-factor", type=float, default=0.9, help="learning rate / η_max of the analytic NTK (default 0.9)")
+    add(parser, "--learning-rate", type=float, default=None, help="an absolute learning rate instead")
+    add(parser, "--force", action="store_true", help="allow a learning rate above η_max (warns)")
+    add(parser, "--early-stop", type=float, default=0.0, metavar="RTOL",
+        help="stop a network when its train loss changes by less than RTOL (relative) in a step (default: off)")
+    add(parser, "--seed", type=int, default=0, help="seed of the train/test split and of the networks (default 0)")
+    add(parser, "--backend", choices=("auto", "cpu", "cuda"), default="auto", help="compute backend (default auto)")
+    add(parser, "--workers", type=int, default=None, help="networks trained concurrently (default: one per core)")
+    add(parser, "--out", default=f"results/{fig}", metavar="DIR", help=f"output directory (default results/{fig})")
+    add(parser, "--quiet", action="store_true", help="no progress bar or summary")
+    add(parser, "--no-plot", action="store_true", help="skip the PNG")
+
+
+def settings(args: argparse.Namespace, fig: str, backend: str) -> tuple[dict[str, Any], str]:
+    """The run's settings: paper when ``--paper`` or a usable GPU, else reduced; explicit options override."""
+    mode = "paper" if (getattr(args, "paper", False) or backend == "cuda") else "reduced"
+    s = dict((PAPER if mode == "paper" else REDUCED)[fig])
+    for key in s:
+        v = getattr(args, key, None)
+        if v is not None:
+            s[key] = list(v) if isinstance(v, (list, tuple)) else v
+    return s, mode
+
+
+def load_target(args: argparse.Namespace) -> Any:
+    from ..physics import make_target
+
+    return make_target(args.system, lx=args.lx, ly=args.ly, boundary=args.boundary)
+
+
+def split(dim: int, train_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from .._validation import check_positive_int
+    from ..errors import InvalidInputError
+
+    train_size = check_positive_int(train_size, "train_size")
+    if train_size >= dim:
+        raise InvalidInputError(f"train size {train_size} must be smaller than the basis size {dim}")
+    try:
+        from .predict_curves import split_basis  # type: ignore[import-not-found]
+    except ImportError:
+        from ..training._standin import split_basis
+    return split_basis(dim, train_size, seed)
+
+
+def qsntk(target: Any, train_size: int, seed: int, steps: np.ndarray, lr: float | None, lr_factor: float,
+          backend: str) -> dict[str, Any]:
+    """QS-NTK curves (discrete-time gradient descent, as the finite networks) at ``steps``: ``{"steps", "curves", "limits", "learning_rate", "eta_max", "source"}``."""
+    psi, x = np.asarray(target.psi), np.asarray(target.inputs, dtype=np.float64)
+    tr, te = split(psi.shape[0], train_size, seed)
+    try:
+        from .predict_curves import PredictConfig, run_predict_curves  # type: ignore[import-not-found]
+    except ImportError:
+        PredictConfig = None
+    if PredictConfig is not None:
+        cfg = PredictConfig(system=target.system, boundary=target.boundary, lx=target.lattice[0],
+                            ly=target.lattice[1], train_size=train_size, seed=seed, lr_fraction=lr_factor,
+                            learning_rate=lr, max_step=int(steps[-1]), n_times=41, discrete=True, backend=backend)
+        res = run_predict_curves(cfg, target=target)
+        if not (np.array_equal(res.train_idx, tr) and np.array_equal(res.test_idx, te)):
+            raise RuntimeError("predict_curves used a different train/test split")
+        return {"steps": np.asarray(res.steps, float), "curves": res.curves, "limits": res.limits,
+                "learning_rate": float(res.learning_rate), "eta_max": float(res.eta_max), "source": "predict_curves"}
+    from ..training import _standin, max_learning_rate_for
+
+    eta_max = max_learning_rate_for(x[tr], backend=backend)
+    rate = lr if lr is not None else lr_factor * eta_max
+    grid = np.unique(np.round(np.logspace(0, np.log10(max(int(steps[-1]), 1)), 41)))
+    curves, limits = _standin.qsntk_curves(x[tr], psi[tr], x[te], psi[te], rate, grid, discrete=True)
+    return {"steps": grid, "curves": curves, "limits": limits, "learning_rate": float(rate),
+            "eta_max": float(eta_max), "source": "training._standin"}
+
+
+def plot_fig2(path, q: dict[str, Any], ens: dict[str, Any], title: str) -> None:
+    try:
+        from .predict_curves import plot_predict_curves  # type: ignore[import-not-found]
+    except ImportError:
+        plot_predict_curves = None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if plot_predict_curves is not None:
+        fig = plot_predict_curves(q["steps"], q["curves"], q["limits"], ensemble=ens, title=title, path=path)
+        plt.close(fig)
+        return
+    fig, ax = plt.subplots(figsize=(5.0, 3.6))
+    ax.loglog(q["steps"], q["curves"]["L_psi_train"], color="C0", label="QS-NTK Train")
+    ax.loglog(q["steps"], q["curves"]["L_psi_test"], color="C1", label="QS-NTK Test")
+    ax.axhline(q["limits"]["L_psi_test_inf"], color="C1", ls="--", lw=1.0, label="Test convergence")
+    es = np.asarray(ens["steps"])
+    for key, col, name in (("train", "C2", "Train"), ("test", "C3", "Test")):
+        ax.loglog(es, ens[key], "o", ms=3, color=col, label=f"{ens.get('label', 'Ensemble')} {name}")
+    ax.set_xlabel("Step")
+    ax.set_ylabel(r"$L_{\Psi_l}$")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)

@@ -1,0 +1,253 @@
+"""The gradient-descent step behind one interface (:class:`GDStep`), with the C++ implementation for the CPU and a
+vectorised NumPy reference.
+
+One real network ``f`` (one part of ψ = ψ1 + iψ2) is trained on real targets ``y`` with the loss of the paper's
+Eq. 13 restricted to that part, ``L = (1/n) Σ_i (f(x_i) − y_i)²``, by full-batch gradient descent
+``θ ← θ − η ∇_θ L`` with ``∇_θ L = (2/n) Σ_i e_i ∂f(x_i)/∂θ``, ``e = f − y``. The step counter ``t`` is the
+number of updates done; the state "at step t" is the one after ``t`` updates (``t = 0``: initialisation), which is
+the paper's time unit (``τ`` in steps).
+
+Interface (the CUDA path implements the same one): construct from ``(params, x, y, lr, x_test, y_test)``, then
+``run(n_steps, record_steps, record_predictions=False, early_stop_rtol=0.0) -> StepRecord`` advances and records
+the train/test loss (and optionally the predictions) at the requested absolute steps; ``train_loss()``,
+``test_loss()``, ``params()``, ``step``, ``learning_rate``, ``flops_per_step``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .._backend import core_module
+from .._validation import as_array, check_finite_scalar
+from ..errors import InvalidInputError, ShapeMismatchError
+from ..networks.relu import ReLUParams
+
+__all__ = ["GDStep", "StepRecord", "CPUReLUStep", "NumpyReLUStep", "make_step"]
+
+#: ``StepRecord.status`` values.
+STATUS_OK, STATUS_CONVERGED, STATUS_DIVERGED = 0, 1, 2
+
+
+@dataclass
+class StepRecord:
+    """What one ``run`` call recorded: losses (and predictions) at ``steps`` (absolute step numbers).
+
+    Slots that the call did not reach (record steps beyond the call's range) hold NaN. ``status`` is 0 (all steps
+    done), 1 (early stop: the train loss stopped changing; later slots of this call hold the stopped state) or 2
+    (non-finite loss).
+    """
+
+    steps: np.ndarray
+    train_loss: np.ndarray
+    test_loss: np.ndarray
+    steps_done: int
+    status: int
+    train_pred: np.ndarray | None = None
+    test_pred: np.ndarray | None = None
+
+
+@runtime_checkable
+class GDStep(Protocol):
+    """Full-batch gradient descent of one real network; implemented by the CPU core and (later) CUDA."""
+
+    step: int
+    learning_rate: float
+    flops_per_step: float
+
+    def run(self, n_steps: int, record_steps: np.ndarray, record_predictions: bool = False,
+            early_stop_rtol: float = 0.0) -> StepRecord: ...
+
+    def train_loss(self) -> float: ...
+
+    def test_loss(self) -> float: ...
+
+    def params(self) -> ReLUParams: ...
+
+
+def _check_inputs(params: ReLUParams, x, y, x_test, y_test):
+    if not isinstance(params, ReLUParams):
+        raise InvalidInputError(f"params must be nnqs_fast.networks.ReLUParams, got {type(params).__name__}")
+    if params.depth != 1:
+        raise InvalidInputError(f"the fused gradient-descent step supports depth-1 networks, got depth "
+                                f"{params.depth}")
+    x = as_array(x, "x", ndim=2, dtype=np.float64, allow_complex=False)
+    y = as_array(y, "y", ndim=1, dtype=np.float64, allow_complex=False)
+    if x.shape[1] != params.input_dim:
+        raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")
+    if y.shape[0] != x.shape[0]:
+        raise ShapeMismatchError(f"y has {y.shape[0]} entries but x has {x.shape[0]} rows")
+    if (x_test is None) != (y_test is None):
+        raise InvalidInputError("give both x_test and y_test, or neither")
+    if x_test is not None:
+        x_test = as_array(x_test, "x_test", ndim=2, dtype=np.float64, allow_complex=False)
+        y_test = as_array(y_test, "y_test", ndim=1, dtype=np.float64, allow_complex=False)
+        if x_test.shape[1] != x.shape[1] or y_test.shape[0] != x_test.shape[0]:
+            raise ShapeMismatchError(f"x_test {x_test.shape} / y_test {y_test.shape} do not match x {x.shape}")
+    return (np.ascontiguousarray(x), np.ascontiguousarray(y),
+            None if x_test is None else np.ascontiguousarray(x_test),
+            None if y_test is None else np.ascontiguousarray(y_test))
+
+
+def _record_steps(record_steps) -> np.ndarray:
+    rs = np.asarray(record_steps, dtype=np.int64).reshape(-1)
+    if rs.size and (np.any(np.diff(rs) <= 0) or rs[0] < 0):
+        raise InvalidInputError("record_steps must be non-negative and strictly increasing")
+    return np.ascontiguousarray(rs)
+
+
+class CPUReLUStep:
+    """The C++ fused step (``nnqs_fast._core.GDStepReLU1``): OpenMP over blocks of hidden units, GIL released,
+    no allocation per step, bit-identical results for the same inputs."""
+
+    def __init__(self, params: ReLUParams, x, y, lr: float, x_test=None, y_test=None):
+        x, y, x_test, y_test = _check_inputs(params, x, y, x_test, y_test)
+        lr = check_finite_scalar(lr, "lr", positive=True)
+        W1, W2 = (np.ascontiguousarray(w, dtype=np.float64) for w in params.weights)
+        b1, b2 = (np.ascontiguousarray(b, dtype=np.float64) for b in params.biases)
+        self._W_std, self._b_std = float(params.W_std), float(params.b_std)
+        self._impl = core_module().GDStepReLU1(W1, b1, W2[0], float(b2[0]), self._W_std, self._b_std, x, y, lr,
+                                               x_test, y_test)
+
+    @property
+    def step(self) -> int:
+        return int(self._impl.step)
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self._impl.learning_rate)
+
+    @property
+    def flops_per_step(self) -> float:
+        return float(self._impl.flops_per_step)
+
+    @property
+    def threads(self) -> int:
+        """OpenMP threads of this step (0: the core's default); results do not depend on it."""
+        return int(self._impl.threads)
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        self._impl.threads = int(value)
+
+    def run(self, n_steps: int, record_steps=(), record_predictions: bool = False,
+            early_stop_rtol: float = 0.0) -> StepRecord:
+        rs = _record_steps(record_steps)
+        out = self._impl.run(int(n_steps), rs, bool(record_predictions), float(early_stop_rtol))
+        return StepRecord(rs, out["train_loss"], out["test_loss"], int(out["steps_done"]), int(out["status"]),
+                          out.get("train_pred"), out.get("test_pred"))
+
+    def train_loss(self) -> float:
+        return float(self._impl.train_loss())
+
+    def test_loss(self) -> float:
+        return float(self._impl.test_loss())
+
+    def predict(self, x) -> np.ndarray:
+        return self._impl.predict(np.ascontiguousarray(x, dtype=np.float64))
+
+    def params(self) -> ReLUParams:
+        W1, b1, a, b2 = self._impl.get_params()
+        return ReLUParams((W1, a[None, :].copy()), (b1, np.array([b2])), self._W_std, self._b_std)
+
+
+class NumpyReLUStep:
+    """Vectorised NumPy reference of the same step (BLAS products, n×N temporaries); for tests and benchmarks."""
+
+    def __init__(self, params: ReLUParams, x, y, lr: float, x_test=None, y_test=None):
+        x, y, x_test, y_test = _check_inputs(params, x, y, x_test, y_test)
+        self.learning_rate = check_finite_scalar(lr, "lr", positive=True)
+        self.W1 = params.weights[0].astype(np.float64).copy()
+        self.a = params.weights[1][0].astype(np.float64).copy()
+        self.b1 = params.biases[0].astype(np.float64).copy()
+        self.b2 = float(params.biases[1][0])
+        self.W_std, self.b_std = float(params.W_std), float(params.b_std)
+        self.x, self.y, self.x_test, self.y_test = x, y, x_test, y_test
+        self.step = 0
+
+    @property
+    def flops_per_step(self) -> float:
+        N, d = self.W1.shape
+        return float(self.x.shape[0] * N * (6 * d + 9) + 3 * N * (d + 2))
+
+    def _forward(self, x):
+        N, d = self.W1.shape
+        z = (self.W_std / np.sqrt(d)) * (x @ self.W1.T) + self.b_std * self.b1
+        h = np.maximum(z, 0.0)
+        return z, h, (self.W_std / np.sqrt(N)) * (h @ self.a) + self.b_std * self.b2
+
+    def predict(self, x) -> np.ndarray:
+        return self._forward(np.asarray(x, dtype=np.float64))[2]
+
+    def train_loss(self) -> float:
+        return float(np.mean((self.predict(self.x) - self.y) ** 2))
+
+    def test_loss(self) -> float:
+        if self.x_test is None:
+            return float("nan")
+        return float(np.mean((self.predict(self.x_test) - self.y_test) ** 2))
+
+    def update(self) -> float:
+        """One gradient-descent update; returns the loss before it."""
+        n = self.x.shape[0]
+        N, d = self.W1.shape
+        z, h, f = self._forward(self.x)
+        e = f - self.y
+        ca, cw = self.W_std / np.sqrt(N), self.W_std / np.sqrt(d)
+        s = self.learning_rate * 2.0 / n
+        m = (z > 0) * e[:, None]                                   # (n, N): e_i 1[z_ij > 0]
+        g_a = ca * (h.T @ e)
+        g_b1 = ca * self.a * self.b_std * m.sum(axis=0)
+        g_W1 = (ca * cw) * self.a[:, None] * (m.T @ self.x)
+        g_b2 = self.b_std * e.sum()
+        self.a -= s * g_a
+        self.b1 -= s * g_b1
+        self.W1 -= s * g_W1
+        self.b2 -= s * g_b2
+        self.step += 1
+        return float(np.mean(e ** 2))
+
+    def run(self, n_steps: int, record_steps=(), record_predictions: bool = False,
+            early_stop_rtol: float = 0.0) -> StepRecord:
+        rs = _record_steps(record_steps)
+        R = rs.size
+        tr, te = np.full(R, np.nan), np.full(R, np.nan)
+        ptr = np.full((R, self.x.shape[0]), np.nan) if record_predictions else None
+        nt = 0 if self.x_test is None else self.x_test.shape[0]
+        pte = np.full((R, nt), np.nan) if record_predictions else None
+        t_end = self.step + int(n_steps)
+        done = 0
+        for r, t in enumerate(rs):
+            if t < self.step or t > t_end:
+                continue
+            while self.step < t:
+                self.update()
+                done += 1
+            tr[r], te[r] = self.train_loss(), self.test_loss()
+            if record_predictions:
+                ptr[r] = self.predict(self.x)
+                if nt:
+                    pte[r] = self.predict(self.x_test)
+        while self.step < t_end:
+            self.update()
+            done += 1
+        return StepRecord(rs, tr, te, done, STATUS_OK, ptr, pte)
+
+    def params(self) -> ReLUParams:
+        return ReLUParams((self.W1.copy(), self.a[None, :].copy()), (self.b1.copy(), np.array([self.b2])),
+                          self.W_std, self.b_std)
+
+
+def make_step(params: ReLUParams, x, y, lr: float, x_test=None, y_test=None, *, backend: str = "cpu") -> GDStep:
+    """The step implementation for a concrete backend (``"cpu"``, ``"numpy"``; ``"cuda"`` via nnqs_fast.gpu)."""
+    if backend == "cpu":
+        return CPUReLUStep(params, x, y, lr, x_test, y_test)
+    if backend == "numpy":
+        return NumpyReLUStep(params, x, y, lr, x_test, y_test)
+    if backend == "cuda":
+        from .._backend import gpu_impl
+
+        return gpu_impl("training", "make_step")(params, x, y, lr, x_test, y_test)
+    raise InvalidInputError(f"backend must be 'cpu', 'numpy' or 'cuda', got {backend!r}")

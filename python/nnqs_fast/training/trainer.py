@@ -1,0 +1,346 @@
+"""Ensembles of finite-width NNQS ψ = ψ1 + iψ2 trained by full-batch gradient descent (paper: Numerical
+Experiments, Figs. 2–3).
+
+Each member ``k`` is two independent one-hidden-layer ReLU networks (NTK parameterisation, ``W_std = 0.5``,
+``b_std = 0.1``), ψ1 with seed ``member_seeds(seed, 2K)[2k]`` and ψ2 with ``[2k + 1]``, trained on the real and
+imaginary parts of the target with the loss of Eq. 13, ``L = (1/n) Σ_x |ψ_T(x) − ψ(x)|² = L1 + L2``. Since the
+parts share no parameters, ``θ ← θ − η ∇L`` trains each part independently on its own real target.
+
+Recorded at each record step ``t`` (state after ``t`` updates) for the train set ``B`` and the test set:
+
+* per member: ``L^(k)(t)`` (and per part),
+* ``L_Ψl(t) = (1/K) Σ_k L^(k)(t)`` — the ensemble average of the member losses (Eq. 17 at finite ``t``),
+* ``L_mean(t) = (1/|B|) Σ_x |(1/K) Σ_k ψ^(k)(x, t) − ψ_T(x)|²`` — the loss of the ensemble mean (the finite-K
+  estimate of ``L_µ``, Eq. 16).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._backend import gpu_impl, resolve_backend, to_numpy
+from .._progress import progress
+from .._random import check_seed, member_seeds
+from .._validation import as_array, check_finite_scalar, check_positive_int
+from ..errors import BackendUnavailableError, InvalidInputError, LearningRateTooLargeError, PrecisionLossWarning, ShapeMismatchError
+from ..networks.relu import init_relu
+from .step import STATUS_CONVERGED, STATUS_DIVERGED, make_step
+
+
+def _n_workers(n_workers: int | None, n_jobs: int) -> int:
+    """Networks trained concurrently: default one per core (each single-threaded), at most one per network."""
+    if n_workers is None:
+        try:
+            from .._backend import core_module
+
+            n_workers = int(core_module().max_threads())
+        except Exception:  # pragma: no cover - the core always imports in a built tree
+            n_workers = os.cpu_count() or 1
+    return max(1, min(check_positive_int(n_workers, "n_workers"), n_jobs))
+
+__all__ = ["EnsembleResult", "train_ensemble", "log_record_steps", "max_learning_rate_for"]
+
+
+def log_record_steps(n_steps: int, n_points: int = 40) -> np.ndarray:
+    """``0``, about ``n_points`` log-spaced steps in ``[1, n_steps]``, the powers of 10 and ``n_steps``."""
+    n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
+    n_points = check_positive_int(n_points, "n_points")
+    if n_steps == 0:
+        return np.array([0], dtype=np.int64)
+    s = np.unique(np.round(np.logspace(0, np.log10(n_steps), n_points)).astype(np.int64))
+    decades = 10 ** np.arange(int(np.log10(n_steps)) + 1)
+    return np.unique(np.concatenate([[0], s, decades, [n_steps]])).astype(np.int64)
+
+
+def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
+                          backend: str = "auto") -> float:
+    """``η_max = n / λ_max(Θ)`` of the analytic (infinite-width) NTK Gram matrix over the train inputs
+    (:func:`nnqs_fast.kernels.relu_kernel_fn`, :func:`nnqs_fast.kernels.spectrum.max_learning_rate`)."""
+    from ..kernels import relu_kernel_fn
+    from ..kernels.spectrum import max_learning_rate
+
+    x = as_array(x_train, "x_train", ndim=2, dtype=np.float64, allow_complex=False)
+    ntk = relu_kernel_fn(depth=depth, W_std=W_std, b_std=b_std)(x, None, get="ntk", backend=backend)
+    return float(max_learning_rate(to_numpy(ntk)))
+
+
+@dataclass
+class EnsembleResult:
+    """Recorded losses of a trained ensemble. Shapes: ``K`` members, ``R`` record steps.
+
+    NaN marks what was not reached (interrupted run or diverged member). ``stopped_at[k, p]`` is the step at which
+    part ``p`` of member ``k`` stopped early (``-1``: it ran all steps).
+    """
+
+    steps: np.ndarray                 # (R,)
+    train_loss: np.ndarray            # (K, R) member losses L^(k) = L1 + L2
+    test_loss: np.ndarray             # (K, R)
+    part_train_loss: np.ndarray       # (K, 2, R) real / imaginary part
+    part_test_loss: np.ndarray        # (K, 2, R)
+    train_loss_ensemble: np.ndarray   # (R,) L_Ψl: mean over members of the member losses (Eq. 17)
+    test_loss_ensemble: np.ndarray    # (R,)
+    train_loss_of_mean: np.ndarray    # (R,) loss of the ensemble-mean wavefunction (finite-K L_µ, Eq. 16)
+    test_loss_of_mean: np.ndarray     # (R,)
+    seeds: np.ndarray                 # (K, 2) network seeds (ψ1, ψ2)
+    stopped_at: np.ndarray            # (K, 2)
+    learning_rate: float
+    max_learning_rate: float
+    config: dict[str, Any] = field(default_factory=dict)
+    members_done: int = 0
+    interrupted: bool = False
+    wall_time_s: float = 0.0
+    backend: str = "cpu"
+    mean_train_prediction: np.ndarray | None = None  # (R, n) complex ensemble mean ψ on the train inputs
+    mean_test_prediction: np.ndarray | None = None   # (R, n_test)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays to save (NPZ keys)."""
+        out = {k: getattr(self, k) for k in ("steps", "train_loss", "test_loss", "part_train_loss",
+                                             "part_test_loss", "train_loss_ensemble", "test_loss_ensemble",
+                                             "train_loss_of_mean", "test_loss_of_mean", "seeds", "stopped_at")}
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """Scalars for JSON: rates, final losses, completion."""
+        def last(a):
+            v = a[..., -1]
+            return float(v) if np.ndim(v) == 0 else v
+        return {"learning_rate": self.learning_rate, "max_learning_rate": self.max_learning_rate,
+                "members_done": self.members_done, "interrupted": self.interrupted,
+                "wall_time_s": self.wall_time_s, "final_step": int(self.steps[-1]),
+                "final_train_loss_ensemble": last(self.train_loss_ensemble),
+                "final_test_loss_ensemble": last(self.test_loss_ensemble),
+                "final_train_loss_of_mean": last(self.train_loss_of_mean),
+                "final_test_loss_of_mean": last(self.test_loss_of_mean)}
+
+
+def _resolve_lr(x, learning_rate, lr_factor, max_lr, force, depth, W_std, b_std):
+    if max_lr is None:
+        max_lr = max_learning_rate_for(x, depth=depth, W_std=W_std, b_std=b_std)
+    max_lr = check_finite_scalar(max_lr, "max_learning_rate", positive=True)
+    if learning_rate is None:
+        lr = check_finite_scalar(lr_factor, "lr_factor", positive=True) * max_lr
+    else:
+        lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
+    if lr > max_lr:
+        msg = (f"learning rate {lr:.6g} exceeds the maximal stable rate {max_lr:.6g} = n/λ_max of the analytic NTK "
+               f"(n = {x.shape[0]}); gradient descent would diverge. Use at most {max_lr:.6g} (the paper uses "
+               f"0.9 × that = {0.9 * max_lr:.6g}) or pass force=True")
+        if not force:
+            raise LearningRateTooLargeError(msg)
+        warnings.warn(msg, stacklevel=3)
+    return lr, max_lr
+
+
+def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5000, n_members: int = 10,
+                   n_steps: int = 10_000, learning_rate: float | None = None, lr_factor: float = 0.9,
+                   max_learning_rate: float | None = None, force: bool = False, depth: int = 1,
+                   W_std: float = 0.5, b_std: float = 0.1, seed: int = 0, record_steps=None, n_record: int = 40,
+                   early_stop_rtol: float = 0.0, record_predictions: bool = True, chunk_flops: float = 5e9,
+                   n_workers: int | None = None, backend: str = "auto", quiet: bool = False, desc: str = "train") -> EnsembleResult:
+    """Train ``n_members`` NNQS ψ = ψ1 + iψ2 on ``(x_train, y_train)`` by full-batch gradient descent.
+
+    Parameters
+    ----------
+    x_train, y_train: inputs ``(n, d)`` and complex targets ``(n,)`` (ψ_T on the train set).
+    x_test, y_test: optional held-out set whose loss is recorded at the same steps.
+    width, depth, W_std, b_std: the networks (:func:`nnqs_fast.networks.init_relu`; the fused step: depth 1).
+    learning_rate: a given rate; default ``lr_factor × η_max`` with ``η_max = n/λ_max`` of the analytic NTK over
+        the train inputs (paper: 0.9 ×). A rate above ``η_max`` raises :class:`LearningRateTooLargeError` (a
+        warning with ``force=True``). ``max_learning_rate`` skips computing ``η_max``.
+    record_steps: absolute steps to record (default :func:`log_record_steps` with ``n_record`` points);
+        ``n_steps`` defaults to 10⁴ (the paper).
+    early_stop_rtol: > 0 stops a network once ``|L_t − L_{t−1}| <= rtol L_{t−1}``; later records hold its final
+        state.
+    record_predictions: also accumulate the ensemble-mean wavefunction (needed for the loss of the mean).
+    n_workers: networks trained concurrently (default: one per OpenMP thread of the core, each network then
+        single-threaded: coarse parallelism with no per-step barriers). Results do not depend on it.
+    seed: member ``k`` uses ``member_seeds(seed, 2K)[2k]`` (ψ1) and ``[2k+1]`` (ψ2).
+
+    Ctrl-C stops training between chunks of steps and returns what was recorded (``interrupted=True``).
+    """
+    b = resolve_backend(backend)
+    step_backend = "cpu"
+    if b == "cuda":
+        # The CUDA path: a whole-ensemble implementation if nnqs_fast.gpu.training has one, else this loop with
+        # its GDStep (nnqs_fast.gpu.training.make_step); backend="auto" falls back to the CPU when neither exists.
+        try:
+            impl = gpu_impl("training", "train_ensemble")
+        except BackendUnavailableError:
+            impl = None
+        if impl is not None:
+            return impl(x_train, y_train, x_test, y_test, width=width, n_members=n_members, n_steps=n_steps,
+                        learning_rate=learning_rate, lr_factor=lr_factor, max_learning_rate=max_learning_rate,
+                        force=force, depth=depth, W_std=W_std, b_std=b_std, seed=seed, record_steps=record_steps,
+                        n_record=n_record, early_stop_rtol=early_stop_rtol, record_predictions=record_predictions,
+                        chunk_flops=chunk_flops, n_workers=n_workers, quiet=quiet, desc=desc)
+        try:
+            gpu_impl("training", "make_step")
+            step_backend = "cuda"
+        except BackendUnavailableError:
+            if str(backend).lower() == "cuda":
+                raise
+            b = "cpu"
+    t_start = time.perf_counter()
+    x = as_array(x_train, "x_train", ndim=2, dtype=np.float64, allow_complex=False)
+    y = as_array(y_train, "y_train", ndim=1).astype(np.complex128)
+    if y.shape[0] != x.shape[0]:
+        raise ShapeMismatchError(f"y_train has {y.shape[0]} entries but x_train has {x.shape[0]} rows")
+    if (x_test is None) != (y_test is None):
+        raise InvalidInputError("give both x_test and y_test, or neither")
+    if x_test is not None:
+        xt = as_array(x_test, "x_test", ndim=2, dtype=np.float64, allow_complex=False)
+        yt = as_array(y_test, "y_test", ndim=1).astype(np.complex128)
+        if xt.shape[1] != x.shape[1] or yt.shape[0] != xt.shape[0]:
+            raise ShapeMismatchError(f"x_test {xt.shape} / y_test {yt.shape} do not match x_train {x.shape}")
+    else:
+        xt, yt = None, None
+    width = check_positive_int(width, "width")
+    K = check_positive_int(n_members, "n_members")
+    n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
+    depth = check_positive_int(depth, "depth")
+    if depth != 1:
+        raise InvalidInputError(f"train_ensemble supports depth-1 networks (the paper's), got depth={depth}")
+    seed = check_seed(seed)
+    early_stop_rtol = check_finite_scalar(early_stop_rtol, "early_stop_rtol", nonnegative=True)
+    steps = log_record_steps(n_steps, n_record) if record_steps is None else np.asarray(record_steps, np.int64)
+    if steps.ndim != 1 or steps.size == 0 or np.any(np.diff(steps) <= 0) or steps[0] < 0 or steps[-1] > n_steps:
+        raise InvalidInputError(f"record_steps must be strictly increasing within [0, n_steps={n_steps}]")
+    lr, max_lr = _resolve_lr(x, learning_rate, lr_factor, max_learning_rate, force, depth, W_std, b_std)
+
+    R, n, nt = steps.size, x.shape[0], (0 if xt is None else xt.shape[0])
+    part_tr = np.full((K, 2, R), np.nan)
+    part_te = np.full((K, 2, R), np.nan)
+    stopped = np.full((K, 2), -1, dtype=np.int64)
+    finished = np.zeros((K, 2), dtype=bool)
+    seeds_flat = member_seeds(seed, 2 * K)
+    seeds = np.array(seeds_flat, dtype=np.uint64).reshape(K, 2)
+    preds_tr = np.full((K, 2, R, n), np.nan) if record_predictions else None
+    preds_te = np.full((K, 2, R, nt), np.nan) if record_predictions else None
+    targets = [(y.real.copy(), None if yt is None else yt.real.copy()),
+               (y.imag.copy(), None if yt is None else yt.imag.copy())]
+    workers = _n_workers(n_workers if (n_workers is not None or step_backend == "cpu") else 1, 2 * K)
+    stop = threading.Event()
+    diverged: list[tuple[int, int, int]] = []
+    bar = progress(total=K * 2 * n_steps, desc=desc, quiet=quiet, unit="step")
+
+    def job(k: int, p: int) -> None:
+        try:
+            _job(k, p)
+        except BaseException:
+            stop.set()  # any failure stops the other networks at their next chunk boundary
+            raise
+
+    def _job(k: int, p: int) -> None:
+        # One network: chunks of steps between which a Ctrl-C (stop event) is honoured.
+        if stop.is_set():
+            return
+        params = init_relu(seeds_flat[2 * k + p], x.shape[1], width, depth, W_std=W_std, b_std=b_std)
+        ytr, yte = targets[p]
+        stp = make_step(params, x, ytr, lr, xt, yte, backend=step_backend)
+        if workers > 1 and hasattr(stp, "threads"):
+            stp.threads = 1  # coarse parallelism over networks: no per-step barriers
+        per_chunk = max(1, int(chunk_flops / max(stp.flops_per_step, 1.0)))
+        t, status = 0, 0
+        while not stop.is_set():
+            nxt = min(n_steps, t + per_chunk)
+            sel = (steps >= t) & (steps <= nxt)
+            rec = stp.run(nxt - t, steps[sel], record_predictions, early_stop_rtol)
+            part_tr[k, p, sel], part_te[k, p, sel] = rec.train_loss, rec.test_loss
+            if record_predictions:
+                preds_tr[k, p, sel] = rec.train_pred
+                if nt:
+                    preds_te[k, p, sel] = rec.test_pred
+            bar.update(rec.steps_done)
+            t += rec.steps_done
+            status = rec.status
+            if status or t >= n_steps:
+                break
+        if status == STATUS_CONVERGED:
+            stopped[k, p] = t
+            last = np.flatnonzero(steps <= t)[-1]
+            later = steps > t
+            part_tr[k, p, later], part_te[k, p, later] = part_tr[k, p, last], part_te[k, p, last]
+            if record_predictions:
+                preds_tr[k, p, later] = preds_tr[k, p, last]
+                preds_te[k, p, later] = preds_te[k, p, last]
+            bar.update(n_steps - t)
+        elif status == STATUS_DIVERGED:
+            stopped[k, p] = t
+            diverged.append((k, p, t))
+            bar.update(n_steps - t)
+        finished[k, p] = status != 0 or t >= n_steps
+
+    interrupted = False
+    try:
+        if workers == 1:
+            for k in range(K):
+                for p in range(2):
+                    job(k, p)
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as ex:
+                futures = [ex.submit(job, k, p) for k in range(K) for p in range(2)]
+                try:
+                    for f in futures:
+                        f.result()
+                except KeyboardInterrupt:
+                    stop.set()
+                    for f in futures:
+                        f.cancel()
+                    raise
+    except KeyboardInterrupt:
+        interrupted = True
+        stop.set()
+    finally:
+        bar.close()
+    for k, p, t in diverged:
+        warnings.warn(f"member {k} part {p + 1}: the loss became non-finite at step {t} (learning rate {lr:.6g}, "
+                      f"maximal stable {max_lr:.6g}); its later losses are NaN", PrecisionLossWarning, stacklevel=2)
+    members_done = int(np.sum(np.all(finished, axis=1)))
+    if record_predictions:
+        # Ensemble mean over the members that reached each record step (all of them unless interrupted).
+        member_pred = preds_tr[:, 0] + 1j * preds_tr[:, 1]                       # (K, R, n)
+        ok = np.all(np.isfinite(member_pred), axis=2) if n else np.ones((K, R), bool)
+        count = ok.sum(axis=0)
+        sum_tr = np.where(ok[:, :, None], member_pred, 0).sum(axis=0)
+        if nt:
+            member_te = preds_te[:, 0] + 1j * preds_te[:, 1]
+            sum_te = np.where(ok[:, :, None], np.nan_to_num(member_te), 0).sum(axis=0)
+        else:
+            sum_te = np.zeros((R, 0), np.complex128)
+
+    train_loss = part_tr.sum(axis=1)
+    test_loss = part_te.sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of an interrupted run stay NaN
+        ens_tr = np.nanmean(train_loss, axis=0)
+        ens_te = np.nanmean(test_loss, axis=0)
+    mean_tr = mean_te = None
+    lom_tr = np.full(R, np.nan)
+    lom_te = np.full(R, np.nan)
+    if record_predictions:
+        c = np.where(count > 0, count, 1)[:, None]
+        mean_tr, mean_te = sum_tr / c, sum_te / c
+        has = count > 0
+        lom_tr[has] = np.mean(np.abs(mean_tr[has] - y[None, :]) ** 2, axis=1)
+        if nt:
+            lom_te[has] = np.mean(np.abs(mean_te[has] - yt[None, :]) ** 2, axis=1)
+        mean_tr[~has] = np.nan
+        mean_te[~has] = np.nan
+    config = {"width": width, "depth": depth, "n_members": K, "n_steps": n_steps, "W_std": W_std, "b_std": b_std,
+              "seed": seed, "n_train": n, "n_test": nt, "lr_factor": None if learning_rate is not None else lr_factor,
+              "learning_rate_given": learning_rate, "early_stop_rtol": early_stop_rtol, "force": force}
+    return EnsembleResult(steps=steps, train_loss=train_loss, test_loss=test_loss, part_train_loss=part_tr,
+                          part_test_loss=part_te, train_loss_ensemble=ens_tr, test_loss_ensemble=ens_te,
+                          train_loss_of_mean=lom_tr, test_loss_of_mean=lom_te, seeds=seeds, stopped_at=stopped,
+                          learning_rate=lr, max_learning_rate=max_lr, config=config, members_done=members_done,
+                          interrupted=interrupted, wall_time_s=time.perf_counter() - t_start, backend=b,
+                          mean_train_prediction=mean_tr, mean_test_prediction=mean_te)

@@ -1,0 +1,94 @@
+"""``nnqs-fast reproduce fig2|fig3`` end to end at tiny settings (2×3 lattices): PNG + JSON + NPZ with the keys
+docs/training.md lists, and the QS-NTK curves consistent with the finite ensemble where they must be."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnqs_fast.cli import main
+from nnqs_fast.experiments import _training_figs as tf
+from nnqs_fast.experiments.io import load_results
+
+
+@pytest.mark.parametrize("system", ["tfim", "hubbard"])
+def test_reproduce_fig2_tiny(tmp_path, system) -> None:
+    out = tmp_path / system
+    args = ["reproduce", "fig2", "--system", system, "--lx", "2", "--ly", "3", "--train-size", "30", "--width",
+            "64", "--members", "2", "--steps", "100", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    assert (out / "fig2.png").stat().st_size > 1000
+    meta, arrays = load_results(out, "fig2")
+    r = meta["results"]
+    assert meta["config"]["width"] == 64 and meta["config"]["members"] == 2 and meta["config"]["steps"] == 100
+    assert r["learning_rate"] == pytest.approx(0.9 * r["eta_max"])
+    for key in ("ensemble_steps", "ensemble_train_loss_ensemble", "ensemble_test_loss_ensemble",
+                "ensemble_train_loss_of_mean", "ensemble_train_loss", "qsntk_steps", "qsntk_L_psi_train",
+                "qsntk_L_psi_test"):
+        assert key in arrays, key
+    assert set(r["at_steps"]) == {"1", "10", "100"}
+    # at step 0 nothing has trained: the QS-NTK ensemble loss is |ψ_T|² + 2 K(x,x) per point and the finite
+    # ensemble's average is a (noisy, K=2) estimate of it; after training both train losses are far below it
+    assert arrays["ensemble_train_loss_ensemble"][-1] < 0.1 * arrays["ensemble_train_loss_ensemble"][0]
+    assert arrays["qsntk_L_psi_train"][-1] < 0.1 * arrays["qsntk_L_psi_train"][0]
+    assert r["qsntk_test_inf"] > 0
+
+
+def test_reproduce_fig3_tiny(tmp_path) -> None:
+    args = ["reproduce", "fig3", "--lx", "2", "--ly", "3", "--train-sizes", "24", "40", "--widths", "16", "48",
+            "--members", "2", "--steps", "40", "--out", str(tmp_path), "--quiet"]
+    assert main(args) == 0
+    assert (tmp_path / "fig3.png").stat().st_size > 1000
+    meta, arrays = load_results(tmp_path, "fig3")
+    assert arrays["test_loss_ensemble"].shape == (2, 2) and arrays["member_test_loss"].shape == (2, 2, 2)
+    assert np.all(np.isfinite(arrays["test_loss_ensemble"])) and np.all(np.isfinite(arrays["qsntk_test_loss"]))
+    np.testing.assert_allclose(arrays["test_loss_ensemble"], arrays["member_test_loss"].mean(axis=2))
+    assert meta["results"]["train_sizes"] == [24, 40] and meta["results"]["widths"] == [16, 48]
+
+
+def test_settings_reduced_vs_paper() -> None:
+    import argparse
+
+    p = argparse.ArgumentParser()
+    tf.add_common_arguments(p, "fig2")
+    p.add_argument("--width", type=int, default=None)
+    p.add_argument("--train-size", type=int, default=None)
+    s, mode = tf.settings(p.parse_args([]), "fig2", "cpu")
+    assert mode == "reduced" and s == tf.REDUCED["fig2"]
+    s, mode = tf.settings(p.parse_args([]), "fig2", "cuda")
+    assert mode == "paper" and s == tf.PAPER["fig2"] == {"width": 5000, "members": 10, "steps": 10_000,
+                                                         "train_size": 2400}
+    s, _ = tf.settings(p.parse_args(["--paper", "--width", "300"]), "fig2", "cpu")
+    assert s["width"] == 300 and s["members"] == 10
+
+
+def test_qsntk_standin_matches_monte_carlo_linearised_ensemble() -> None:
+    """The stand-in QS-NTK curves (until experiments.predict_curves lands) vs a Monte-Carlo ensemble of
+    linearised networks: f0 ~ GP(0, K_nngp) per part, discrete gradient descent with the analytic NTK."""
+    from nnqs_fast.kernels import relu_kernel_fn
+    from nnqs_fast.kernels.spectrum import max_learning_rate
+    from nnqs_fast.training._standin import qsntk_curves
+
+    g = np.random.default_rng(0)
+    x = g.choice([-1.0, 1.0], size=(60, 12))
+    psi = g.standard_normal(60) + 1j * g.standard_normal(60)
+    psi /= np.linalg.norm(psi)
+    kn = relu_kernel_fn()(x, None, get=("nngp", "ntk"), backend="cpu")
+    K, th = np.asarray(kn.nngp), np.asarray(kn.ntk)
+    nb = 40
+    lr = 0.9 * max_learning_rate(th[:nb, :nb])
+    steps = [1, 10, 100]
+    curves, limits = qsntk_curves(x[:nb], psi[:nb], x[nb:], psi[nb:], lr, steps, discrete=True)
+    R = 3000
+    F = g.multivariate_normal(np.zeros(60), K + 1e-12 * np.eye(60), size=(R, 2))
+    f0 = F[:, 0] + 1j * F[:, 1]
+    A = np.eye(nb) - 2 * lr / nb * th[:nb, :nb]
+    e = f0[:, :nb] - psi[:nb]
+    proj = th[nb:, :nb] @ np.linalg.inv(th[:nb, :nb])
+    for i, t in enumerate(steps):
+        Et = np.linalg.matrix_power(A, t)
+        etr = e @ Et.T
+        fte = f0[:, nb:] - (proj @ (np.eye(nb) - Et) @ e.T).T
+        np.testing.assert_allclose(np.mean(np.abs(etr) ** 2), curves["L_psi_train"][i], rtol=0.06)
+        np.testing.assert_allclose(np.mean(np.abs(fte - psi[nb:]) ** 2), curves["L_psi_test"][i], rtol=0.06)
+    assert limits["L_psi_train_inf"] == pytest.approx(0.0, abs=1e-10)
