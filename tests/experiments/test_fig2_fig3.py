@@ -60,35 +60,3 @@ def test_settings_reduced_vs_paper() -> None:
                                                          "train_size": 2400}
     s, _ = tf.settings(p.parse_args(["--paper", "--width", "300"]), "fig2", "cpu")
     assert s["width"] == 300 and s["members"] == 10
-
-
-def test_qsntk_standin_matches_monte_carlo_linearised_ensemble() -> None:
-    """The stand-in QS-NTK curves (until experiments.predict_curves lands) vs a Monte-Carlo ensemble of
-    linearised networks: f0 ~ GP(0, K_nngp) per part, discrete gradient descent with the analytic NTK."""
-    from nnqs_fast.kernels import relu_kernel_fn
-    from nnqs_fast.kernels.spectrum import max_learning_rate
-    from nnqs_fast.training._standin import qsntk_curves
-
-    g = np.random.default_rng(0)
-    x = g.choice([-1.0, 1.0], size=(60, 12))
-    psi = g.standard_normal(60) + 1j * g.standard_normal(60)
-    psi /= np.linalg.norm(psi)
-    kn = relu_kernel_fn()(x, None, get=("nngp", "ntk"), backend="cpu")
-    K, th = np.asarray(kn.nngp), np.asarray(kn.ntk)
-    nb = 40
-    lr = 0.9 * max_learning_rate(th[:nb, :nb])
-    steps = [1, 10, 100]
-    curves, limits = qsntk_curves(x[:nb], psi[:nb], x[nb:], psi[nb:], lr, steps, discrete=True)
-    R = 3000
-    F = g.multivariate_normal(np.zeros(60), K + 1e-12 * np.eye(60), size=(R, 2))
-    f0 = F[:, 0] + 1j * F[:, 1]
-    A = np.eye(nb) - 2 * lr / nb * th[:nb, :nb]
-    e = f0[:, :nb] - psi[:nb]
-    proj = th[nb:, :nb] @ np.linalg.inv(th[:nb, :nb])
-    for i, t in enumerate(steps):
-        Et = np.linalg.matrix_power(A, t)
-        etr = e @ Et.T
-        fte = f0[:, nb:] - (proj @ (np.eye(nb) - Et) @ e.T).T
-        np.testing.assert_allclose(np.mean(np.abs(etr) ** 2), curves["L_psi_train"][i], rtol=0.06)
-        np.testing.assert_allclose(np.mean(np.abs(fte - psi[nb:]) ** 2), curves["L_psi_test"][i], rtol=0.06)
-    assert limits["L_psi_train_inf"] == pytest.approx(0.0, abs=1e-10)

@@ -70,66 +70,35 @@ def split(dim: int, train_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]
     train_size = check_positive_int(train_size, "train_size")
     if train_size >= dim:
         raise InvalidInputError(f"train size {train_size} must be smaller than the basis size {dim}")
-    try:
-        from .predict_curves import split_basis  # type: ignore[import-not-found]
-    except ImportError:
-        from ..training._standin import split_basis
+    from .predict_curves import split_basis
+
     return split_basis(dim, train_size, seed)
 
 
 def qsntk(target: Any, train_size: int, seed: int, steps: np.ndarray, lr: float | None, lr_factor: float,
           backend: str) -> dict[str, Any]:
     """QS-NTK curves (discrete-time gradient descent, as the finite networks) at ``steps``: ``{"steps", "curves", "limits", "learning_rate", "eta_max", "source"}``."""
-    psi, x = np.asarray(target.psi), np.asarray(target.inputs, dtype=np.float64)
+    psi = np.asarray(target.psi)
     tr, te = split(psi.shape[0], train_size, seed)
-    try:
-        from .predict_curves import PredictConfig, run_predict_curves  # type: ignore[import-not-found]
-    except ImportError:
-        PredictConfig = None
-    if PredictConfig is not None:
-        cfg = PredictConfig(system=target.system, boundary=target.boundary, lx=target.lattice[0],
-                            ly=target.lattice[1], train_size=train_size, seed=seed, lr_fraction=lr_factor,
-                            learning_rate=lr, max_step=int(steps[-1]), n_times=41, discrete=True, backend=backend)
-        res = run_predict_curves(cfg, target=target)
-        if not (np.array_equal(res.train_idx, tr) and np.array_equal(res.test_idx, te)):
-            raise RuntimeError("predict_curves used a different train/test split")
-        return {"steps": np.asarray(res.steps, float), "curves": res.curves, "limits": res.limits,
-                "learning_rate": float(res.learning_rate), "eta_max": float(res.eta_max), "source": "predict_curves"}
-    from ..training import _standin, max_learning_rate_for
+    from .predict_curves import PredictConfig, run_predict_curves
 
-    eta_max = max_learning_rate_for(x[tr], backend=backend)
-    rate = lr if lr is not None else lr_factor * eta_max
-    grid = np.unique(np.round(np.logspace(0, np.log10(max(int(steps[-1]), 1)), 41)))
-    curves, limits = _standin.qsntk_curves(x[tr], psi[tr], x[te], psi[te], rate, grid, discrete=True)
-    return {"steps": grid, "curves": curves, "limits": limits, "learning_rate": float(rate),
-            "eta_max": float(eta_max), "source": "training._standin"}
+    cfg = PredictConfig(system=target.system, boundary=target.boundary, lx=target.lattice[0], ly=target.lattice[1],
+                        train_size=train_size, seed=seed, lr_fraction=lr_factor, learning_rate=lr,
+                        max_step=int(steps[-1]), n_times=41, discrete=True, backend=backend)
+    res = run_predict_curves(cfg, target=target)
+    if not (np.array_equal(res.train_idx, tr) and np.array_equal(res.test_idx, te)):
+        raise RuntimeError("predict_curves used a different train/test split")
+    return {"steps": np.asarray(res.steps, float), "curves": res.curves, "limits": res.limits,
+            "learning_rate": float(res.learning_rate), "eta_max": float(res.eta_max), "source": "predict_curves"}
 
 
 def plot_fig2(path, q: dict[str, Any], ens: dict[str, Any], title: str) -> None:
-    try:
-        from .predict_curves import plot_predict_curves  # type: ignore[import-not-found]
-    except ImportError:
-        plot_predict_curves = None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if plot_predict_curves is not None:
-        fig = plot_predict_curves(q["steps"], q["curves"], q["limits"], ensemble=ens, title=title, path=path)
-        plt.close(fig)
-        return
-    fig, ax = plt.subplots(figsize=(5.0, 3.6))
-    ax.loglog(q["steps"], q["curves"]["L_psi_train"], color="C0", label="QS-NTK Train")
-    ax.loglog(q["steps"], q["curves"]["L_psi_test"], color="C1", label="QS-NTK Test")
-    ax.axhline(q["limits"]["L_psi_test_inf"], color="C1", ls="--", lw=1.0, label="Test convergence")
-    es = np.asarray(ens["steps"])
-    for key, col, name in (("train", "C2", "Train"), ("test", "C3", "Test")):
-        ax.loglog(es, ens[key], "o", ms=3, color=col, label=f"{ens.get('label', 'Ensemble')} {name}")
-    ax.set_xlabel("Step")
-    ax.set_ylabel(r"$L_{\Psi_l}$")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    from .predict_curves import plot_predict_curves
+
+    fig = plot_predict_curves(q["steps"], q["curves"], q["limits"], ensemble=ens, title=title, path=path)
     plt.close(fig)
