@@ -49,11 +49,19 @@ T* out_at(py::object o, index_t i0, index_t j0, index_t rows, index_t cols, inde
   return p + i0 * a.shape(1) + j0;
 }
 
+// g is either the Gram tile (rows x cols) or, with x2 given, the row inputs x1 (rows x d); x2 (cols x d).
 template <class T>
 void relu_tile_impl(py::array g, py::array sq1, py::array sq2, py::object nngp, py::object ntk, index_t i0,
-                    index_t j0, int depth, double W_std, double b_std, int d, int mode) {
+                    index_t j0, int depth, double W_std, double b_std, int d, int mode, py::object x2obj) {
   nnqs::require(g.ndim() == 2, "g must be 2-D");
-  const index_t rows = g.shape(0), cols = g.shape(1);
+  const bool on_the_fly = !x2obj.is_none();
+  py::array x2;
+  if (on_the_fly) {
+    x2 = x2obj.cast<py::array>();
+    nnqs::require(x2.ndim() == 2 && g.shape(1) == d && x2.shape(1) == d, "x1/x2 must be (rows, d) and (cols, d)");
+    nnqs::require(x2.dtype().is(g.dtype()), "x1 and x2 must have the same dtype");
+  }
+  const index_t rows = g.shape(0), cols = on_the_fly ? x2.shape(0) : g.shape(1);
   nnqs::require(sq1.size() == rows && sq2.size() == cols, "sq1/sq2 sizes must match the tile");
   index_t ld1 = 0, ld2 = 0, l3 = 0, l4 = 0;
   T* pn = out_at<T>(nngp, i0, j0, rows, cols, &ld1, "nngp");
@@ -67,10 +75,15 @@ void relu_tile_impl(py::array g, py::array sq1, py::array sq2, py::object nngp, 
     ptt = out_at<T>(ntk, j0, i0, cols, rows, &l4, "ntk");
   }
   const T* pg = cptr<T>(g, "g");
+  const T* px2 = on_the_fly ? cptr<T>(x2, "x2") : nullptr;
   const T* p1 = cptr<T>(sq1, "sq1");
   const T* p2 = cptr<T>(sq2, "sq2");
   py::gil_scoped_release nogil;
-  nnqs::relu_kernel_tile<T>(pg, rows, cols, p1, p2, pn, pt, pn ? ld1 : ld2, depth, W_std, b_std, d, mode, pnt, ptt);
+  if (on_the_fly)
+    nnqs::relu_kernel_tile<T>(nullptr, rows, cols, p1, p2, pn, pt, pn ? ld1 : ld2, depth, W_std, b_std, d, mode, pnt,
+                              ptt, pg, px2);
+  else
+    nnqs::relu_kernel_tile<T>(pg, rows, cols, p1, p2, pn, pt, pn ? ld1 : ld2, depth, W_std, b_std, d, mode, pnt, ptt);
 }
 
 template <class T>
@@ -164,14 +177,15 @@ void register_kernels(py::module_& m) {
   m.def(
       "relu_kernel_tile",
       [](py::array g, py::array sq1, py::array sq2, py::object nngp, py::object ntk, index_t i0, index_t j0,
-         int depth, double W_std, double b_std, int d, int mode) {
-        NNQS_DISPATCH(g, relu_tile_impl, g, sq1, sq2, nngp, ntk, i0, j0, depth, W_std, b_std, d, mode);
+         int depth, double W_std, double b_std, int d, int mode, py::object x2) {
+        NNQS_DISPATCH(g, relu_tile_impl, g, sq1, sq2, nngp, ntk, i0, j0, depth, W_std, b_std, d, mode, x2);
       },
       py::arg("g"), py::arg("sq1"), py::arg("sq2"), py::arg("nngp").none(true), py::arg("ntk").none(true),
       py::arg("i0"), py::arg("j0"), py::arg("depth"), py::arg("W_std"), py::arg("b_std"), py::arg("d"),
-      py::arg("mode"),
+      py::arg("mode"), py::arg("x2") = py::none(),
       "ReLU NNGP/NTK arc-cosine recursion on a Gram tile, written into nngp/ntk at (i0, j0) (mode 0 plain, "
-      "1 symmetric diagonal tile, 2 symmetric off-diagonal tile also written at (j0, i0)).");
+      "1 symmetric diagonal tile, 2 symmetric off-diagonal tile also written at (j0, i0)). With x2 given, g is the "
+      "row inputs x1 (rows x d) and the dot products x1 . x2 are formed on the fly.");
   m.def(
       "fused_ntk_tile",
       [](py::array out, index_t i0, index_t j0, py::object base, double alpha, double beta, py::list B, py::list C,

@@ -107,10 +107,21 @@ static relu_row_fn pick_relu_row() {
 
 template <class T>
 void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk,
-                      index_t ld, int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t) {
+                      index_t ld, int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t,
+                      const T* x1, const T* x2) {
   require(depth >= 1 && d >= 1, "relu_kernel_tile: depth and d must be >= 1");
   require(mode >= 0 && mode <= 2, "relu_kernel_tile: mode must be 0, 1 or 2");
   require(mode != 1 || rows == cols, "relu_kernel_tile: a diagonal tile must be square");
+  require(g != nullptr || (x1 != nullptr && x2 != nullptr), "relu_kernel_tile: pass g or both x1 and x2");
+  // Without g the dot products x1_i . x2_j are formed on the fly (cheap for the small input dimensions of
+  // lattice encodings; saves the n1*n2 Gram buffer and a BLAS call whose spinning threads would compete with
+  // this OpenMP team). Columns are stored transposed (d x cols) so the inner loop vectorises over j.
+  std::vector<double> x2t;
+  if (!g) {
+    x2t.resize(static_cast<size_t>(d) * cols);
+    for (index_t j = 0; j < cols; ++j)
+      for (int k = 0; k < d; ++k) x2t[static_cast<size_t>(k) * cols + j] = static_cast<double>(x2[j * d + k]);
+  }
   static const relu_row_fn relu_row = pick_relu_row();
   const double w2 = W_std * W_std, b2 = b_std * b_std, wd = w2 / d;
   // Diagonal recursions K_l(x, x) (cos t = 1: E[relu^2] = K/2), stored as sqrt and 1/sqrt;
@@ -162,11 +173,22 @@ void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, cons
         const index_t js = dblock ? i : j0;  // diagonal block: upper part of the block only
         double* kr = &kb[(i - i0) * B + (js - j0)];
         double* tr = &tb[(i - i0) * B + (js - j0)];
-        const T* gi = g + i * cols;
-        for (index_t j = js; j < j1; ++j) kr[j - js] = static_cast<double>(gi[j]);
+        const T* gi = g ? g + i * cols : nullptr;
+        if (gi) {
+          for (index_t j = js; j < j1; ++j) kr[j - js] = static_cast<double>(gi[j]);
+        } else {
+          const index_t nj = j1 - js;
+          for (index_t j = 0; j < nj; ++j) kr[j] = 0.0;
+          for (int k = 0; k < d; ++k) {
+            const double a = static_cast<double>(x1[i * d + k]);
+            const double* xt = x2t.data() + static_cast<size_t>(k) * cols + js;
+#pragma omp simd
+            for (index_t j = 0; j < nj; ++j) kr[j] += a * xt[j];
+          }
+        }
         relu_row(kr, tr, j1 - js, &r1[i * depth], &q1[i * depth], r2.data() + js, q2.data() + js, cols, depth, w2, b2,
                  wd);
-        if (dblock) diag_values(static_cast<double>(gi[i]), kr, tr);
+        if (dblock) diag_values(gi ? static_cast<double>(gi[i]) : static_cast<double>(sq1[i]), kr, tr);
       }
       for (index_t i = i0; i < i1; ++i) {
         const index_t js = dblock ? i : j0;
@@ -290,7 +312,7 @@ void combine_decoupled(const T* t1, const T* t2, T* theta, T* phi, index_t n) {
 
 #define NNQS_INSTANTIATE(T)                                                                                     \
   template void relu_kernel_tile<T>(const T*, index_t, index_t, const T*, const T*, T*, T*, index_t, int, double, \
-                                    double, int, int, T*, T*);                                                          \
+                                    double, int, int, T*, T*, const T*, const T*);                                      \
   template void fused_ntk_tile<T>(T*, index_t, index_t, index_t, const T*, double, double,                       \
                                   const std::vector<const T*>&, const std::vector<const T*>&,                    \
                                   const std::vector<double>&, const std::vector<double>&, bool);                 \

@@ -229,3 +229,24 @@ def test_memory_limit_is_enforced(monkeypatch, rng):
         nf.relu_kernel_fn()(x)
     with pytest.raises(MemoryLimitError):
         nf.empirical_ntk(nf.init_relu(0, 3, 5), x)
+
+
+@pytest.mark.parametrize("d", [12, 80])
+@pytest.mark.parametrize("sym", [True, False])
+def test_relu_gram_paths_on_the_fly_and_blas_agree_with_numpy(d, sym, monkeypatch):
+    """Small d forms x1.x2 inside the fused C++ pass, large d via a BLAS Gram tile; both match the NumPy formula,
+    and forcing the other path on the same inputs gives the same kernels (odd tile sizes included)."""
+    from nnqs_fast.kernels import analytic
+
+    g = np.random.default_rng(d)
+    x1 = g.standard_normal((37, d))
+    x2 = None if sym else g.standard_normal((29, d))
+    ref = analytic.relu_kernels_numpy(x1, x2, 2, 0.7, 0.2)
+    kf = analytic.relu_kernel_fn(depth=2, W_std=0.7, b_std=0.2)
+    k = kf(x1, x2, chunk_size=11, backend="cpu")
+    np.testing.assert_allclose(k.nngp, ref[0], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(k.ntk, ref[1], rtol=1e-10, atol=1e-12)
+    monkeypatch.setattr(analytic, "_ON_THE_FLY_MAX_DIM", 0 if d <= 64 else 10_000)
+    k2 = kf(x1, x2, chunk_size=11, backend="cpu")
+    np.testing.assert_allclose(k2.ntk, k.ntk, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(k2.nngp, k.nngp, rtol=1e-12, atol=1e-14)

@@ -16,9 +16,12 @@ namespace nnqs {
 // nngp / ntk may be null (not requested). mode 0: plain tile; mode 1: diagonal tile of a symmetric result (g
 // valid on and above its diagonal; both triangles of the tile are written); mode 2: off-diagonal tile of a
 // symmetric result, also written transposed at nngp_t / ntk_t (the (j0, i0) tile origin, same row stride).
+// g may be null: then x1 (rows x d) and x2 (cols x d), row-major, are given and the dot products are formed on
+// the fly inside the fused pass (no Gram buffer; the better choice for small input dimension d).
 template <class T>
 void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk,
-                      index_t ld, int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t);
+                      index_t ld, int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t,
+                      const T* x1 = nullptr, const T* x2 = nullptr);
 
 // out[i, j] = alpha * base[i, j] + beta + sum_p B_p[i, j] * (gamma_p * C_p[i, j] + delta_p)
 // (base may be null: then alpha * base is dropped). Tiles B_p, C_p, base are rows x cols C-contiguous.

@@ -339,9 +339,10 @@ def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any =
                    lr_factor: float = 0.9, max_learning_rate: float | None = None, force: bool = False,
                    depth: int = 1, W_std: float = 0.5, b_std: float = 0.1, seed: int = 0, record_steps: Any = None,
                    n_record: int = 40, early_stop_rtol: float = 0.0, record_predictions: bool = True,
-                   quiet: bool = False, desc: str = "train", chunk_steps: int = 200) -> Any:
+                   chunk_flops: float | None = None, n_workers: int | None = None, quiet: bool = False,
+                   desc: str = "train", chunk_steps: int = 200) -> Any:
     """CUDA path of :func:`nnqs_fast.training.train_ensemble`: the same arguments (``chunk_flops`` and
-    ``n_workers`` are CPU scheduling options, absent here) and the same :class:`EnsembleResult`; all ``2K``
+    ``n_workers`` are CPU scheduling options, accepted and ignored here) and the same :class:`EnsembleResult`; all ``2K``
     networks step together in one batched fused step (float64). Ctrl-C stops between chunks of ``chunk_steps``
     steps and returns what was recorded (``interrupted=True``)."""
     from .._progress import progress

@@ -89,6 +89,11 @@ def relu_kernel_fn(depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> Ke
     return kernel_fn
 
 
+#: Input dimensions up to this form x1 . x2 on the fly in the fused C++ pass (lattice encodings have d = L);
+#: larger d use one BLAS GEMM per tile first.
+_ON_THE_FLY_MAX_DIM = 64
+
+
 def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int, W_std: float, b_std: float,
                names: tuple[str, ...], chunk: int | None) -> dict[str, np.ndarray]:
     n1, n2 = a.shape[0], c.shape[0]
@@ -102,14 +107,19 @@ def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int
     d = a.shape[1]
     tiles = list(tile_pairs(n1, n2, chunk, sym))
     first = ntk if want_ntk else nngp
+    on_the_fly = d <= _ON_THE_FLY_MAX_DIM
     for i0, i1, j0, j1 in tiles:
         diag = sym and i0 == j0
-        # one tile: the Gram matrix is written into an output and the recursion runs in place (no fresh pages)
-        target = first if len(tiles) == 1 else None
-        g = gram(a[i0:i1], upper_only=True, out=target) if diag else gram(a[i0:i1], c[j0:j1], out=target)
         # mode 1: diagonal tile of a symmetric result (both triangles written); 2: off-diagonal tile of a symmetric
         # result (also written transposed at (j0, i0)); 0: plain tile
         mode = 1 if diag else (2 if sym else 0)
+        if on_the_fly:  # small d: x1 . x2 formed inside the fused C++ pass (no Gram buffer, no BLAS threads)
+            fn(a[i0:i1], sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std), int(d),
+               mode, c[j0:j1])
+            continue
+        # one tile: the Gram matrix is written into an output and the recursion runs in place (no fresh pages)
+        target = first if len(tiles) == 1 else None
+        g = gram(a[i0:i1], upper_only=True, out=target) if diag else gram(a[i0:i1], c[j0:j1], out=target)
         fn(g, sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std), int(d), mode)
     return {"nngp": nngp, "ntk": ntk}
 
