@@ -60,3 +60,16 @@ def test_settings_reduced_vs_paper() -> None:
                                                          "train_size": 2400}
     s, _ = tf.settings(p.parse_args(["--paper", "--width", "300"]), "fig2", "cpu")
     assert s["width"] == 300 and s["members"] == 10
+
+
+def test_reproduce_fig2_weight_scales_reach_both_the_trainer_and_the_qsntk(tmp_path) -> None:
+    """--W-std/--b-std change the analytic NTK (hence eta_max) and the networks, and are recorded."""
+    common = ["reproduce", "fig2", "--system", "tfim", "--lx", "2", "--ly", "3", "--train-size", "30", "--width",
+              "32", "--members", "1", "--steps", "10", "--quiet", "--no-plot"]
+    assert main(common + ["--out", str(tmp_path / "a")]) == 0
+    assert main(common + ["--out", str(tmp_path / "b"), "--W-std", "0.25", "--b-std", "0.01"]) == 0
+    ma, _ = load_results(tmp_path / "a", "fig2")
+    mb, _ = load_results(tmp_path / "b", "fig2")
+    assert (ma["config"]["W_std"], mb["config"]["W_std"], mb["config"]["b_std"]) == (0.5, 0.25, 0.01)
+    # the NTK scales roughly with W_std^2 (times W_std^2 inside): eta_max grows by much more than 4x
+    assert mb["results"]["eta_max"] > 4 * ma["results"]["eta_max"]

@@ -33,6 +33,10 @@ def add_common_arguments(parser: argparse.ArgumentParser, fig: str) -> None:
         help="the paper's full settings (default when the CUDA backend is usable); otherwise reduced CPU defaults")
     add(parser, "--members", type=int, default=None, help="ensemble size K (paper 10)")
     add(parser, "--steps", type=int, default=None, help="gradient-descent steps (paper 10000)")
+    add(parser, "--W-std", type=float, default=0.5, dest="W_std",
+        help="weight scale of the NTK-parameterised ReLU layers (default 0.5: the paper's 'W ~ N(0, 0.25)')")
+    add(parser, "--b-std", type=float, default=0.1, dest="b_std",
+        help="bias scale (default 0.1: the paper's 'b ~ N(0, 0.01)')")
     add(parser, "--lr-factor", type=float, default=0.9, help="learning rate / η_max of the analytic NTK (default 0.9)")
     add(parser, "--learning-rate", type=float, default=None, help="an absolute learning rate instead")
     add(parser, "--force", action="store_true", help="allow a learning rate above η_max (warns)")
@@ -76,7 +80,7 @@ def split(dim: int, train_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def qsntk(target: Any, train_size: int, seed: int, steps: np.ndarray, lr: float | None, lr_factor: float,
-          backend: str) -> dict[str, Any]:
+          backend: str, W_std: float = 0.5, b_std: float = 0.1) -> dict[str, Any]:
     """QS-NTK curves (discrete-time gradient descent, as the finite networks) at ``steps``: ``{"steps", "curves", "limits", "learning_rate", "eta_max", "source"}``."""
     psi = np.asarray(target.psi)
     tr, te = split(psi.shape[0], train_size, seed)
@@ -84,7 +88,8 @@ def qsntk(target: Any, train_size: int, seed: int, steps: np.ndarray, lr: float 
 
     cfg = PredictConfig(system=target.system, boundary=target.boundary, lx=target.lattice[0], ly=target.lattice[1],
                         train_size=train_size, seed=seed, lr_fraction=lr_factor, learning_rate=lr,
-                        max_step=int(steps[-1]), n_times=41, discrete=True, backend=backend)
+                        max_step=int(steps[-1]), n_times=41, discrete=True, backend=backend, W_std=W_std,
+                        b_std=b_std)
     res = run_predict_curves(cfg, target=target)
     if not (np.array_equal(res.train_idx, tr) and np.array_equal(res.test_idx, te)):
         raise RuntimeError("predict_curves used a different train/test split")

@@ -1,6 +1,7 @@
 """Fig. 2: training dynamics of a finite-width NNQS ensemble vs the QS-NTK prediction of the ∞-NNQS.
 
-ψ = ψ1 + iψ2 (two one-hidden-layer ReLU nets, NTK parameterisation, W_std 0.5, b_std 0.1) trained by full-batch
+ψ = ψ1 + iψ2 (two one-hidden-layer ReLU nets, NTK parameterisation, W_std 0.5, b_std 0.1 unless
+--W-std/--b-std) trained by full-batch
 gradient descent on the loss of Eq. 13 over ``train_size`` uniformly drawn basis states of the target (TFIM or
 Hubbard quench, :func:`nnqs_fast.physics.make_target`), the rest being the test set, at 0.9 × η_max of the
 analytic NTK. Plotted: the ensemble's L_Ψl (Eq. 17 at finite τ: mean of the member losses) on train and test at
@@ -41,19 +42,20 @@ def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:
     target = tf.load_target(args)
     steps_T = int(s["steps"])
     q = tf.qsntk(target, s["train_size"], args.seed, np.array([steps_T]), args.learning_rate, args.lr_factor,
-                 backend)
+                 backend, W_std=args.W_std, b_std=args.b_std)
     t_q = time.perf_counter() - t0
     tr, te = tf.split(target.psi.shape[0], s["train_size"], args.seed)
     x, psi = np.asarray(target.inputs, float), np.asarray(target.psi)
     ens = train_ensemble(x[tr], psi[tr], x[te], psi[te], width=s["width"], n_members=s["members"],
                          n_steps=steps_T, learning_rate=q["learning_rate"], max_learning_rate=q["eta_max"],
-                         force=args.force, seed=args.seed, n_record=args.n_record, early_stop_rtol=args.early_stop,
+                         force=args.force, W_std=args.W_std, b_std=args.b_std, seed=args.seed,
+                         n_record=args.n_record, early_stop_rtol=args.early_stop,
                          n_workers=args.workers, backend=backend, quiet=args.quiet,
                          desc=f"fig2 {args.system} N={s['width']}")
     config = {"system": args.system, "lattice": [args.lx, args.ly], "boundary": target.boundary,
               "target": dict(target.config), "mode": mode, **s, "lr_factor": args.lr_factor,
               "learning_rate_given": args.learning_rate, "seed": args.seed, "early_stop_rtol": args.early_stop,
-              "depth": 1, "W_std": 0.5, "b_std": 0.1, "qsntk_source": q["source"]}
+              "depth": 1, "W_std": args.W_std, "b_std": args.b_std, "qsntk_source": q["source"]}
     qs = q["steps"]
 
     def at(curve, t):

@@ -55,7 +55,8 @@ def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:
     try:
         for i, n in enumerate(sizes):
             t0 = time.perf_counter()
-            q = tf.qsntk(target, n, args.seed, np.array([T]), args.learning_rate, args.lr_factor, backend)
+            q = tf.qsntk(target, n, args.seed, np.array([T]), args.learning_rate, args.lr_factor, backend,
+                         W_std=args.W_std, b_std=args.b_std)
             t_q += time.perf_counter() - t0
             q_test[i] = float(q["curves"]["L_psi_test"][-1])
             q_train[i] = float(q["curves"]["L_psi_train"][-1])
@@ -68,7 +69,8 @@ def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:
                 t0 = time.perf_counter()
                 ens = train_ensemble(x[tr], psi[tr], x[te], psi[te], width=N, n_members=K, n_steps=T,
                                      learning_rate=q["learning_rate"], max_learning_rate=q["eta_max"],
-                                     force=args.force, seed=args.seed, record_steps=[0, T],
+                                     force=args.force, W_std=args.W_std, b_std=args.b_std, seed=args.seed,
+                                     record_steps=[0, T],
                                      early_stop_rtol=args.early_stop, n_workers=args.workers, backend=backend,
                                      quiet=True)
                 t_train += time.perf_counter() - t0
@@ -86,7 +88,7 @@ def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:
     config = {"system": args.system, "lattice": [args.lx, args.ly], "boundary": target.boundary,
               "target": dict(target.config), "mode": mode, **s, "lr_factor": args.lr_factor,
               "learning_rate_given": args.learning_rate, "seed": args.seed, "early_stop_rtol": args.early_stop,
-              "depth": 1, "W_std": 0.5, "b_std": 0.1, "plotted": "test L_psi_l at the final step"}
+              "depth": 1, "W_std": args.W_std, "b_std": args.b_std, "plotted": "test L_psi_l at the final step"}
     results = {"train_sizes": sizes, "widths": widths, "steps": T,
                "test_loss": {str(N): test_ens[:, j].tolist() for j, N in enumerate(widths)},
                "qsntk_test_loss": q_test.tolist(), "qsntk_test_loss_inf": q_inf.tolist(),
