@@ -6,10 +6,12 @@ Default sizes are modest (the test run uses --benchmark-disable); NNQS_BENCH_FUL
   D × D kernel and sum the four-index expression (``numpy_four_index``) or its partial traces
   (``numpy_matrix``); the C++ on-the-fly paths: ``cpp_compressed`` (default) and ``cpp_tiled`` (plain O(D²)
   sweep). L = 10 by default, L = 12 with NNQS_BENCH_FULL=1 (D×D float64 at L = 16 would be 32 GiB).
-* ``wick-generic-L16``: the C++ path at L = 16 (L = 14 by default), checked against the Hamming-distance closed
-  form (spin kernels of dot products depend on the Hamming distance only), which is also the NumPy baseline.
-* ``wick-factorized``: Cos-net kernel at L = 1000 (L = 200 by default): the O(L) factorised path vs a NumPy
-  Hamming-histogram formula in logs (gammaln).
+* ``wick-generic-L16``: L = 16 (L = 14 by default): the library's O(L) Hamming path (``library_hamming``,
+  :func:`wick_purity_hamming`) and the general-input C++ compressed path, checked against this file's own
+  Hamming-distance closed form (spin kernels of dot products depend on the Hamming distance only), which is
+  also the NumPy baseline.
+* ``wick-factorized``: Cos-net kernel at L = 1000 (L = 200 by default): the O(L) factorised path and the library's
+  Hamming path vs a NumPy Hamming-histogram formula in logs (gammaln).
 * ``ensemble``: sampled Cos-net ensemble entropies (streaming bipartite evaluation) vs a direct full-basis forward
   pass + SVD per member.
 """
@@ -25,7 +27,7 @@ from scipy.special import gammaln, logsumexp
 
 from nnqs_fast.entanglement import (cosnet_gp_kernel, entanglement_entropy, relu_nngp_kernel,
                                     sample_ensemble_entropies, spin_basis_inputs, wick_purity_factorized,
-                                    wick_purity_from_matrices, wick_purity_partial_trace)
+                                    wick_purity_from_matrices, wick_purity_hamming, wick_purity_partial_trace)
 from nnqs_fast.entanglement.wick import _permute
 
 FULL = os.environ.get("NNQS_BENCH_FULL", "") not in ("", "0")
@@ -86,24 +88,30 @@ def test_bench_wick_generic(benchmark, impl):
 
 
 @pytest.mark.benchmark(group="wick-generic-L16")
-@pytest.mark.parametrize("impl", ["numpy_hamming", "cpp_compressed"])
+@pytest.mark.parametrize("impl", ["numpy_hamming", "library_hamming", "cpp_compressed"])
 def test_bench_wick_generic_large(benchmark, impl):
     L = L_LARGE
     k = relu_nngp_kernel(L)
-    if impl == "numpy_hamming":
-        val = benchmark(lambda: hamming_purity(k, L, L // 2))
-    else:
-        val = benchmark(lambda: wick_purity_partial_trace(k, n_sites=L, subsystem=L // 2).purity)
+    fns = {
+        "numpy_hamming": lambda: hamming_purity(k, L, L // 2),
+        # the library's O(L) path (isotropic kernels on the ±1 basis; what method="auto" picks here)
+        "library_hamming": lambda: wick_purity_hamming(k, n_sites=L, subsystem=L // 2).purity,
+        # the general-input path (any product basis / features), O(D_A² + D_B²) after compression
+        "cpp_compressed": lambda: wick_purity_partial_trace(k, n_sites=L, subsystem=L // 2).purity,
+    }
+    val = benchmark(fns[impl])
     assert val == pytest.approx(hamming_purity(k, L, L // 2), rel=1e-11)
 
 
 @pytest.mark.benchmark(group="wick-factorized")
-@pytest.mark.parametrize("impl", ["numpy_hamming_logs", "factorized"])
+@pytest.mark.parametrize("impl", ["numpy_hamming_logs", "factorized", "library_hamming"])
 def test_bench_wick_factorized(benchmark, impl):
     L = L_FACT
     k = cosnet_gp_kernel(10.0, math.sqrt(2 * L), L)
     if impl == "factorized":
         val = benchmark(lambda: wick_purity_factorized(k, n_sites=L, subsystem=L // 2).renyi2)
+    elif impl == "library_hamming":
+        val = benchmark(lambda: wick_purity_hamming(k, n_sites=L, subsystem=L // 2).renyi2)
     else:
         val = benchmark(lambda: -hamming_purity(k, L, L // 2, log=True))
     assert val == pytest.approx(-hamming_purity(k, L, L // 2, log=True), rel=1e-12)

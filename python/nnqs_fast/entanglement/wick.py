@@ -25,8 +25,8 @@ Rényi-2 and von Neumann entropies; ``renyi2`` returned here equals that bound e
 exact (i.i.d. amplitudes), otherwise it is an estimate of the bound. Likewise ``1 − purity`` estimates the
 average Tsallis-2 entropy (Supplementary IV).
 
-Three paths (all equal to rounding; tested against each other and a brute four-index sum)
-------------------------------------------------------------------------------------------
+Paths (all equal to rounding; tested against each other and a brute four-index sum)
+------------------------------------------------------------------------------------
 1. ``method="brute"`` — builds C and P on the full basis (D × D) and sums the four-index expression directly
    (the oracle; small systems only).
 2. ``method="partial_trace"`` — the C++ core (:mod:`nnqs/wick.hpp`) evaluates the kernels on the fly from the
@@ -40,6 +40,10 @@ Three paths (all equal to rounding; tested against each other and a brute four-i
 3. ``method="factorized"`` — for kernels that are products of per-site factors (Cos-net and Gauss-net on spins:
    exp(−γ|x−y|²) = Π_i exp(−γ(x_i−y_i)²); the delta kernel), every term is a product of per-site sums:
    O(L) work for any L (L = 1000 is exact), computed in logs (``log_numerator``, ``log_denominator``).
+4. ``method="hamming"`` (:func:`wick_purity_hamming`) — isotropic kernels (functions of x·y, |x|², |y|²: ReLU
+   NNGP, RBF, delta) on the full ±s spin basis depend on the Hamming distance h only (x·y = s²(L − 2h)); every
+   sum becomes a sum over h with binomial weights, and PP = ‖P‖_F². O(L) in logs; ``method="auto"`` uses it
+   whenever the spin values are (−s, s) (the default ±1 basis).
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import gammaln, logsumexp
 
 from .._backend import core_module, gpu_impl, resolve_backend
 from .._validation import as_array, check_finite_scalar, check_memory, check_positive_int
@@ -68,6 +72,7 @@ __all__ = [
     "wick_purity_brute",
     "wick_purity_partial_trace",
     "wick_purity_factorized",
+    "wick_purity_hamming",
     "wick_purity_from_matrices",
     "spin_basis_inputs",
 ]
@@ -108,6 +113,12 @@ class GPKernel:
     def factorizes(self) -> bool:
         """True for kernels that are products of per-site factors (rbf, delta, zero)."""
         return self.family in ("rbf", "delta", "zero")
+
+    @property
+    def isotropic(self) -> bool:
+        """True when the kernel is a function of ``(x·y, |x|², |y|²)`` (every built-in family): on the ±s spin
+        basis it then depends on the Hamming distance only (x·y = s²(L − 2h), |x|² = |y|² = s² L)."""
+        return self.family in _FAMILIES
 
     def from_products(self, dot: np.ndarray, n1: np.ndarray, n2: np.ndarray) -> np.ndarray:
         """NumPy evaluation (independent of the C++ one; used by the brute path and the tests)."""
@@ -571,6 +582,140 @@ def wick_purity_factorized(kernel1: GPKernel | tuple[float, np.ndarray], kernel2
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Path 4: isotropic kernels on the full ±s spin basis, O(L) sums over Hamming distances, in logs
+# ---------------------------------------------------------------------------------------------------------------
+
+def _symmetric_spin_scale(spin_values) -> float | None:
+    """s² when ``spin_values`` is (−s, s) or (s, −s) with s ≠ 0 (then |x|² = s² L for every configuration),
+    else None."""
+    try:
+        v = np.asarray(spin_values, float)
+    except (TypeError, ValueError):
+        return None
+    if v.shape != (2,) or not np.all(np.isfinite(v)) or v[0] == 0.0 or v[0] != -v[1]:
+        return None
+    return float(v[0] * v[0])
+
+
+def _log_hamming_values(kernel: GPKernel, L: int, s2: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(log|k(h)|, sign k(h))`` for h = 0..L on the ±s spin basis (x·y = s²(L − 2h), |x|² = |y|² = s² L).
+
+    rbf and delta analytically (no underflow at large L: log k = log amp − 4 γ s² h); other families through
+    :meth:`GPKernel.from_products`."""
+    h = np.arange(L + 1, dtype=float)
+    if kernel.family == "zero":
+        return np.full(L + 1, -math.inf), np.zeros(L + 1)
+    if kernel.family == "rbf":
+        amp, gamma = kernel.params[:2]
+        if amp == 0.0:
+            return np.full(L + 1, -math.inf), np.zeros(L + 1)
+        return math.log(amp) - 4.0 * gamma * s2 * h, np.ones(L + 1)
+    if kernel.family == "delta":
+        la = np.full(L + 1, -math.inf)
+        sg = np.zeros(L + 1)
+        if kernel.params[0] > 0:
+            la[0], sg[0] = math.log(kernel.params[0]), 1.0
+        return la, sg
+    v = kernel.from_products(s2 * (L - 2.0 * h), s2 * L, s2 * L)
+    if not np.all(np.isfinite(v)):
+        raise InvalidInputError(f"the {kernel.family!r} kernel is not finite on the spin basis; check its "
+                                "parameters")
+    with np.errstate(divide="ignore"):
+        return np.log(np.abs(v)), np.sign(v)
+
+
+def _signed_add(la, sa, lb, sb) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise log|sa e^la + sb e^lb| and its sign (−inf, 0 where the sum vanishes)."""
+    m = np.maximum(la, lb)
+    mf = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = sa * np.exp(la - mf) + sb * np.exp(lb - mf)
+        v = np.where(t != 0.0, mf + np.log(np.abs(t)), -math.inf)
+    return v, np.sign(t)
+
+
+def _lbinom(n: int, k: np.ndarray) -> np.ndarray:
+    return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+
+
+def _lse(vals) -> float:
+    """log Σ e^v (−inf for an empty or all −inf input); plain NumPy (scipy's logsumexp costs ~20 µs a call)."""
+    a = np.asarray(vals, float)
+    if a.size == 0:
+        return -math.inf
+    m = float(np.max(a))
+    if m == -math.inf:
+        return m
+    return m + math.log(float(np.sum(np.exp(a - m))))
+
+
+def wick_purity_hamming(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int, subsystem,
+                        spin_values: tuple[float, float] = (-1.0, 1.0)) -> WickResult:
+    """O(L) Wick purity (Eqs. 1–2, S36–S39) for isotropic kernels on the full ±s spin basis, in logs.
+
+    On ±s spins ``x·y = s²(L − 2h)`` and ``|x|² = |y|² = s² L`` (h = Hamming distance), so every kernel of
+    ``(x·y, |x|², |y|²)`` (ReLU NNGP, RBF/Cos-net/Gauss-net, delta) is a function ``k(h)``; write
+    ``c(h) = k1 + k2``, ``p(h) = k1 − k2`` (``kernel2="same"``: c = 2 k1, p = 0; ``None``: c = p = k1).
+    With x = (a, b), h(x, y) = h_A(a, a') + h_B(b, b'), and there are ``2^n C(n, h)`` ordered pairs at distance
+    h among n sites, hence (L_A = |A|, L_B = L − L_A; only |A| matters):
+
+    * ``Tr C = 2^L c(0)``;
+    * ``Tr R_A² = 2^{L_A + 2 L_B} Σ_{h=0}^{L_A} C(L_A, h) c(h)²`` (R_A(a, a') = 2^{L_B} c(h_A)), ``Tr R_B²``
+      with A ↔ B;
+    * ``‖C‖_F² = 2^L Σ_{h=0}^{L} C(L, h) c(h)²``, ``‖P‖_F²`` likewise with p;
+    * ``PP = Σ P(a1b1, a2b2) P(a2b1, a1b2)``: both pairs have A-distance h(a1, a2) and B-distance h(b1, b2), so
+      PP = Σ_{h_A, h_B} 2^{L_A} C(L_A, h_A) 2^{L_B} C(L_B, h_B) p(h_A + h_B)² = ‖P‖_F² (Vandermonde).
+
+    Binomials via ``gammaln`` and sums via ``logsumexp``: exact for any L (L = 1000 costs well under 1 ms).
+    ``terms`` holds natural logs under ``log_*`` keys, as in :func:`wick_purity_factorized`.
+    Raises :class:`~nnqs_fast.errors.InvalidInputError` for spin values that are not (−s, s) or for kernels that
+    are not isotropic :class:`GPKernel` objects (use ``method="partial_trace"``/``"factorized"``/``"matrix"``).
+    """
+    for name, k in (("kernel1", kernel1), ("kernel2", kernel2)):
+        if name == "kernel2" and (k is None or (isinstance(k, str) and k == "same")):
+            continue
+        if not isinstance(k, GPKernel) or not k.isotropic:
+            raise InvalidInputError(f"{name} must be an isotropic GPKernel (a function of x·y, |x|², |y|², e.g. "
+                                    f"relu_nngp_kernel or cosnet_gp_kernel) for the Hamming path, got {k!r}; use "
+                                    "method='partial_trace' or wick_purity_from_matrices for other kernels")
+    k2, same = _kernel2(kernel1, kernel2)
+    L, A = _sizes(n_sites, subsystem)
+    s2 = _symmetric_spin_scale(spin_values)
+    if s2 is None:
+        raise InvalidInputError(f"the Hamming path needs symmetric spin values (−s, s), got {spin_values!r}; use "
+                                "method='partial_trace' (or 'factorized' for product kernels)")
+    LA = len(A)
+    LB = L - LA
+    l1, s1 = _log_hamming_values(kernel1, L, s2)
+    if same:
+        lc, sc = l1 + math.log(2.0), s1
+        lp = np.full(L + 1, -math.inf)
+    elif kernel2 is None:
+        lc, sc, lp = l1, s1, l1
+    else:
+        l2, s2k = _log_hamming_values(k2, L, s2)
+        lc, sc = _signed_add(l1, s1, l2, s2k)
+        lp, _ = _signed_add(l1, s1, l2, -s2k)
+    if sc[0] < 0:
+        raise InvalidInputError("the kernel variance k(x, x) is negative: not a covariance")
+    ln2 = math.log(2.0)
+    hA, hB, h = np.arange(LA + 1.0), np.arange(LB + 1.0), np.arange(L + 1.0)
+    ltc = L * ln2 + float(lc[0])
+    lta = (LA + 2 * LB) * ln2 + _lse(_lbinom(LA, hA) + 2 * lc[: LA + 1])
+    ltb = (LB + 2 * LA) * ln2 + _lse(_lbinom(LB, hB) + 2 * lc[: LB + 1])
+    lfc = L * ln2 + _lse(_lbinom(L, h) + 2 * lc)
+    lfp = L * ln2 + _lse(_lbinom(L, h) + 2 * lp) if np.any(np.isfinite(lp)) else -math.inf
+    lnum = _lse([lta, ltb, lfp])
+    lden = _lse([2 * ltc, lfc, lfp])
+    if not (math.isfinite(lnum) and math.isfinite(lden)):
+        raise InvalidInputError("the Wick numerator/denominator is not positive: the kernel is zero (or not a "
+                                "covariance) on this basis")
+    terms = {"log_trace_c": ltc, "log_trace_ra2": lta, "log_trace_rb2": ltb, "log_frob_c2": lfc,
+             "log_frob_p2": lfp, "log_pp": lfp}
+    return _result(lnum, lden, 1 << LA, 1 << LB, "hamming", terms)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Dispatcher
 # ---------------------------------------------------------------------------------------------------------------
 
@@ -580,8 +725,9 @@ def wick_purity(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int, subsy
     """Wick/GP estimate of E Tr ρ_A² for ψ = f1 + i f2 on ``n_sites`` spins (see the module docstring).
 
     ``kernel2``: ``"same"`` (f2 has f1's kernel: P = 0), ``None`` (real ψ: P = C) or a :class:`GPKernel`.
-    ``method``: ``"auto"`` (factorized for product kernels, else partial_trace), ``"factorized"``,
-    ``"partial_trace"``, ``"brute"``, ``"matrix"``.
+    ``method``: ``"auto"`` (``"hamming"`` for isotropic kernels on symmetric spin values (−s, s) — every built-in
+    kernel on the default ±1 basis; else factorized for product kernels, else partial_trace), ``"hamming"``,
+    ``"factorized"``, ``"partial_trace"``, ``"brute"``, ``"matrix"``.
     """
     b = resolve_backend(backend)
     if b == "cuda":
@@ -595,11 +741,18 @@ def wick_purity(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int, subsy
             return fn(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem, method=method,
                       spin_values=spin_values, compress=compress)
     k2, _ = _kernel2(kernel1, kernel2)
-    methods = ("auto", "factorized", "partial_trace", "brute", "matrix")
+    methods = ("auto", "hamming", "factorized", "partial_trace", "brute", "matrix")
     if method not in methods:
         raise InvalidInputError(f"method must be one of {methods}, got {method!r}")
     if method == "auto":
-        method = "factorized" if (kernel1.factorizes and k2.factorizes) else "partial_trace"
+        if _symmetric_spin_scale(spin_values) is not None and kernel1.isotropic and k2.isotropic:
+            method = "hamming"  # full ±s spin basis, isotropic kernels: O(L)
+        elif kernel1.factorizes and k2.factorizes:
+            method = "factorized"
+        else:
+            method = "partial_trace"
+    if method == "hamming":
+        return wick_purity_hamming(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem, spin_values=spin_values)
     if method == "factorized":
         return wick_purity_factorized(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem,
                                       spin_values=spin_values)
