@@ -346,37 +346,18 @@ def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any =
     networks step together in one batched fused step (float64). Ctrl-C stops between chunks of ``chunk_steps``
     steps and returns what was recorded (``interrupted=True``)."""
     from .._progress import progress
-    from .._random import check_seed, member_seeds
-    from .._validation import as_array
+    from .._random import member_seeds
     from ..errors import PrecisionLossWarning
     from ..networks.relu import init_relu
-    from ..training.trainer import EnsembleResult, _resolve_lr, log_record_steps
+    from ..training.trainer import EnsembleResult, _resolve_lr, validate_ensemble_inputs
 
     t_start = time.perf_counter()
-    x = as_array(_host(x_train), "x_train", ndim=2, dtype=np.float64, allow_complex=False)
-    y = as_array(_host(y_train), "y_train", ndim=1).astype(np.complex128)
-    if y.shape[0] != x.shape[0]:
-        raise ShapeMismatchError(f"y_train has {y.shape[0]} entries but x_train has {x.shape[0]} rows")
-    if (x_test is None) != (y_test is None):
-        raise InvalidInputError("give both x_test and y_test, or neither")
-    if x_test is not None:
-        xt = as_array(_host(x_test), "x_test", ndim=2, dtype=np.float64, allow_complex=False)
-        yt = as_array(_host(y_test), "y_test", ndim=1).astype(np.complex128)
-        if xt.shape[1] != x.shape[1] or yt.shape[0] != xt.shape[0]:
-            raise ShapeMismatchError(f"x_test {xt.shape} / y_test {yt.shape} do not match x_train {x.shape}")
-    else:
-        xt, yt = None, None
-    width = check_positive_int(width, "width")
-    K = check_positive_int(n_members, "n_members")
-    n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
-    depth = check_positive_int(depth, "depth")
-    if depth != 1:
-        raise InvalidInputError(f"train_ensemble supports depth-1 networks (the paper's), got depth={depth}")
-    seed = check_seed(seed)
-    early_stop_rtol = check_finite_scalar(early_stop_rtol, "early_stop_rtol", nonnegative=True)
-    steps = log_record_steps(n_steps, n_record) if record_steps is None else np.asarray(record_steps, np.int64)
-    if steps.ndim != 1 or steps.size == 0 or np.any(np.diff(steps) <= 0) or steps[0] < 0 or steps[-1] > n_steps:
-        raise InvalidInputError(f"record_steps must be strictly increasing within [0, n_steps={n_steps}]")
+    v = validate_ensemble_inputs(_host(x_train), _host(y_train), None if x_test is None else _host(x_test),
+                                 None if y_test is None else _host(y_test), width=width, n_members=n_members,
+                                 n_steps=n_steps, depth=depth, seed=seed, early_stop_rtol=early_stop_rtol,
+                                 record_steps=record_steps, n_record=n_record)
+    x, y, xt, yt, steps = v.x, v.y, v.xt, v.yt, v.steps
+    width, K, n_steps, depth, seed, early_stop_rtol = v.width, v.K, v.n_steps, v.depth, v.seed, v.early_stop_rtol
     if max_learning_rate is None:
         max_learning_rate = _max_lr_gpu(x, depth, W_std, b_std)
     lr, max_lr = _resolve_lr(x, learning_rate, lr_factor, max_learning_rate, force, depth, W_std, b_std)

@@ -22,7 +22,7 @@ import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -140,6 +140,53 @@ def _resolve_lr(x, learning_rate, lr_factor, max_lr, force, depth, W_std, b_std)
     return lr, max_lr
 
 
+class EnsembleInputs(NamedTuple):
+    """Validated arguments of :func:`train_ensemble` (shared by the CPU and CUDA trainers)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    xt: np.ndarray | None
+    yt: np.ndarray | None
+    width: int
+    K: int
+    n_steps: int
+    depth: int
+    seed: int
+    early_stop_rtol: float
+    steps: np.ndarray
+
+
+def validate_ensemble_inputs(x_train: Any, y_train: Any, x_test: Any, y_test: Any, *, width: Any, n_members: Any,
+                             n_steps: Any, depth: Any, seed: Any, early_stop_rtol: Any, record_steps: Any,
+                             n_record: int) -> EnsembleInputs:
+    """Check and convert :func:`train_ensemble`'s data and settings; raises the package's named errors."""
+    x = as_array(x_train, "x_train", ndim=2, dtype=np.float64, allow_complex=False)
+    y = as_array(y_train, "y_train", ndim=1).astype(np.complex128)
+    if y.shape[0] != x.shape[0]:
+        raise ShapeMismatchError(f"y_train has {y.shape[0]} entries but x_train has {x.shape[0]} rows")
+    if (x_test is None) != (y_test is None):
+        raise InvalidInputError("give both x_test and y_test, or neither")
+    if x_test is not None:
+        xt = as_array(x_test, "x_test", ndim=2, dtype=np.float64, allow_complex=False)
+        yt = as_array(y_test, "y_test", ndim=1).astype(np.complex128)
+        if xt.shape[1] != x.shape[1] or yt.shape[0] != xt.shape[0]:
+            raise ShapeMismatchError(f"x_test {xt.shape} / y_test {yt.shape} do not match x_train {x.shape}")
+    else:
+        xt, yt = None, None
+    width = check_positive_int(width, "width")
+    K = check_positive_int(n_members, "n_members")
+    n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
+    depth = check_positive_int(depth, "depth")
+    if depth != 1:
+        raise InvalidInputError(f"train_ensemble supports depth-1 networks (the paper's), got depth={depth}")
+    seed = check_seed(seed)
+    early_stop_rtol = check_finite_scalar(early_stop_rtol, "early_stop_rtol", nonnegative=True)
+    steps = log_record_steps(n_steps, n_record) if record_steps is None else np.asarray(record_steps, np.int64)
+    if steps.ndim != 1 or steps.size == 0 or np.any(np.diff(steps) <= 0) or steps[0] < 0 or steps[-1] > n_steps:
+        raise InvalidInputError(f"record_steps must be strictly increasing within [0, n_steps={n_steps}]")
+    return EnsembleInputs(x, y, xt, yt, width, K, n_steps, depth, seed, early_stop_rtol, steps)
+
+
 def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5000, n_members: int = 10,
                    n_steps: int = 10_000, learning_rate: float | None = None, lr_factor: float = 0.9,
                    max_learning_rate: float | None = None, force: bool = False, depth: int = 1,
@@ -190,30 +237,11 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
                 raise
             b = "cpu"
     t_start = time.perf_counter()
-    x = as_array(x_train, "x_train", ndim=2, dtype=np.float64, allow_complex=False)
-    y = as_array(y_train, "y_train", ndim=1).astype(np.complex128)
-    if y.shape[0] != x.shape[0]:
-        raise ShapeMismatchError(f"y_train has {y.shape[0]} entries but x_train has {x.shape[0]} rows")
-    if (x_test is None) != (y_test is None):
-        raise InvalidInputError("give both x_test and y_test, or neither")
-    if x_test is not None:
-        xt = as_array(x_test, "x_test", ndim=2, dtype=np.float64, allow_complex=False)
-        yt = as_array(y_test, "y_test", ndim=1).astype(np.complex128)
-        if xt.shape[1] != x.shape[1] or yt.shape[0] != xt.shape[0]:
-            raise ShapeMismatchError(f"x_test {xt.shape} / y_test {yt.shape} do not match x_train {x.shape}")
-    else:
-        xt, yt = None, None
-    width = check_positive_int(width, "width")
-    K = check_positive_int(n_members, "n_members")
-    n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
-    depth = check_positive_int(depth, "depth")
-    if depth != 1:
-        raise InvalidInputError(f"train_ensemble supports depth-1 networks (the paper's), got depth={depth}")
-    seed = check_seed(seed)
-    early_stop_rtol = check_finite_scalar(early_stop_rtol, "early_stop_rtol", nonnegative=True)
-    steps = log_record_steps(n_steps, n_record) if record_steps is None else np.asarray(record_steps, np.int64)
-    if steps.ndim != 1 or steps.size == 0 or np.any(np.diff(steps) <= 0) or steps[0] < 0 or steps[-1] > n_steps:
-        raise InvalidInputError(f"record_steps must be strictly increasing within [0, n_steps={n_steps}]")
+    v = validate_ensemble_inputs(x_train, y_train, x_test, y_test, width=width, n_members=n_members,
+                                 n_steps=n_steps, depth=depth, seed=seed, early_stop_rtol=early_stop_rtol,
+                                 record_steps=record_steps, n_record=n_record)
+    x, y, xt, yt, steps = v.x, v.y, v.xt, v.yt, v.steps
+    width, K, n_steps, depth, seed, early_stop_rtol = v.width, v.K, v.n_steps, v.depth, v.seed, v.early_stop_rtol
     lr, max_lr = _resolve_lr(x, learning_rate, lr_factor, max_learning_rate, force, depth, W_std, b_std)
 
     R, n, nt = steps.size, x.shape[0], (0 if xt is None else xt.shape[0])
