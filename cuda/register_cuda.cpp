@@ -7,7 +7,6 @@
 #include "cuda_check.hpp"
 #include "device_info.hpp"
 #include "nnqs_kernels.hpp"
-#include "relu_ntk_combine.hpp"
 
 namespace py = pybind11;
 using nnqs_cuda::cuda_error;
@@ -70,19 +69,6 @@ PYBIND11_MODULE(_cuda, m) {
   m.attr("TILE_ACCUMULATE") = static_cast<int>(nnqs_cuda::TILE_ACCUMULATE);
   m.attr("TILE_DIAG") = static_cast<int>(nnqs_cuda::TILE_DIAG);
   m.attr("TILE_MIRROR") = static_cast<int>(nnqs_cuda::TILE_MIRROR);
-
-  m.def("relu_ntk_combine", [](std::uintptr_t a, std::uintptr_t b, std::uintptr_t g, long long n, double c_act,
-                               double c_der, double c_dot, double b_std2, bool is_double, std::uintptr_t stream) {
-    py::gil_scoped_release release;
-    if (is_double)
-      nnqs_cuda::relu_ntk_combine<double>(as_ptr<double>(a), as_ptr<const double>(b), as_ptr<const double>(g), n,
-                                          c_act, c_der, c_dot, b_std2, as_stream(stream));
-    else
-      nnqs_cuda::relu_ntk_combine<float>(as_ptr<float>(a), as_ptr<const float>(b), as_ptr<const float>(g), n, c_act,
-                                         c_der, c_dot, b_std2, as_stream(stream));
-  }, py::arg("a"), py::arg("b"), py::arg("g"), py::arg("n"), py::arg("c_act"), py::arg("c_der"), py::arg("c_dot"),
-     py::arg("b_std2"), py::arg("is_double"), py::arg("stream"),
-     "In place on device buffer a: a = c_act*a + b_std2 + c_der*b*(c_dot*g + b_std2).");
 
   m.def("ntk_tile_accumulate", [](std::uintptr_t out, long long ld_out, long long r0, long long c0, std::uintptr_t D,
                                   std::uintptr_t H, long long ldt, long long rows, long long cols, double c, double b2,
