@@ -33,6 +33,7 @@ import numpy as np
 
 from .._validation import check_chunk_size, check_finite_scalar, check_positive_int
 from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
+from ..kernels._common import check_jacobian_shapes
 from . import _shim
 
 __all__ = ["relu_kernel", "relu_gram", "stationary_kernel", "complex_single_qsntk", "empirical_ntk",
@@ -489,20 +490,11 @@ def qsntk_from_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2:
                 raise InvalidInputError("for a second input set pass J1_x2 (and J2_x2 when J2 is given)")
             k1 = cp.ascontiguousarray(_jac(J1_x2, "J1_x2", False), dtype=dt)
             k2 = None if J2_x2 is None else cp.ascontiguousarray(_jac(J2_x2, "J2_x2", False), dtype=dt)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise DTypeError(f"dtype must be float32 or float64, got {dt}")
-    P = j1.shape[1]
-    for m, nm in ((j2, "J2"), (k1, "J(x2)"), (k2, "J2(x2)")):
-        if m is not None and m.shape[1] != P:
-            raise ShapeMismatchError(f"{nm} has {m.shape[1]} parameter columns but J1 has {P}; they must match")
-    if j2 is not None and j2.shape[0] != j1.shape[0]:
-        raise ShapeMismatchError(f"J1 has {j1.shape[0]} rows but J2 has {j2.shape[0]}")
+    check_jacobian_shapes(j1, j2, k1, k2, dt)
     if j2 is None:
         j2 = cp.zeros_like(j1)
     if k1 is not None and k2 is None:
         k2 = cp.zeros_like(k1)
-    if k2 is not None and k2.shape[0] != k1.shape[0]:
-        raise ShapeMismatchError(f"J1_x2 has {k1.shape[0]} rows but J2_x2 has {k2.shape[0]}")
     t1, t2, m, mt, sym = jacobian_grams(j1, j2, k1, k2)
     theta = (t1 - t2) + 1j * (m + mt)
     phi = (t1 + t2) - 1j * (m - mt)

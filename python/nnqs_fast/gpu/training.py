@@ -349,7 +349,7 @@ def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any =
     from .._random import member_seeds
     from ..errors import PrecisionLossWarning
     from ..networks.relu import init_relu
-    from ..training.trainer import EnsembleResult, _resolve_lr, validate_ensemble_inputs
+    from ..training.trainer import EnsembleResult, _resolve_lr, ensemble_statistics, validate_ensemble_inputs
 
     t_start = time.perf_counter()
     v = validate_ensemble_inputs(_host(x_train), _host(y_train), None if x_test is None else _host(x_test),
@@ -420,35 +420,10 @@ def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any =
         finished[k, p] = status[m] != STATUS_OK or (t >= n_steps and not interrupted)
     part_tr3 = part_tr.reshape(K, 2, R)
     part_te3 = part_te.reshape(K, 2, R)
-    train_loss = part_tr3.sum(axis=1)
-    test_loss = part_te3.sum(axis=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ens_tr = np.nanmean(train_loss, axis=0)
-        ens_te = np.nanmean(test_loss, axis=0)
-    mean_tr = mean_te = None
-    lom_tr = np.full(R, np.nan)
-    lom_te = np.full(R, np.nan)
-    if record_predictions:
-        ptr4 = preds_tr.reshape(K, 2, R, n)
-        member_pred = ptr4[:, 0] + 1j * ptr4[:, 1]
-        ok = np.all(np.isfinite(member_pred), axis=2) if n else np.ones((K, R), bool)
-        count = ok.sum(axis=0)
-        sum_tr = np.where(ok[:, :, None], member_pred, 0).sum(axis=0)
-        if nt:
-            pte4 = preds_te.reshape(K, 2, R, nt)
-            member_te = pte4[:, 0] + 1j * pte4[:, 1]
-            sum_te = np.where(ok[:, :, None], np.nan_to_num(member_te), 0).sum(axis=0)
-        else:
-            sum_te = np.zeros((R, 0), np.complex128)
-        c = np.where(count > 0, count, 1)[:, None]
-        mean_tr, mean_te = sum_tr / c, sum_te / c
-        has = count > 0
-        lom_tr[has] = np.mean(np.abs(mean_tr[has] - y[None, :]) ** 2, axis=1)
-        if nt:
-            lom_te[has] = np.mean(np.abs(mean_te[has] - yt[None, :]) ** 2, axis=1)
-        mean_tr[~has] = np.nan
-        mean_te[~has] = np.nan
+    st = ensemble_statistics(part_tr3, part_te3, preds_tr.reshape(K, 2, R, n) if record_predictions else None,
+                             preds_te.reshape(K, 2, R, nt) if record_predictions and nt else None, y, yt)
+    train_loss, test_loss, ens_tr, ens_te = st["train_loss"], st["test_loss"], st["ens_tr"], st["ens_te"]
+    lom_tr, lom_te, mean_tr, mean_te = st["lom_tr"], st["lom_te"], st["mean_tr"], st["mean_te"]
     config = {"width": width, "depth": depth, "n_members": K, "n_steps": n_steps, "W_std": W_std, "b_std": b_std,
               "seed": seed, "n_train": n, "n_test": nt, "lr_factor": None if learning_rate is not None else lr_factor,
               "learning_rate_given": learning_rate, "early_stop_rtol": early_stop_rtol, "force": force}

@@ -161,3 +161,18 @@ def cuda_impl(backend: str, name: str):
         if backend.lower() == "auto":
             return None
         raise
+
+
+def check_jacobian_shapes(j1: Any, j2: Any, k1: Any, k2: Any, dt: np.dtype) -> None:
+    """Shape/dtype checks shared by the CPU and CUDA ``qsntk_from_jacobians``: J1, J2 (x1) and J1_x2, J2_x2 (x2)
+    must agree in the parameter count and, pairwise, in the number of rows (any of j2, k1, k2 may be None)."""
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise DTypeError(f"dtype must be float32 or float64, got {dt}")
+    P = j1.shape[1]
+    for m, nm in ((j2, "J2"), (k1, "J(x2)"), (k2, "J2(x2)")):
+        if m is not None and m.shape[1] != P:
+            raise ShapeMismatchError(f"{nm} has {m.shape[1]} parameter columns but J1 has {P}; they must match")
+    if j2 is not None and j2.shape[0] != j1.shape[0]:
+        raise ShapeMismatchError(f"J1 has {j1.shape[0]} rows but J2 has {j2.shape[0]}")
+    if k2 is not None and k1 is not None and k2.shape[0] != k1.shape[0]:
+        raise ShapeMismatchError(f"J1_x2 has {k1.shape[0]} rows but J2_x2 has {k2.shape[0]}")

@@ -25,12 +25,12 @@ from typing import Any, Callable
 import numpy as np
 
 from .._validation import as_array, check_chunk_size, check_choice, check_memory
-from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
+from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingleParams, activation_pieces
 from ..networks.cosnet import CosNetParams
 from ..networks.gaussnet import GaussNetParams
 from ..networks.relu import ReLUParams, relu_forward_pieces
-from ._common import Workspace, blocks, check_inputs, core, cuda_impl, gram
+from ._common import Workspace, blocks, check_inputs, check_jacobian_shapes, core, cuda_impl, gram
 from .qsntk import QSNTK, qsntk_from_parts
 
 __all__ = ["empirical_ntk", "empirical_qsntk", "qsntk_from_jacobians", "FEATURE_BUDGET_BYTES"]
@@ -368,16 +368,7 @@ def qsntk_from_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2:
                 raise InvalidInputError("for a second input set pass J1_x2 (and J2_x2 when J2 is given)")
             k1 = np.ascontiguousarray(_jac(J1_x2, "J1_x2", False), dtype=dt)
             k2 = None if J2_x2 is None else np.ascontiguousarray(_jac(J2_x2, "J2_x2", False), dtype=dt)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise DTypeError(f"dtype must be float32 or float64, got {dt}")
-    P = j1.shape[1]
-    for m, nm in ((j2, "J2"), (k1, "J(x2)"), (k2, "J2(x2)")):
-        if m is not None and m.shape[1] != P:
-            raise ShapeMismatchError(f"{nm} has {m.shape[1]} parameter columns but J1 has {P}; they must match")
-    if j2 is not None and j2.shape[0] != j1.shape[0]:
-        raise ShapeMismatchError(f"J1 has {j1.shape[0]} rows but J2 has {j2.shape[0]}")
-    if k2 is not None and k2.shape[0] != k1.shape[0]:
-        raise ShapeMismatchError(f"J1_x2 has {k1.shape[0]} rows but J2_x2 has {k2.shape[0]}")
+    check_jacobian_shapes(j1, j2, k1, k2, dt)
     if sym:
         t1 = gram(j1)
         if j2 is None:

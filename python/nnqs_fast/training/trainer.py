@@ -140,6 +140,47 @@ def _resolve_lr(x, learning_rate, lr_factor, max_lr, force, depth, W_std, b_std)
     return lr, max_lr
 
 
+def ensemble_statistics(part_tr: np.ndarray, part_te: np.ndarray, preds_tr: np.ndarray | None,
+                        preds_te: np.ndarray | None, y: np.ndarray, yt: np.ndarray | None) -> dict[str, Any]:
+    """The recorded statistics of an ensemble (shared by the CPU and CUDA trainers).
+
+    ``part_*``: per-part losses ``(K, 2, R)`` (NaN where a member did not reach a record step);
+    ``preds_*``: per-part predictions ``(K, 2, R, n)`` or None. Returns the member losses ``(K, R)``, L_Ψl
+    (Eq. 17: the mean member loss) and, with predictions, the ensemble-mean wavefunction over the members that
+    reached each step and its loss (the finite-K estimate of L_μ, Eq. 16).
+    """
+    K, _, R = part_tr.shape
+    train_loss, test_loss = part_tr.sum(axis=1), part_te.sum(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of an interrupted run stay NaN
+        ens_tr, ens_te = np.nanmean(train_loss, axis=0), np.nanmean(test_loss, axis=0)
+    out: dict[str, Any] = {"train_loss": train_loss, "test_loss": test_loss, "ens_tr": ens_tr, "ens_te": ens_te,
+                           "lom_tr": np.full(R, np.nan), "lom_te": np.full(R, np.nan), "mean_tr": None,
+                           "mean_te": None}
+    if preds_tr is None:
+        return out
+    n, nt = preds_tr.shape[-1], (0 if preds_te is None else preds_te.shape[-1])
+    member_pred = preds_tr[:, 0] + 1j * preds_tr[:, 1]                       # (K, R, n)
+    ok = np.all(np.isfinite(member_pred), axis=2) if n else np.ones((K, R), bool)
+    count = ok.sum(axis=0)
+    sum_tr = np.where(ok[:, :, None], member_pred, 0).sum(axis=0)
+    if nt:
+        member_te = preds_te[:, 0] + 1j * preds_te[:, 1]
+        sum_te = np.where(ok[:, :, None], np.nan_to_num(member_te), 0).sum(axis=0)
+    else:
+        sum_te = np.zeros((R, 0), np.complex128)
+    c = np.where(count > 0, count, 1)[:, None]
+    mean_tr, mean_te = sum_tr / c, sum_te / c
+    has = count > 0
+    out["lom_tr"][has] = np.mean(np.abs(mean_tr[has] - y[None, :]) ** 2, axis=1)
+    if nt:
+        out["lom_te"][has] = np.mean(np.abs(mean_te[has] - yt[None, :]) ** 2, axis=1)
+    mean_tr[~has] = np.nan
+    mean_te[~has] = np.nan
+    out["mean_tr"], out["mean_te"] = mean_tr, mean_te
+    return out
+
+
 class EnsembleInputs(NamedTuple):
     """Validated arguments of :func:`train_ensemble` (shared by the CPU and CUDA trainers)."""
 
@@ -333,36 +374,10 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
         warnings.warn(f"member {k} part {p + 1}: the loss became non-finite at step {t} (learning rate {lr:.6g}, "
                       f"maximal stable {max_lr:.6g}); its later losses are NaN", PrecisionLossWarning, stacklevel=2)
     members_done = int(np.sum(np.all(finished, axis=1)))
-    if record_predictions:
-        # Ensemble mean over the members that reached each record step (all of them unless interrupted).
-        member_pred = preds_tr[:, 0] + 1j * preds_tr[:, 1]                       # (K, R, n)
-        ok = np.all(np.isfinite(member_pred), axis=2) if n else np.ones((K, R), bool)
-        count = ok.sum(axis=0)
-        sum_tr = np.where(ok[:, :, None], member_pred, 0).sum(axis=0)
-        if nt:
-            member_te = preds_te[:, 0] + 1j * preds_te[:, 1]
-            sum_te = np.where(ok[:, :, None], np.nan_to_num(member_te), 0).sum(axis=0)
-        else:
-            sum_te = np.zeros((R, 0), np.complex128)
-
-    train_loss = part_tr.sum(axis=1)
-    test_loss = part_te.sum(axis=1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of an interrupted run stay NaN
-        ens_tr = np.nanmean(train_loss, axis=0)
-        ens_te = np.nanmean(test_loss, axis=0)
-    mean_tr = mean_te = None
-    lom_tr = np.full(R, np.nan)
-    lom_te = np.full(R, np.nan)
-    if record_predictions:
-        c = np.where(count > 0, count, 1)[:, None]
-        mean_tr, mean_te = sum_tr / c, sum_te / c
-        has = count > 0
-        lom_tr[has] = np.mean(np.abs(mean_tr[has] - y[None, :]) ** 2, axis=1)
-        if nt:
-            lom_te[has] = np.mean(np.abs(mean_te[has] - yt[None, :]) ** 2, axis=1)
-        mean_tr[~has] = np.nan
-        mean_te[~has] = np.nan
+    st = ensemble_statistics(part_tr, part_te, preds_tr if record_predictions else None,
+                             preds_te if record_predictions and nt else None, y, yt)
+    train_loss, test_loss, ens_tr, ens_te = st["train_loss"], st["test_loss"], st["ens_tr"], st["ens_te"]
+    lom_tr, lom_te, mean_tr, mean_te = st["lom_tr"], st["lom_te"], st["mean_tr"], st["mean_te"]
     config = {"width": width, "depth": depth, "n_members": K, "n_steps": n_steps, "W_std": W_std, "b_std": b_std,
               "seed": seed, "n_train": n, "n_test": nt, "lr_factor": None if learning_rate is not None else lr_factor,
               "learning_rate_given": learning_rate, "early_stop_rtol": early_stop_rtol, "force": force}
