@@ -146,9 +146,3 @@ def run(args: argparse.Namespace) -> int:
                   f"S_2 = {r['renyi2_mean'][h]:.4f} ± {r['renyi2_sem'][h]:.4f}")
         print(f"wrote {json_path} (+ .npz, .png)")
     return 0
-
-
-def main(argv=None) -> int:  # pragma: no cover - convenience
-    p = argparse.ArgumentParser(prog="fig1")
-    add_arguments(p)
-    return run(p.parse_args(argv))

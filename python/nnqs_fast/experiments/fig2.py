@@ -119,9 +119,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"interrupted: kept {results['members_done']} complete member(s) and partial records")
         print(f"wrote {json_path} (+ .npz{'' if args.no_plot else ', .png'})")
     return 130 if results["interrupted"] else 0
-
-
-def main(argv=None) -> int:  # pragma: no cover - convenience
-    p = argparse.ArgumentParser(prog="fig2")
-    add_arguments(p)
-    return run(p.parse_args(argv))

@@ -140,9 +140,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {n:5d}{row}  {arrays['qsntk_test_loss'][i]:11.4e}")
         print(f"wrote {json_path} (+ .npz{'' if args.no_plot else ', .png'})")
     return 130 if results["interrupted"] else 0
-
-
-def main(argv=None) -> int:  # pragma: no cover - convenience
-    p = argparse.ArgumentParser(prog="fig3")
-    add_arguments(p)
-    return run(p.parse_args(argv))

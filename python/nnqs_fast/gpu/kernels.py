@@ -33,13 +33,12 @@ import numpy as np
 
 from .._validation import check_chunk_size, check_finite_scalar, check_positive_int
 from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
-from ..kernels._common import check_jacobian_shapes
+from ..kernels._common import check_get, check_jacobian_shapes
 from . import _shim
 
 __all__ = ["relu_kernel", "relu_gram", "stationary_kernel", "complex_single_qsntk", "empirical_ntk",
            "empirical_qsntk", "qsntk_from_jacobians", "jacobian_grams"]
 
-_GETS = ("nngp", "ntk")
 DEFAULT_TILE = 4096
 
 
@@ -71,19 +70,6 @@ def _inputs(x1: Any, x2: Any, dtype: Any) -> tuple[Any, Any, bool, np.dtype]:
         raise ShapeMismatchError(f"x1 has {a.shape[1]} features but x2 has {b.shape[1]}; they must match")
     _shim.check_finite_device(b, "x2")
     return a, b, False, dt
-
-
-def _names(get: Any) -> tuple[tuple[str, ...], bool]:
-    if isinstance(get, str):
-        names, single = (get,), True
-    elif isinstance(get, (tuple, list)) and get and all(isinstance(g, str) for g in get):
-        names, single = tuple(get), False
-    else:
-        raise InvalidInputError(f"get must be a string or a non-empty tuple of strings from {_GETS}, got {get!r}")
-    for g in names:
-        if g not in _GETS:
-            raise InvalidInputError(f"get contains {g!r}; valid names are {_GETS}")
-    return names, single
 
 
 @functools.lru_cache(maxsize=None)
@@ -170,28 +156,36 @@ def relu_gram(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_
     Same formula as :func:`nnqs_fast.kernels.relu_kernel_fn` (arc-cosine recursion, NTK parameterisation; the
     recursion runs in double precision, the storage is ``dtype``). Rows stream in blocks of ``chunk_size``.
     """
-    names, _ = _names(get)
+    names, _ = check_get(get)
     depth = check_positive_int(depth, "depth")
     W_std = check_finite_scalar(W_std, "W_std", nonnegative=True)
     b_std = check_finite_scalar(b_std, "b_std", nonnegative=True)
     chunk = check_chunk_size(chunk_size)
-    cp = _shim.cupy()
-    mod = _shim.cuda_module()
     a, c, sym, dt = _inputs(x1, x2, dtype)
-    n1, n2, d = a.shape[0], c.shape[0], a.shape[1]
-    want_nngp, want_ntk = "nngp" in names, "ntk" in names
-    nngp = cp.empty((n1, n2), dt) if want_nngp else None
-    ntk = cp.empty((n1, n2), dt) if want_ntk else None
-    work = ntk if want_ntk else nngp  # the dot products are written into an output, then transformed in place
+    return _dot_gram(a, c, sym, dt, names, chunk, _shim.cuda_module().relu_gram,
+                     (depth, float(W_std), float(b_std), float(a.shape[1])))
+
+
+def _dot_gram(a: Any, c: Any, sym: bool, dt: Any, names: tuple[str, ...], chunk: int | None, fn: Any,
+              params: tuple[Any, ...]) -> dict[str, Any]:
+    """Shared body of the analytic Gram paths: cuBLAS writes ``a c^T`` into row blocks of an output, then the
+    element-wise CUDA kernel ``fn`` turns each block into NNGP/NTK in place
+    (``fn(g, sq1, sq2, nngp, ntk, rows, cols, ld, *params, is_double, stream)``). Symmetric results are
+    mirrored so they are exactly symmetric."""
+    cp = _shim.cupy()
+    n1, n2 = a.shape[0], c.shape[0]
+    nngp = cp.empty((n1, n2), dt) if "nngp" in names else None
+    ntk = cp.empty((n1, n2), dt) if "ntk" in names else None
+    work = ntk if ntk is not None else nngp  # the dot products are written into an output, then transformed
     sq1 = cp.ascontiguousarray((a * a).sum(axis=1))
     sq2 = sq1 if sym else cp.ascontiguousarray((c * c).sum(axis=1))
     st = _shim.stream()
     for r0, r1 in _blocks(n1, _row_block(n2, np.dtype(dt).itemsize, chunk)):
         g = work[r0:r1]
         cp.matmul(a[r0:r1], c.T, out=g)
-        _shim.launch(mod.relu_gram, _shim.ptr(g), _shim.ptr(sq1[r0:r1]), _shim.ptr(sq2),
-                     _shim.ptr(nngp[r0:r1]) if want_nngp else 0, _shim.ptr(ntk[r0:r1]) if want_ntk else 0,
-                     r1 - r0, n2, n2, depth, float(W_std), float(b_std), float(d), _shim.is_double(g), st)
+        _shim.launch(fn, _shim.ptr(g), _shim.ptr(sq1[r0:r1]), _shim.ptr(sq2),
+                     _shim.ptr(nngp[r0:r1]) if nngp is not None else 0, _shim.ptr(ntk[r0:r1]) if ntk is not None else 0,
+                     r1 - r0, n2, n2, *params, _shim.is_double(g), st)
     if sym:
         _mirror(nngp, ntk)
     return {"nngp": nngp, "ntk": ntk}
@@ -210,7 +204,7 @@ def relu_kernel(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, 
                 get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None) -> Any:
     """CUDA path of ``relu_kernel_fn(depth, W_std, b_std)(x1, x2, get, chunk_size, backend="cuda", dtype)``:
     a string ``get`` returns one CuPy array, a tuple a namedtuple of CuPy arrays in that order."""
-    names, single = _names(get)
+    names, single = check_get(get)
     out = relu_gram(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=names, chunk_size=chunk_size, dtype=dtype)
     if single:
         return out[names[0]]
@@ -222,27 +216,12 @@ def stationary_kernel(x1: Any, x2: Any = None, *, amp: float, scale: float, ntk_
     """CUDA path of the Cos-net / Gauss-net ``kernel_fn`` (Eq. 4, S27): ``nngp = amp exp(-scale |x - x'|^2)``,
     ``ntk = nngp (ntk_c0 + ntk_c1 x.x')``, from the cuBLAS dot products (row blocks, in place, like
     :func:`relu_kernel`). Returns a CuPy array (string ``get``) or a namedtuple of CuPy arrays."""
-    names, single = _names(get)
+    names, single = check_get(get)
     chunk = check_chunk_size(chunk_size)
-    cp = _shim.cupy()
     mod = _shim.cuda_module()
     a, c, sym, dt = _inputs(x1, x2, dtype)
-    n1, n2 = a.shape[0], c.shape[0]
-    nngp = cp.empty((n1, n2), dt) if "nngp" in names else None
-    ntk = cp.empty((n1, n2), dt) if "ntk" in names else None
-    work = ntk if ntk is not None else nngp
-    sq1 = cp.ascontiguousarray((a * a).sum(axis=1))
-    sq2 = sq1 if sym else cp.ascontiguousarray((c * c).sum(axis=1))
-    st = _shim.stream()
-    for r0, r1 in _blocks(n1, _row_block(n2, np.dtype(dt).itemsize, chunk)):
-        g = work[r0:r1]
-        cp.matmul(a[r0:r1], c.T, out=g)
-        _shim.launch(mod.stationary_gram, _shim.ptr(g), _shim.ptr(sq1[r0:r1]), _shim.ptr(sq2),
-                     _shim.ptr(nngp[r0:r1]) if nngp is not None else 0, _shim.ptr(ntk[r0:r1]) if ntk is not None else 0,
-                     r1 - r0, n2, n2, float(amp), float(scale), float(ntk_c0), float(ntk_c1), _shim.is_double(g), st)
-    if sym:
-        _mirror(nngp, ntk)
-    out = {"nngp": nngp, "ntk": ntk}
+    out = _dot_gram(a, c, sym, dt, names, chunk, mod.stationary_gram,
+                    (float(amp), float(scale), float(ntk_c0), float(ntk_c1)))
     if single:
         return out[names[0]]
     return _kernel_tuple(names)(*(out[g] for g in names))
