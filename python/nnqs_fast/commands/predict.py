@@ -128,7 +128,7 @@ def make_figure(config: dict[str, Any], results: dict[str, Any], arrays: dict[st
     axes[0].set_ylabel(r"loss, $\frac{1}{n}\sum_x\langle|\psi_T(x)-\psi(x)|^2\rangle$ and parts")
     pl.legend(axes[0], loc="lower left")
     axes[1].plot([], [], ls="--", color="#555555", label=r"$\tau\to\infty$")
-    pl.legend(axes[1], loc="lower left")
+    pl.legend(axes[1], loc="upper right")
     axf = axes[2]
     pl.theory_line(axf, t, arrays["fidelity"], "fidelity", label="mean state")
     pl.limit_line(axf, results["fidelity_inf"], "fidelity", label=r"$\tau\to\infty$")

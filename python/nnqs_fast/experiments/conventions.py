@@ -51,7 +51,7 @@ PARAMETERISATION = ("NTK parameterisation: f(x) = (W_std / sqrt(N)) sum_j a_j re
                     "standard deviations")
 
 
-def weight_scale_reading(W_std: float, b_std: float) -> str:
+def weight_scale_reading(W_std: Any, b_std: Any) -> str:
     """Which reading of the paper's weight scales ``(W_std, b_std)`` is, or ``"custom"``."""
     for name, (w, b) in WEIGHT_SCALES.items():
         if abs(W_std - w) < 1e-12 and abs(b_std - b) < 1e-12:
@@ -102,12 +102,12 @@ def conventions(*, system: str | None = None, lattice: Any = None, boundary: str
             out["learning_rate_rule"] = LR_GIVEN
         else:
             _require(lr_factor=lr_factor)
-            out.update({"learning_rate_rule": LR_RULE, "lr_factor": float(lr_factor)})
+            out.update({"learning_rate_rule": LR_RULE, "lr_factor": _num(lr_factor)})
     if W_std is not None or b_std is not None:
         _require(W_std=W_std, b_std=b_std)
         out.update({"network": network or "psi = psi1 + i psi2, two independent one-hidden-layer ReLU networks",
-                    "parameterisation": PARAMETERISATION, "W_std": float(W_std), "b_std": float(b_std),
-                    "weight_scale_reading": weight_scale_reading(float(W_std), float(b_std))})
+                    "parameterisation": PARAMETERISATION, "W_std": _num(W_std), "b_std": _num(b_std),
+                    "weight_scale_reading": weight_scale_reading(_num(W_std), _num(b_std))})
         if depth is not None:
             out["depth"] = int(depth)
     elif network is not None:
@@ -127,7 +127,7 @@ def conventions(*, system: str | None = None, lattice: Any = None, boundary: str
     return out
 
 
-def _num(v: Any) -> float | list[float]:
+def _num(v: Any) -> Any:
     """A float, or a list of floats for per-setting values (e.g. eta_max per train size)."""
     if isinstance(v, (list, tuple)) or getattr(v, "ndim", 0) > 0:
         return [float(u) for u in v]

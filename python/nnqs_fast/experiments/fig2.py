@@ -175,6 +175,8 @@ def make_figure(config: dict, arrays: dict, results: dict) -> Any:
     if config["mode"] == "reduced":
         note = (f"reduced CPU settings: N = {', '.join(map(str, widths))}, K = {K}\n"
                 f"(paper: N = 5000, K = 10); " + note)
+        if K < 5:
+            note += f"; K = {K}: the first steps scatter\n(one random initial function per width)"
     pl.settings_note(axr, note.replace("; ", "\n"), loc="outside right")
     return fig
 
