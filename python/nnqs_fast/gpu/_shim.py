@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import functools
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ __all__ = ["cupy", "cuda_module", "to_device", "ptr", "stream", "is_double", "la
 NULL = 0  # a null device pointer (optional kernel arguments)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cupy() -> Any:
     """The CuPy module (imported lazily)."""
     try:
@@ -38,7 +39,7 @@ def cupy() -> Any:
                                       f"[{type(exc).__name__}: {exc}]") from exc
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cuda_module() -> Any:
     """The compiled CUDA module ``nnqs_fast._cuda``."""
     try:

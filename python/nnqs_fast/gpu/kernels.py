@@ -72,7 +72,7 @@ def _inputs(x1: Any, x2: Any, dtype: Any) -> tuple[Any, Any, bool, np.dtype]:
     return a, b, False, dt
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernel_tuple(names: tuple[str, ...]) -> type:
     try:  # the CPU area's namedtuple factory, so both backends return the same type
         from ..kernels._common import kernel_tuple
@@ -81,7 +81,7 @@ def _kernel_tuple(names: tuple[str, ...]) -> type:
     except Exception:  # pragma: no cover - before the kernels area is merged
         from collections import namedtuple
 
-        return namedtuple("Kernel", names)  # type: ignore[misc]
+        return namedtuple("Kernel", names)
 
 
 def _row_block(n2: int, itemsize: int, chunk: int | None) -> int:
@@ -98,7 +98,7 @@ def _blocks(n: int, chunk: int | None) -> list[tuple[int, int]]:
     return [(s, min(n, s + chunk)) for s in range(0, n, chunk)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _syrk_upper_flag() -> bool | None:
     """Which ``lower=`` flag of ``cupy.cublas.syrk`` fills the upper triangle (i <= j) of a C-order output;
     ``None`` when CuPy has no syrk (then a full GEMM is used). Probed once on a 2x2 product."""
@@ -176,7 +176,7 @@ def _dot_gram(a: Any, c: Any, sym: bool, dt: Any, names: tuple[str, ...], chunk:
     n1, n2 = a.shape[0], c.shape[0]
     nngp = cp.empty((n1, n2), dt) if "nngp" in names else None
     ntk = cp.empty((n1, n2), dt) if "ntk" in names else None
-    work = ntk if ntk is not None else nngp  # the dot products are written into an output, then transformed
+    work: Any = ntk if ntk is not None else nngp  # the dot products are written into an output, then transformed
     sq1 = cp.ascontiguousarray((a * a).sum(axis=1))
     sq2 = sq1 if sym else cp.ascontiguousarray((c * c).sum(axis=1))
     st = _shim.stream()
