@@ -64,7 +64,7 @@ def _import_optional(name: str) -> tuple[Any, str]:
         return None, f"{type(exc).__name__}: {exc}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def core_module() -> Any:
     """The compiled CPU core ``nnqs_fast._core``."""
     mod, why = _import_optional("nnqs_fast._core")
@@ -74,7 +74,7 @@ def core_module() -> Any:
     return mod
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_status() -> BackendStatus:
     mod, why = _import_optional("nnqs_fast._core")
     if mod is None:
@@ -83,7 +83,7 @@ def cpu_status() -> BackendStatus:
                                            "compiler": str(mod.compiler())})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cuda_status() -> BackendStatus:
     """Status of the CUDA backend; never raises."""
     mod, why = _import_optional("nnqs_fast._cuda")

@@ -48,7 +48,7 @@ def test_gradient_descent_mse_cuda_equals_cpu(cp, rng, discrete):
 
 def test_gradient_descent_mse_pair_and_omega_ri(cp, rng):
     dyn = _module()
-    _, T, _, Tx, _ = _kernels(rng)
+    _, T, _, _Tx, _ = _kernels(rng)
     n = T.shape[0]
     T2 = T * 1.3 + 0.01 * np.eye(n)
     y = rng.standard_normal(n) + 1j * rng.standard_normal(n)

@@ -67,7 +67,7 @@ def test_ensemble_statistics_match_independently_trained_members():
 
 
 def test_learning_rate_above_maximum_is_refused_or_warned():
-    x, y, xt, yt = _problem()
+    x, y, _xt, _yt = _problem()
     eta = max_learning_rate_for(x)
     with pytest.raises(LearningRateTooLargeError, match=f"{eta:.6g}"):
         train_ensemble(x, y, width=16, n_members=1, n_steps=2, learning_rate=1.1 * eta, quiet=True)
@@ -131,7 +131,7 @@ def test_keyboard_interrupt_keeps_what_was_recorded(monkeypatch):
 
 
 def test_input_validation():
-    x, y, xt, yt = _problem()
+    x, y, xt, _yt = _problem()
     with pytest.raises(InvalidInputError):
         train_ensemble(x, y, xt, None, width=8, quiet=True)
     with pytest.raises(InvalidInputError):

@@ -151,7 +151,7 @@ class EnsemblePredictor(FollowsInputs):
                 covs[j] = np.stack(out)
         if len(self._parts) == 1 and get_cov is not None:
             covs[1] = covs[0]
-        train = Gaussian(*(None if a is None else (a[0] if scalar else a) for a in (mean, *covs)))
+        train = Gaussian(*[None if a is None else (a[0] if scalar else a) for a in (mean, *covs)])  # type: ignore[arg-type]
         if ntk_test_train is None:
             return train
         if nngp_test_train is None and get_cov is not None:
@@ -159,10 +159,10 @@ class EnsemblePredictor(FollowsInputs):
         ntk_x = parse_kernel(ntk_test_train, "ntk_test_train", n_cols=self.n, square=False)
         m = ntk_x.n_rows
         t1, t2 = _pair_mats(ntk_x)
-        kx = None
+        kx: Any = None
         if nngp_test_train is not None:
             kx = _pair_mats(parse_kernel(nngp_test_train, "nngp_test_train", n_cols=self.n, square=False))
-        kxx = None
+        kxx: Any = None
         if get_cov is not None:
             if nngp_test_test is None:
                 raise InvalidInputError("get_cov needs nngp_test_test (full matrix, or diagonal for 'variance')")
@@ -188,7 +188,7 @@ class EnsemblePredictor(FollowsInputs):
             tcovs[j] = np.stack(out)
         if len(self._parts) == 1 and get_cov is not None:
             tcovs[1] = tcovs[0]
-        test = Gaussian(*(None if a is None else (a[0] if scalar else a) for a in (tmean, *tcovs)))
+        test = Gaussian(*[None if a is None else (a[0] if scalar else a) for a in (tmean, *tcovs)])  # type: ignore[arg-type]
         return train, test
 
     # ------------------------------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ class EnsemblePredictor(FollowsInputs):
             for src in (ntk_src, nngp_src):
                 if isinstance(src, KernelSpec) and src.n_rows != m:
                     raise ShapeMismatchError(f"test kernels have {src.n_rows} rows but y_test has {m} points")
-            acc = [dict(S2=0.0, s1=0.0, u=0.0) for _ in self._parts]
+            acc: list[dict[str, Any]] = [dict(S2=0.0, s1=0.0, u=0.0) for _ in self._parts]
             for a in range(0, m, cs):
                 b = min(a + cs, m)
                 t_rows = _parse_rows(ntk_src, "ntk_test_train", self.n, a, b)
@@ -247,7 +247,7 @@ class EnsemblePredictor(FollowsInputs):
                     acc[j]["u"] = acc[j]["u"] + apply(Px.T, ypart)
             lmu_t = np.zeros(times.size)
             lgam_t = np.zeros(times.size)
-            for j, (p, (P, G)) in enumerate(zip(self._parts, facs)):
+            for j, (p, (_P, G)) in enumerate(zip(self._parts, facs)):
                 ypart = yt if p.mult == 2 else (yt.real if j == 0 else yt.imag)
                 S2, s1, u = acc[j]["S2"], acc[j]["s1"], acc[j]["u"]
                 A = G * p.w[:, None]                              # (n, T): coefficients of μ_x in Px

@@ -19,8 +19,9 @@ Conventions (docs/CONVENTIONS.md)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -28,8 +29,7 @@ from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
 from .._validation import as_array, check_chunk_size, check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError, ShapeMismatchError
 from ._spectral import SpectralFlow, apply
-from ._structure import (KernelSpec, as_initial, as_targets, check_same_form, omega_m, parse_kernel,
-                         parse_train_kernel)
+from ._structure import KernelSpec, as_initial, as_targets, check_same_form, omega_m, parse_kernel, parse_train_kernel
 
 __all__ = ["gradient_descent_mse", "GradientDescentPredictor", "gp_inference", "GPInference", "Gaussian"]
 
@@ -75,10 +75,21 @@ class _Channel:
     dec_test: Callable[[np.ndarray], np.ndarray]  # test state -> contribution to ψ on test points
 
 
+def _times(unit: complex) -> Callable[[np.ndarray], np.ndarray]:
+    """``s -> unit * s``."""
+    return lambda s: unit * s
+
+
+def _rows_of(j: int) -> Callable[[KernelSpec], np.ndarray]:
+    """Part ``j`` of a ``"pair"`` test-train chunk (the single matrix otherwise)."""
+    return lambda s: s.mats[j] if s.kind == "pair" else s.mats[0]
+
+
 def _build_channels(spec: KernelSpec, n: int, lr: float, diag_reg: float, discrete: bool,
                     eigh: Any = None) -> list[_Channel]:
     c_real = 2.0 * lr / n
-    ident = (lambda s: s)
+    def ident(s: np.ndarray) -> np.ndarray:
+        return s
     if spec.kind == "single":
         H = _add_diag(spec.mats[0], diag_reg)
         flow = SpectralFlow(H, c_real, discrete=discrete, what="the NTK Θ of the train points", eigh=eigh)
@@ -90,9 +101,7 @@ def _build_channels(spec: KernelSpec, n: int, lr: float, diag_reg: float, discre
             flow = SpectralFlow(H, c_real, discrete=discrete, what=f"the {part}-part NTK Θ{j + 1} of the train points",
                                 eigh=eigh)
             take = (np.real if j == 0 else np.imag)
-            out.append(_Channel(flow, take, (lambda s, u=unit: u * s),
-                                (lambda s, j=j: s.mats[j] if s.kind == "pair" else s.mats[0]),
-                                take, (lambda s, u=unit: u * s)))
+            out.append(_Channel(flow, take, _times(unit), _rows_of(j), take, _times(unit)))
         return out
     if spec.kind == "ri":
         H = _add_diag(spec.mats[0], diag_reg)
@@ -159,7 +168,7 @@ class _TestSource:
                 raise InvalidInputError("k_test_train is a callable: pass n_test (number of test points) or an "
                                         "array fx_test_0")
             self.fn = k
-            self.spec = None
+            self.spec: Any = None
             self.m = check_positive_int(n_test, "n_test")
         else:
             self.fn = None
@@ -354,6 +363,7 @@ class GPInference(FollowsInputs):
         if get_cov not in ("variance", "full", None):
             raise InvalidInputError(f"get_cov must be 'variance', 'full' or None, got {get_cov!r}")
         train_only = k_test_train is None
+        kxx: Any = None
         if train_only:
             kx = self.spec
             kxx = self.spec

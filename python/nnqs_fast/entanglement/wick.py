@@ -120,7 +120,7 @@ class GPKernel:
         basis it then depends on the Hamming distance only (x·y = s²(L − 2h), |x|² = |y|² = s² L)."""
         return self.family in _FAMILIES
 
-    def from_products(self, dot: np.ndarray, n1: np.ndarray, n2: np.ndarray) -> np.ndarray:
+    def from_products(self, dot: Any, n1: Any, n2: Any) -> np.ndarray:
         """NumPy evaluation (independent of the C++ one; used by the brute path and the tests)."""
         dot, n1, n2 = np.broadcast_arrays(np.asarray(dot, float), np.asarray(n1, float), np.asarray(n2, float))
         if self.family == "zero":
@@ -147,7 +147,7 @@ class GPKernel:
         x2 = x1 if x2 is None else np.asarray(x2, float)
         return self.from_products(x1 @ x2.T, np.sum(x1 * x1, 1)[:, None], np.sum(x2 * x2, 1)[None, :])
 
-    def site_factor(self, spin_values: np.ndarray) -> tuple[float, np.ndarray]:
+    def site_factor(self, spin_values: Any) -> tuple[float, np.ndarray]:
         """``(amplitude, F)`` with ``k(x, y) = amplitude · Π_i F[s_i, t_i]`` on the local values ``spin_values``."""
         v = np.asarray(spin_values, float)
         if self.family == "rbf":
@@ -287,7 +287,7 @@ def _kernel2(kernel1: GPKernel, kernel2: Any) -> tuple[GPKernel, bool]:
     return kernel2, kernel2 == kernel1
 
 
-def _sizes(n_sites: int, subsystem) -> tuple[int, tuple[int, ...]]:
+def _sizes(n_sites: int | None, subsystem: Any) -> tuple[int, tuple[int, ...]]:
     L = check_positive_int(n_sites, "n_sites")
     A = normalize_subsystem(subsystem, L)
     return L, A
@@ -576,7 +576,7 @@ def wick_purity_factorized(kernel1: GPKernel | tuple[float, np.ndarray], kernel2
                 lcc.append(base + site_sum(linner, "all"))
                 spp.append(su * sv)
     ltc, lta, ltb, lfc = lse(l_tr_c), lse(lra), lse(lrb), lse(lcc)
-    if same or len(comps) == 1 and comps[0][2] == 0.0:
+    if same or (len(comps) == 1 and comps[0][2] == 0.0):
         lfp = -math.inf
     else:
         lfp, sfp = _signed_lse(lcc, spp)

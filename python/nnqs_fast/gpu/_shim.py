@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import current_stream_pointer, device_pointer, to_device
 from .._backend import cupy_module as cupy
+from .._backend import current_stream_pointer, device_pointer, to_device
 from ..errors import BackendUnavailableError, DTypeError
 
 __all__ = ["cupy", "cuda_module", "to_device", "ptr", "stream", "is_double", "launch", "free_bytes", "NULL"]

@@ -66,7 +66,7 @@ def wick_sums(x: Any, DA: int, DB: int, kernel1: Any, kernel2: Any, *, need_pp: 
     def frob(P: int, Q: int, sp: int, sqs: int, with_p: bool) -> tuple[float, float]:
         nb = int(mod.wick_ptrace_blocks(P))
         pc = cp.empty(nb, cp.float64)
-        pp_ = cp.empty(nb, cp.float64) if with_p else None
+        pp_: Any = cp.empty(nb, cp.float64) if with_p else None
         _shim.launch(mod.wick_ptrace_frob2, _shim.ptr(X), _shim.ptr(sq), d, P, Q, sp, sqs, k1, k2, _shim.ptr(pc),
                      _shim.ptr(pp_), st)
         return float(pc.sum()), (float(pp_.sum()) if with_p else 0.0)

@@ -138,7 +138,7 @@ def _dot_gram(a: Any, c: Any, sym: bool, dt: Any, names: tuple[str, ...], chunk:
     n1, n2 = a.shape[0], c.shape[0]
     nngp = cp.empty((n1, n2), dt) if "nngp" in names else None
     ntk = cp.empty((n1, n2), dt) if "ntk" in names else None
-    work = ntk if ntk is not None else nngp  # the dot products are written into an output, then transformed
+    work: Any = ntk if ntk is not None else nngp  # the dot products are written into an output, then transformed
     sq1 = cp.ascontiguousarray((a * a).sum(axis=1))
     sq2 = sq1 if sym else cp.ascontiguousarray((c * c).sum(axis=1))
     st = _shim.stream()

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -197,8 +198,8 @@ class GDStepCUDA:
         t0, t_end = self.step, self.step + n_steps
         tr = np.full((self.M, R), np.nan)
         te = np.full((self.M, R), np.nan)
-        ptr = np.full((self.M, R, self.n), np.nan) if record_predictions else None
-        pte = np.full((self.M, R, self.n_test), np.nan) if record_predictions else None
+        ptr: Any = np.full((self.M, R, self.n), np.nan) if record_predictions else None
+        pte: Any = np.full((self.M, R, self.n_test), np.nan) if record_predictions else None
         want = {int(t): r for r, t in enumerate(rs) if t0 <= t <= t_end}
         self._prev.fill(np.nan)  # as the CPU core: convergence compares consecutive steps within one call
         while True:
@@ -343,8 +344,8 @@ def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any =
                    chunk_flops: float | None = None, n_workers: int | None = None, quiet: bool = False,
                    desc: str = "train", chunk_steps: int = 200) -> Any:
     """CUDA path of :func:`nnqs_fast.training.train_ensemble`: the same arguments (``chunk_flops`` and
-    ``n_workers`` are CPU scheduling options, accepted and ignored here) and the same :class:`EnsembleResult`; all ``2K``
-    networks step together in one batched fused step (float64). Ctrl-C stops between chunks of ``chunk_steps``
+    ``n_workers`` are CPU scheduling options, accepted and ignored here) and the same :class:`EnsembleResult`; all
+    ``2K`` networks step together in one batched fused step (float64). Ctrl-C stops between chunks of ``chunk_steps``
     steps and returns what was recorded (``interrupted=True``)."""
     from .._progress import progress
     from .._random import member_seeds
@@ -373,8 +374,8 @@ def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any =
 
     part_tr = np.full((2 * K, R), np.nan)
     part_te = np.full((2 * K, R), np.nan)
-    preds_tr = np.full((2 * K, R, n), np.nan) if record_predictions else None
-    preds_te = np.full((2 * K, R, nt), np.nan) if record_predictions else None
+    preds_tr: Any = np.full((2 * K, R, n), np.nan) if record_predictions else None
+    preds_te: Any = np.full((2 * K, R, nt), np.nan) if record_predictions else None
     status = np.zeros(2 * K, np.int32)
     stop = np.full(2 * K, -1, np.int64)
     bar = progress(total=n_steps, desc=desc, quiet=quiet, unit="step")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import scipy.linalg.blas as _blas
@@ -20,7 +21,7 @@ _KERNEL_TUPLES: dict[tuple[str, ...], type] = {}
 def kernel_tuple(names: tuple[str, ...]) -> type:
     """namedtuple type ``Kernel(<names>)`` (cached)."""
     if names not in _KERNEL_TUPLES:
-        _KERNEL_TUPLES[names] = namedtuple("Kernel", names)  # type: ignore[misc]
+        _KERNEL_TUPLES[names] = namedtuple("Kernel", names)
     return _KERNEL_TUPLES[names]
 
 

@@ -17,7 +17,8 @@ symmetric case (``x2 = x1``) computes the upper triangle once and mirrors it.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -101,7 +102,7 @@ _ON_THE_FLY_MAX_DIM = 64
 
 
 def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int, W_std: float, b_std: float,
-               names: tuple[str, ...], chunk: int | None) -> dict[str, np.ndarray]:
+               names: tuple[str, ...], chunk: int | None) -> dict[str, np.ndarray | None]:
     n1, n2 = a.shape[0], c.shape[0]
     check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
     want_nngp, want_ntk = "nngp" in names, "ntk" in names

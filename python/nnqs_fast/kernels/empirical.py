@@ -19,13 +19,14 @@ Two routes:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from .._backend import array_namespace, dispatch
-from .._validation import check_chunk_size, check_choice, check_memory
+from .._validation import check_choice, check_chunk_size, check_memory
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingleParams, activation_pieces
 from ..networks.cosnet import CosNetParams
@@ -197,7 +198,7 @@ def _structured(plan: _Plan, a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dty
             fj = fi if (diag or (c is a and (i0, i1) == (j0, j1))) else plan.feats(c[j0:j1])
             rows, cols = i1 - i0, j1 - j0
 
-            def G(ln: str, rn: str, target: np.ndarray) -> np.ndarray:
+            def G(ln: str, rn: str, target: np.ndarray, fi: dict = fi, fj: dict = fj, diag: bool = diag) -> np.ndarray:
                 if diag:
                     return gram(fi[ln], upper_only=True, out=target)
                 return gram(fi[ln], fj[rn], out=target)
@@ -210,7 +211,7 @@ def _structured(plan: _Plan, a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dty
             cm.fused_ntk_tile(out, i0, j0, base, float(plan.alpha), float(plan.beta), Bs, Cs,
                               [float(p[4]) for p in plan.pairs], [float(p[5]) for p in plan.pairs], bool(diag),
                               rows, cols)
-            del base, Bs, Cs, fj  # drop this column block before the next one is computed
+            del base, Bs, Cs, fj, G  # drop this column block before the next one is computed
         del fi
     if sym:
         cm.mirror_upper(out)

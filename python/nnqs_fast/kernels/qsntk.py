@@ -59,7 +59,8 @@ class QSNTK:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.theta1.shape)  # type: ignore[return-value]
+        n1, n2 = self.theta1.shape
+        return int(n1), int(n2)
 
     @property
     def decoupled(self) -> bool:

@@ -16,6 +16,7 @@ the NTK is O(1) as the width grows and gradient descent uses one learning rate f
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,7 +76,7 @@ def init_relu(seed: int, input_dim: int, width: int, depth: int = 1, *, W_std: f
     g = rng(seed)
     sizes = [d] + [n] * depth + [1]
     weights, biases = [], []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         weights.append(g.standard_normal((fan_out, fan_in)).astype(dtype))
         biases.append(g.standard_normal(fan_out).astype(dtype))
     return ReLUParams(tuple(weights), tuple(biases), W_std, b_std)

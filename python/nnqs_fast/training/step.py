@@ -16,7 +16,7 @@ the train/test loss (and optionally the predictions) at the requested absolute s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -51,11 +51,16 @@ class StepRecord:
 
 @runtime_checkable
 class GDStep(Protocol):
-    """Full-batch gradient descent of one real network; implemented by the CPU core and (later) CUDA."""
+    """Full-batch gradient descent of one real network; implemented by the CPU core, NumPy and CUDA."""
 
-    step: int
-    learning_rate: float
-    flops_per_step: float
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def learning_rate(self) -> float: ...
+
+    @property
+    def flops_per_step(self) -> float: ...
 
     def run(self, n_steps: int, record_steps: np.ndarray, record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> StepRecord: ...
@@ -214,9 +219,9 @@ class NumpyReLUStep:
         rs = _record_steps(record_steps)
         R = rs.size
         tr, te = np.full(R, np.nan), np.full(R, np.nan)
-        ptr = np.full((R, self.x.shape[0]), np.nan) if record_predictions else None
+        ptr: Any = np.full((R, self.x.shape[0]), np.nan) if record_predictions else None
         nt = 0 if self.x_test is None else self.x_test.shape[0]
-        pte = np.full((R, nt), np.nan) if record_predictions else None
+        pte: Any = np.full((R, nt), np.nan) if record_predictions else None
         t_end = self.step + int(n_steps)
         done = 0
         for r, t in enumerate(rs):
