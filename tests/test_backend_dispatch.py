@@ -65,6 +65,16 @@ def test_public_functions_use_the_parser():
         entanglement.wick_purity(entanglement.delta_kernel(), n_sites=3, subsystem=[0], backend="GPU!")
 
 
+def test_cli_backend_option_uses_the_parser(capsys):
+    from nnqs_fast.cli import build_parser
+
+    args = build_parser().parse_args(["entropy", "--backend", "CPU", "--out", "x"])
+    assert args.backend == "cpu"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["entropy", "--backend", "gpu", "--out", "x"])
+    assert "backend must be one of" in capsys.readouterr().err
+
+
 def test_explicit_cuda_without_a_device_raises_named_error():
     if be.cuda_status().usable:
         pytest.skip("a CUDA device is usable here")

@@ -111,6 +111,25 @@ def test_complex_single_qsntk_cuda_equals_cpu(cp, rng):
         np.testing.assert_allclose(cp.asnumpy(gpu.phi), np.asarray(cpu.phi), rtol=1e-13)
 
 
+def test_decoupled_qsntk_follows_the_return_type_rule(cp, rng):
+    """decoupled_qsntk (S10-S11 from the analytic NTKs): CuPy in -> a QSNTK of CuPy arrays; NumPy in -> NumPy."""
+    from nnqs_fast import kernels
+
+    x = rng.choice([-1.0, 1.0], size=(19, 5))
+    y = rng.choice([-1.0, 1.0], size=(7, 5))
+    kf2 = kernels.relu_kernel_fn(depth=2)
+    ref_t1 = _relu_numpy(x, y, 1, 0.5, 0.1)[1]
+    ref_t2 = _relu_numpy(x, y, 2, 0.5, 0.1)[1]
+    dev = kernels.decoupled_qsntk(cp.asarray(x), cp.asarray(y), kernel_fn2=kf2, backend="cuda")
+    host = kernels.decoupled_qsntk(x, y, kernel_fn2=kf2, backend="cuda")
+    for f in ("theta", "phi", "theta1", "theta2", "mixing", "mixing_t"):
+        assert isinstance(getattr(dev, f), cp.ndarray), f
+        assert type(getattr(host, f)) is np.ndarray, f
+    _close(dev.theta.get(), ref_t1 - ref_t2, np.float64)
+    _close(host.phi, ref_t1 + ref_t2, np.float64)
+    assert not bool(cp.any(dev.mixing)) and not dev.symmetric
+
+
 def test_relu_kernel_numpy_input_moved_once_and_symmetric(cp, rng):
     from nnqs_fast.gpu.kernels import relu_kernel
 
