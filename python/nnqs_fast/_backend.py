@@ -36,6 +36,7 @@ import dataclasses
 import functools
 import importlib
 import inspect
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -260,8 +261,15 @@ def gpu_details() -> dict[str, Any]:
 _MAX_DEPTH = 4
 
 
+def _cupy_imported() -> bool:
+    """No CuPy array can exist before CuPy is imported: the fast path of the return-type rule."""
+    return "cupy" in sys.modules
+
+
 def contains_cupy(obj: Any, _depth: int = 0) -> bool:
     """True when ``obj`` is, or holds (tuples, lists, dicts, dataclasses), a CuPy array."""
+    if _depth == 0 and not _cupy_imported():
+        return False
     if is_cupy_array(obj):
         return True
     if _depth >= _MAX_DEPTH or isinstance(obj, (np.ndarray, str, bytes, int, float, complex, type(None))):
@@ -304,6 +312,8 @@ def _convert(obj: Any, leaf: Callable[[Any], Any], is_leaf: Callable[[Any], bool
 
 def to_host(obj: Any) -> Any:
     """``obj`` with every CuPy array (also inside tuples, lists, dicts, dataclasses) copied to the host."""
+    if not _cupy_imported():
+        return obj
     return _convert(obj, lambda a: a.get(), is_cupy_array)
 
 
