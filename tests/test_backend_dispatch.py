@@ -263,3 +263,29 @@ def test_entropy_backend_is_routed_through_the_dispatch(monkeypatch, fake, tmp_p
     k = cosnet_gp_kernel(1.0, np.sqrt(10.0), 5)
     brute = [wick_purity_brute(k, "same", n_sites=5, subsystem=list(range(j))).purity for j in range(1, 5)]
     np.testing.assert_allclose(g["results"]["wick_purity"], brute, rtol=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------- SpectralFlow
+def test_spectral_flow_from_precomputed_eigendecomposition(rng):
+    """SpectralFlow.from_eigh (the public way to hand in an eigendecomposition computed elsewhere, e.g. on a
+    device): the propagator equals exp(-c H t) (scipy.linalg.expm oracle) and the PD checks still apply."""
+    import scipy.linalg
+
+    from nnqs_fast.dynamics._spectral import SpectralFlow
+    from nnqs_fast.errors import KernelNotPositiveDefiniteError
+
+    A = rng.standard_normal((7, 7))
+    H = A @ A.T + 0.1 * np.eye(7)
+    lam, V = np.linalg.eigh(H)
+    flow = SpectralFlow.from_eigh(H, lam, V, 0.3, discrete=False)
+    e0 = rng.standard_normal(7)
+    P, _ = flow.factors(np.array([2.5]))
+    np.testing.assert_allclose(flow.expand(P[:, 0] * flow.project(e0)), scipy.linalg.expm(-0.3 * 2.5 * H) @ e0,
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(flow.solve(e0), np.linalg.solve(H, e0), rtol=1e-10)
+    B = A + A.T
+    lb, Vb = np.linalg.eigh(B)
+    with pytest.raises(KernelNotPositiveDefiniteError, match="smallest eigenvalue"):
+        SpectralFlow.from_eigh(B, lb, Vb, 0.3, discrete=False)
+    with pytest.raises(KernelNotPositiveDefiniteError, match="non-finite"):
+        SpectralFlow.from_eigh(H, np.r_[lam[:-1], np.nan], V, 0.3, discrete=False)
