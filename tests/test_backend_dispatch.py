@@ -289,3 +289,9 @@ def test_spectral_flow_from_precomputed_eigendecomposition(rng):
         SpectralFlow.from_eigh(B, lb, Vb, 0.3, discrete=False)
     with pytest.raises(KernelNotPositiveDefiniteError, match="non-finite"):
         SpectralFlow.from_eigh(H, np.r_[lam[:-1], np.nan], V, 0.3, discrete=False)
+
+
+def test_area_without_gpu_module_has_no_cuda_implementation(monkeypatch):
+    monkeypatch.setattr(be, "_CUDA_AREAS_LOADED", {})
+    assert be.cuda_implementation("physics.nothing_here") is None
+    assert be._CUDA_AREAS_LOADED["physics"] == "no module nnqs_fast.gpu.physics"

@@ -391,15 +391,19 @@ def register_cuda(name: str) -> Callable[[_F], _F]:
 def cuda_implementation(name: str) -> Callable[..., Any] | None:
     """The registered CUDA implementation of ``name`` (``"area.function"``), or None.
 
-    The first lookup for an area imports ``nnqs_fast.gpu.<area>`` (whose decorators register its functions).
+    The first lookup for an area imports ``nnqs_fast.gpu.<area>`` (whose decorators register its functions); an
+    area without such a module has no CUDA implementations, any other import error propagates.
     """
     area = name.split(".", 1)[0]
     if name not in _CUDA_IMPLS and area not in _CUDA_AREAS_LOADED:
+        module = f"nnqs_fast.gpu.{area}"
         try:
-            importlib.import_module(f"nnqs_fast.gpu.{area}")
+            importlib.import_module(module)
             _CUDA_AREAS_LOADED[area] = ""
-        except ImportError as exc:
-            _CUDA_AREAS_LOADED[area] = f"{type(exc).__name__}: {exc}"
+        except ModuleNotFoundError as exc:
+            if exc.name != module:  # a broken gpu module is a bug, not "no CUDA implementation"
+                raise
+            _CUDA_AREAS_LOADED[area] = f"no module {module}"
     return _CUDA_IMPLS.get(name)
 
 
