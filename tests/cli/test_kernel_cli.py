@@ -28,7 +28,7 @@ def test_kernel_command_tfim(tmp_path):
     assert (meta["config"]["W_std"], meta["config"]["b_std"]) == (0.25, 0.01)
     kf = nf.relu_kernel_fn(W_std=0.25, b_std=0.01)
     np.testing.assert_allclose(arr["ntk_analytic"], kf(arr["inputs"], get="ntk"), rtol=1e-12)
-    s1, s2 = member_seeds(5, 2)
+    s1, _s2 = member_seeds(5, 2)
     t1 = nf.empirical_ntk(nf.init_relu(s1, 6, 200, W_std=0.25, b_std=0.01), arr["inputs"])
     np.testing.assert_allclose(arr["theta1"], t1, rtol=1e-12)
     np.testing.assert_allclose(arr["phi"], arr["theta1"] + arr["theta2"], rtol=1e-12)

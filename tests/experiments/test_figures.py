@@ -66,7 +66,7 @@ def test_save_figure_png_300_dpi_and_pdf(tmp_path) -> None:
 def test_theory_and_ensemble_share_a_hue_and_narrow_widths_are_lighter() -> None:
     from matplotlib.colors import to_rgb
 
-    fig, (ax,) = pl.new_figure(1)
+    _fig, (ax,) = pl.new_figure(1)
     line = pl.theory_line(ax, [1, 2], [1, 2], "test")
     widest = pl.ensemble_points(ax, [1, 2], [1, 2], "test", rank=2, n_ranks=3)
     narrow = pl.ensemble_points(ax, [1, 2], [1, 2], "test", rank=0, n_ranks=3)

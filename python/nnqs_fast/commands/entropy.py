@@ -123,12 +123,12 @@ def run(args: argparse.Namespace) -> int:
             L = int(inputs.shape[1])
             fermions = not (D == 2 ** L and np.array_equal(codes, np.arange(D)))
         else:
-            L = int(round(math.log2(D))) if D > 1 else 0
+            L = round(math.log2(D)) if D > 1 else 0
             if L < 1 or 2 ** L != D:
                 raise InvalidInputError(f"the state has length {D}, not 2**L, and the file has no 'basis'/'inputs' "
                                         "arrays (as written by `nnqs-fast targets`) to identify a fermion basis")
         cuts = _parse_cuts(args.cuts, L)
-        results = {"mode": "state", "basis": "hubbard" if fermions else "spin", "n_sites": L,
+        results: dict[str, Any] = {"mode": "state", "basis": "hubbard" if fermions else "spin", "n_sites": L,
                    "cuts": [list(c) for c in cuts], "entropies": {}}
         arrays = {}
         for name, kind, order in kinds:
@@ -168,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         kern = relu_nngp_kernel(L, args.depth)
     k2 = None if args.real else "same"
-    wick = [wick_purity(kern, k2, n_sites=L, subsystem=c, backend="cpu") for c in cuts]
+    wick = [wick_purity(kern, k2, n_sites=L, subsystem=c, backend=backend) for c in cuts]
     results = {
         "mode": "ensemble", "n_sites": L, "cuts": [list(c) for c in cuts],
         "subsystem_sizes": [len(c) for c in cuts],
@@ -182,8 +182,9 @@ def run(args: argparse.Namespace) -> int:
     conv = conventions(log_base=LOG_BASE, n_sites=L, basis="spin",
                        network=f"{args.network}: " + ("psi = psi1 + i psi2, independent networks" if not args.real
                                                       else "real psi = psi1"),
-                       extra={"subsystem": SUBSYSTEM, "ensemble": "mean and standard error over K members; each "
-                                                                  "sampled state is normalised before the partial trace",
+                       extra={"subsystem": SUBSYSTEM,
+                              "ensemble": "mean and standard error over K members; each sampled state is "
+                                          "normalised before the partial trace",
                               "wick_estimate": "-log E Tr rho_A^2 of the Gaussian-process (infinite-width) "
                                                "ensemble; compare with -log of the mean sampled purity"})
     path, _ = save_results(args.out, "entropy", config=config, results=results, arrays=arrays, seed=args.seed,

@@ -43,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     name = args.name or f"targets_{target.system}"
     conv = conventions(system=target.system, lattice=list(target.lattice), boundary=target.boundary,
-                       extra={"time_unit": "evolution time tau with hbar = 1, energies in the Hamiltonian's units (Eqs. 19-20)",
+                       extra={"time_unit": "evolution time tau with hbar = 1, energies in the Hamiltonian's units "
+                                           "(Eqs. 19-20)",
                               "psi": "psi_T = exp(-i H tau) psi_0, normalised over the full basis; arrays in the "
                                      "basis order of `basis`"})
     json_path, npz_path = save_results(

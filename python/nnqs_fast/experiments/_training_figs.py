@@ -27,13 +27,14 @@ __all__ = [
 ]
 
 #: The paper's settings (Numerical Experiments section; Figs. 2–3).
-PAPER = {"fig2": {"width": 5000, "members": 10, "steps": 10_000, "train_size": 2400},
+PAPER: dict[str, dict[str, Any]] = {"fig2": {"width": 5000, "members": 10, "steps": 10_000, "train_size": 2400},
          "fig3": {"widths": [300, 1000, 5000], "members": 10, "steps": 10_000,
                   "train_sizes": [2400, 2600, 2800, 3000, 3200, 3400, 3600, 3800, 4000]}}
 #: Reduced defaults for a CPU-only machine, chosen to show the paper's claim (finite widths converging to the
 #: QS-NTK) in about two minutes each on 2 cores (docs/training.md gives the measured wall times).
-REDUCED = {"fig2": {"width": [64, 256, 1024], "members": 1, "steps": 10_000, "train_size": 2400},
-           "fig3": {"widths": [64, 256, 1024], "members": 1, "steps": 2000, "train_sizes": [2400, 3200, 4000]}}
+REDUCED: dict[str, dict[str, Any]] = {
+    "fig2": {"width": [64, 256, 1024], "members": 1, "steps": 10_000, "train_size": 2400},
+    "fig3": {"widths": [64, 256, 1024], "members": 1, "steps": 2000, "train_sizes": [2400, 3200, 4000]}}
 
 
 def weight_scale_name(W_std: float, b_std: float) -> str:
@@ -83,7 +84,7 @@ def settings(args: argparse.Namespace, fig: str, backend: str) -> tuple[dict[str
     if hasattr(args, "weight_scale") or hasattr(args, "W_std"):
         args.W_std, args.b_std = weight_scale(args)
     mode = "paper" if (getattr(args, "paper", False) or backend == "cuda") else "reduced"
-    s = dict((PAPER if mode == "paper" else REDUCED)[fig])
+    s: dict[str, Any] = dict((PAPER if mode == "paper" else REDUCED)[fig])
     for key in s:
         v = getattr(args, key, None)
         if v is not None:

@@ -39,7 +39,8 @@ def _add(parser: argparse.ArgumentParser, *names: str, **kw) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``nnqs-fast reproduce fig1`` (skips options the caller already added)."""
     _add(parser, "--sites", type=int, default=DEFAULT_SITES, help=f"number of spins L = d (default {DEFAULT_SITES})")
-    _add(parser, "--widths", type=int, nargs="+", default=[400, 1000, 4000], help="hidden widths N (default 400 1000 4000)")
+    _add(parser, "--widths", type=int, nargs="+", default=[400, 1000, 4000],
+         help="hidden widths N (default 400 1000 4000)")
     _add(parser, "--members", type=int, default=100, help="ensemble size per width (default 100)")
     _add(parser, "--sigma-a", type=float, default=10.0, help="sigma_a (default 10)")
     _add(parser, "--sigma-w", type=float, default=None, help="sigma_w (default sqrt(2d), d = L)")

@@ -54,7 +54,8 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (complex, np.complexfloating)):
-        return {"re": float(np.real(obj)), "im": float(np.imag(obj))}
+        z = complex(obj)
+        return {"re": z.real, "im": z.imag}
     if isinstance(obj, (float, np.floating)):
         f = float(obj)
         return f if np.isfinite(f) else str(f)
@@ -124,7 +125,8 @@ def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, 
     }
     json_path, npz_path = out / f"{name}.json", out / f"{name}.npz"
     with atomic_path(npz_path) as tmp, open(tmp, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+        payload: dict[str, Any] = dict(arrays)
+        np.savez_compressed(fh, **payload)
     with atomic_path(json_path) as tmp:
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
     return json_path, npz_path

@@ -134,7 +134,7 @@ def width_shade(quantity: str, rank: int, n_ranks: int) -> tuple[float, float, f
     return float(r), float(g), float(b)
 
 
-def theory_line(ax: Any, x: Any, y: Any, quantity: str, *, label: str | None = None, ls: str = "-",
+def theory_line(ax: Any, x: Any, y: Any, quantity: str, *, label: str | None = None, ls: Any = "-",
                 **kw: Any) -> Any:
     """A theory curve (closed form / infinite width) of ``quantity``: a solid line in its hue."""
     kw.setdefault("lw", 1.8)
