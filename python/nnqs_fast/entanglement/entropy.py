@@ -170,6 +170,8 @@ def reduced_density_matrix(psi, subsystem, n_sites: int | None = None, *, local_
 
 
 def _log_base(base: float | None) -> float:
+    """``log(base)``, the divisor that turns natural logs into logs to ``base`` (``None``: natural log, 1.0).
+    The one home of the ``base=`` convention of every entropy and Page value."""
     if base is None:
         return 1.0
     b = check_finite_scalar(base, "base", positive=True)
