@@ -35,10 +35,9 @@ def pd_tolerance(lam_max: float, n: int) -> float:
 def _not_pd_error(lam_min: float, lam_max: float, n: int, what: str, why: str) -> KernelNotPositiveDefiniteError:
     tol = pd_tolerance(lam_max, n)
     suggest = max(-lam_min, 0.0) + max(1e3 * tol, 1e-10 * max(lam_max, 0.0))
-    return KernelNotPositiveDefiniteError(
-        f"{what} is {why}: smallest eigenvalue {lam_min:.6g} (largest {lam_max:.6g}, tolerance {tol:.3g}); "
-        f"pass diag_reg >= {suggest:.3g} (adds diag_reg to the diagonal of the real-part kernels) or remove "
-        "duplicate training points")
+    return KernelNotPositiveDefiniteError(what, lam_min, lam_max, tol, suggest, why=why,
+                                          hint="adds diag_reg to the diagonal of the real-part kernels",
+                                          remedy="remove duplicate training points")
 
 
 def smallest_eigenvalue(H: np.ndarray) -> tuple[float, float]:
@@ -69,7 +68,7 @@ class SpectralFlow:
             lam_min, lam_max = float(lam[0]), float(lam[-1])
             tol = pd_tolerance(lam_max, self.n)
             if not np.all(np.isfinite(lam)):
-                raise KernelNotPositiveDefiniteError(f"{self.what} has non-finite eigenvalues; check the kernel")
+                raise KernelNotPositiveDefiniteError.non_finite(self.what)
             if lam_min < -tol:
                 raise _not_pd_error(lam_min, lam_max, self.n, self.what, "indefinite")
             self.lam_min_raw = lam_min
@@ -84,10 +83,8 @@ class SpectralFlow:
     def check_discrete_stable(self, learning_rate: float, eta_max: float) -> None:
         lam = self.eig()[0]
         if self.c * lam[-1] >= 2.0:
-            raise LearningRateTooLargeError(
-                f"learning_rate {learning_rate:.6g} exceeds the maximal stable rate {eta_max:.6g} for discrete "
-                f"gradient descent on L = (1/n) Σ |ψ_T − ψ|² (|1 − c λ_max| >= 1 with λ_max = {lam[-1]:.6g}); "
-                "use a smaller learning_rate (the paper uses 0.9 × maximum) or discrete=False")
+            raise LearningRateTooLargeError(learning_rate, eta_max, lambda_max=float(lam[-1]),
+                                            alternative="pass discrete=False (continuous time)")
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """``H^{-1} b`` (τ → ∞), from the eigendecomposition if cached, else a cached Cholesky factor."""

@@ -78,7 +78,7 @@ def _prime(flow: Any) -> None:
         return
     lam, V = device_eigh(flow.H)
     if not np.all(np.isfinite(lam)):
-        raise KernelNotPositiveDefiniteError(f"{flow.what} has non-finite eigenvalues; check the kernel")
+        raise KernelNotPositiveDefiniteError.non_finite(flow.what)
     lam_min, lam_max = float(lam[0]), float(lam[-1])
     tol = S.pd_tolerance(lam_max, flow.n)
     if lam_min < -tol:

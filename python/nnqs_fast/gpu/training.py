@@ -331,8 +331,9 @@ def _max_lr_gpu(x: np.ndarray, depth: int, W_std: float, b_std: float) -> float:
     from .kernels import relu_kernel
 
     k = relu_kernel(x, None, depth=depth, W_std=W_std, b_std=b_std, get="ntk", dtype=np.float64)
-    lam = float(cp.linalg.eigvalsh(k)[-1])
-    return x.shape[0] / lam
+    from ..kernels.spectrum import eta_max_from_lambda
+
+    return eta_max_from_lambda(float(cp.linalg.eigvalsh(k)[-1]), x.shape[0], what="the analytic NTK")
 
 
 def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any = None, *, width: int = 5000,
@@ -415,9 +416,7 @@ def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any =
                 preds_te[m, later] = preds_te[m, last]
         elif status[m] == STATUS_DIVERGED:
             stopped[k, p] = int(stop[m])
-            warnings.warn(f"member {k} part {p + 1}: the loss became non-finite at step {int(stop[m])} (learning "
-                          f"rate {lr:.6g}, maximal stable {max_lr:.6g}); its later losses are NaN",
-                          PrecisionLossWarning, stacklevel=2)
+            warnings.warn(PrecisionLossWarning.member_diverged(k, p + 1, int(stop[m]), lr, max_lr), stacklevel=2)
         finished[k, p] = status[m] != STATUS_OK or (t >= n_steps and not interrupted)
     part_tr3 = part_tr.reshape(K, 2, R)
     part_te3 = part_te.reshape(K, 2, R)

@@ -137,12 +137,10 @@ def _resolve_lr(x, learning_rate, lr_factor, max_lr, force, depth, W_std, b_std)
     else:
         lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
     if lr > max_lr:
-        msg = (f"learning rate {lr:.6g} exceeds the maximal stable rate {max_lr:.6g} = n/λ_max of the analytic NTK "
-               f"(n = {x.shape[0]}); gradient descent would diverge. Use at most {max_lr:.6g} (the paper uses "
-               f"0.9 × that = {0.9 * max_lr:.6g}) or pass force=True")
+        err = LearningRateTooLargeError(lr, max_lr, x.shape[0], alternative="pass force=True")
         if not force:
-            raise LearningRateTooLargeError(msg)
-        warnings.warn(msg, stacklevel=3)
+            raise err
+        warnings.warn(str(err), stacklevel=3)
     return lr, max_lr
 
 
@@ -378,8 +376,7 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     finally:
         bar.close()
     for k, p, t in diverged:
-        warnings.warn(f"member {k} part {p + 1}: the loss became non-finite at step {t} (learning rate {lr:.6g}, "
-                      f"maximal stable {max_lr:.6g}); its later losses are NaN", PrecisionLossWarning, stacklevel=2)
+        warnings.warn(PrecisionLossWarning.member_diverged(k, p + 1, t, lr, max_lr), stacklevel=2)
     members_done = int(np.sum(np.all(finished, axis=1)))
     st = ensemble_statistics(part_tr, part_te, preds_tr if record_predictions else None,
                              preds_te if record_predictions and nt else None, y, yt)
