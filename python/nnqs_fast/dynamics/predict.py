@@ -1,6 +1,6 @@
 """Closed-form gradient-descent dynamics of the linearised ∞-NNQS (Eqs. 13–15) and NNGP inference.
 
-Conventions (docs/CONVENTIONS.md)
+Conventions (CONTRIBUTING.md, "Conventions")
 ---------------------------------
 * Loss (Eq. 13): ``L = (1/n) Σ_{x∈B} |ψ_T(x) − ψ(x)|²`` with ``n = |B|`` the number of train points.
 * Gradient descent on the parameters, ``θ ← θ − η ∇_θ L``. Time ``t`` is measured in gradient-descent steps.
