@@ -34,6 +34,7 @@ import numpy as np
 from .._validation import check_chunk_size, check_finite_scalar, check_positive_int
 from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
 from ..kernels._common import check_get, check_jacobian_shapes
+from ..networks.dense import B_STD, W_STD
 from . import _shim
 
 __all__ = ["relu_kernel", "relu_gram", "stationary_kernel", "complex_single_qsntk", "empirical_ntk",
@@ -149,7 +150,7 @@ def _gram_into(out: Any, a: Any, b: Any | None) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------ analytic
-def relu_gram(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
+def relu_gram(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD,
               get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None) -> dict[str, Any]:
     """Analytic infinite-width ReLU NNGP/NTK Gram matrices on the device, as ``{"nngp": ..., "ntk": ...}``.
 
@@ -200,7 +201,7 @@ def _mirror(*mats: Any) -> None:
                          _shim.stream())
 
 
-def relu_kernel(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
+def relu_kernel(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD,
                 get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None) -> Any:
     """CUDA path of ``relu_kernel_fn(depth, W_std, b_std)(x1, x2, get, chunk_size, backend="cuda", dtype)``:
     a string ``get`` returns one CuPy array, a tuple a namedtuple of CuPy arrays in that order."""

@@ -32,6 +32,7 @@ import numpy as np
 
 from .._validation import check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError, ShapeMismatchError
+from ..networks.dense import B_STD, W_STD
 from . import _shim
 
 __all__ = ["GDStepCUDA", "CUDAReLUStep", "make_step", "train_ensemble", "train_relu_ensemble"]
@@ -339,7 +340,7 @@ def _max_lr_gpu(x: np.ndarray, depth: int, W_std: float, b_std: float) -> float:
 def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any = None, *, width: int = 5000,
                    n_members: int = 10, n_steps: int = 10_000, learning_rate: float | None = None,
                    lr_factor: float = 0.9, max_learning_rate: float | None = None, force: bool = False,
-                   depth: int = 1, W_std: float = 0.5, b_std: float = 0.1, seed: int = 0, record_steps: Any = None,
+                   depth: int = 1, W_std: float = W_STD, b_std: float = B_STD, seed: int = 0, record_steps: Any = None,
                    n_record: int = 40, early_stop_rtol: float = 0.0, record_predictions: bool = True,
                    chunk_flops: float | None = None, n_workers: int | None = None, quiet: bool = False,
                    desc: str = "train", chunk_steps: int = 200) -> Any:

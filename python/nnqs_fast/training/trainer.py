@@ -37,6 +37,7 @@ from ..errors import (
     PrecisionLossWarning,
     ShapeMismatchError,
 )
+from ..networks.dense import B_STD, W_STD
 from ..networks.relu import init_relu
 from .step import STATUS_CONVERGED, STATUS_DIVERGED, make_step
 
@@ -66,7 +67,7 @@ def log_record_steps(n_steps: int, n_points: int = 40) -> np.ndarray:
     return np.unique(np.concatenate([[0], s, decades, [n_steps]])).astype(np.int64)
 
 
-def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
+def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD,
                           backend: str = "auto") -> float:
     """``η_max = n / λ_max(Θ)`` of the analytic (infinite-width) NTK Gram matrix over the train inputs
     (:func:`nnqs_fast.kernels.relu_kernel_fn`, :func:`nnqs_fast.kernels.spectrum.max_learning_rate`)."""
@@ -235,7 +236,7 @@ def validate_ensemble_inputs(x_train: Any, y_train: Any, x_test: Any, y_test: An
 def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5000, n_members: int = 10,
                    n_steps: int = 10_000, learning_rate: float | None = None, lr_factor: float = 0.9,
                    max_learning_rate: float | None = None, force: bool = False, depth: int = 1,
-                   W_std: float = 0.5, b_std: float = 0.1, seed: int = 0, record_steps=None, n_record: int = 40,
+                   W_std: float = W_STD, b_std: float = B_STD, seed: int = 0, record_steps=None, n_record: int = 40,
                    early_stop_rtol: float = 0.0, record_predictions: bool = True, chunk_flops: float = 5e9,
                    n_workers: int | None = None, backend: str = "auto", quiet: bool = False,
                    desc: str = "train") -> EnsembleResult:
