@@ -11,7 +11,7 @@ reshaped into the matrix ``M[a, b] = ψ(a, b)`` with ``a = Σ_k d_{A[k]} q**k`` 
 entanglement spectrum (the Schmidt probabilities) is the spectrum of ``ρ_A`` (equal to that of ``ρ_B``).
 
 Fermions (Hubbard): see :func:`fermion_entanglement_spectrum` — mode entanglement of the modes on a set of
-sites, with the Jordan–Wigner signs of the physics area's code convention.
+sites, with the Jordan–Wigner signs of the code convention of :mod:`nnqs_fast.physics.hubbard`.
 
 Entropies (natural log unless ``base=`` is given)
 ------------------------------------------------

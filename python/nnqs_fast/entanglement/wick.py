@@ -162,12 +162,16 @@ def _result(lq: float, ln2: float, DA: int, DB: int, method: str, terms: dict[st
                       dim_a=int(DA), dim_b=int(DB), method=method, terms=terms)
 
 
+def _not_positive() -> InvalidInputError:
+    return InvalidInputError("the Wick numerator/denominator is not positive: the kernel is zero (or not a "
+                             "covariance) on this basis")
+
+
 def _from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, method) -> WickResult:
     num = tr_ra2 + tr_rb2 + pp
     den = tr_c * tr_c + frob_c2 + frob_p2
     if not (num > 0 and den > 0):
-        raise InvalidInputError("the Wick numerator/denominator is not positive: the kernel is zero (or not a "
-                                "covariance) on this basis")
+        raise _not_positive()
     terms = {"trace_c": tr_c, "trace_ra2": tr_ra2, "trace_rb2": tr_rb2, "frob_c2": frob_c2, "frob_p2": frob_p2,
              "pp": pp}
     return _result(math.log(num), math.log(den), DA, DB, method, terms)
@@ -247,8 +251,7 @@ def _brute_result(t_pp, t_a, t_b, den, C, P, DA, DB) -> WickResult:
              "trace_rb2": float(np.real(t_b)), "frob_c2": float(np.sum(np.abs(C) ** 2)),
              "frob_p2": float(np.sum(np.abs(P) ** 2)), "pp": float(np.real(t_pp))}
     if not (num > 0 and den > 0):
-        raise InvalidInputError("the Wick numerator/denominator is not positive: the kernel is zero (or not a "
-                                "covariance) on this basis")
+        raise _not_positive()
     return _result(math.log(num), math.log(den), DA, DB, "brute", terms)
 
 
@@ -637,8 +640,7 @@ def wick_purity_hamming(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: in
     lnum = _lse([lta, ltb, lfp])
     lden = _lse([2 * ltc, lfc, lfp])
     if not (math.isfinite(lnum) and math.isfinite(lden)):
-        raise InvalidInputError("the Wick numerator/denominator is not positive: the kernel is zero (or not a "
-                                "covariance) on this basis")
+        raise _not_positive()
     terms = {"log_trace_c": ltc, "log_trace_ra2": lta, "log_trace_rb2": ltb, "log_frob_c2": lfc,
              "log_frob_p2": lfp, "log_pp": lfp}
     return _result(lnum, lden, 1 << LA, 1 << LB, "hamming", terms)

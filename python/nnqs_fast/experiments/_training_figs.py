@@ -1,5 +1,5 @@
 """Shared pieces of the Fig. 2 / Fig. 3 reproductions: settings (paper vs reduced CPU defaults), target and split,
-QS-NTK curves (experiments.predict_curves when available, else the training stand-in), plotting."""
+QS-NTK curves (experiments.predict_curves), plotting."""
 
 from __future__ import annotations
 
