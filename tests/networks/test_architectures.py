@@ -191,3 +191,5 @@ def test_wrappers_and_specs_agree_on_parameters():
         ReLUNet(depth=0)
     with pytest.raises(InvalidInputError):
         DenseNet("erf").gp_kernel(3)
+    with pytest.raises(nf.errors.BackendUnavailableError):  # no CUDA erf kernel (and no device here)
+        DenseNet("erf").kernel_fn()(np.ones((2, 3)), backend="cuda")

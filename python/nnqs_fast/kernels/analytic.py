@@ -71,9 +71,11 @@ def dense_kernel_fn(net: DenseNet) -> KernelFn:
                   backend: str = "auto", dtype: Any = None) -> Any:
         names, single = check_get(get)
         chunk = check_chunk_size(chunk_size)
-        if relu and (gpu := cuda_impl(backend, "relu_kernel")) is not None:
+        # other activations have no CUDA implementation: backend="cuda" raises, "auto" runs on the CPU
+        if (gpu := cuda_impl(backend, "relu_kernel" if relu else "dense_kernel")) is not None:
+            extra = {} if relu else {"activation": net.activation}
             return gpu(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get,
-                       chunk_size=chunk_size, dtype=dtype)
+                       chunk_size=chunk_size, dtype=dtype, **extra)
         a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
         if relu:
             out = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
