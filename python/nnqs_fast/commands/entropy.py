@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         kern = relu_nngp_kernel(L, args.depth)
     k2 = None if args.real else "same"
-    wick = [wick_purity(kern, k2, n_sites=L, subsystem=c, backend="cpu") for c in cuts]
+    wick = [wick_purity(kern, k2, n_sites=L, subsystem=c, backend=backend) for c in cuts]
     results = {
         "mode": "ensemble", "n_sites": L, "cuts": [list(c) for c in cuts],
         "subsystem_sizes": [len(c) for c in cuts],

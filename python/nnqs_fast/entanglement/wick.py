@@ -40,10 +40,11 @@ Paths (all equal to rounding; tested against each other and a brute four-index s
 3. ``method="factorized"`` — for kernels that are products of per-site factors (Cos-net and Gauss-net on spins:
    exp(−γ|x−y|²) = Π_i exp(−γ(x_i−y_i)²); the delta kernel), every term is a product of per-site sums:
    O(L) work for any L (L = 1000 is exact), computed in logs (``log_numerator``, ``log_denominator``).
-4. ``method="hamming"`` (:func:`wick_purity_hamming`) — isotropic kernels (functions of x·y, |x|², |y|²: ReLU
-   NNGP, RBF, delta) on the full ±s spin basis depend on the Hamming distance h only (x·y = s²(L − 2h)); every
-   sum becomes a sum over h with binomial weights, and PP = ‖P‖_F². O(L) in logs; ``method="auto"`` uses it
-   whenever the spin values are (−s, s) (the default ±1 basis).
+4. ``method="hamming"`` (:func:`wick_purity_hamming`) — kernels that depend on the Hamming distance h only
+   (:meth:`GPKernel.hamming_reducible`): every built-in kernel (a function of x·y, |x|², |y|²) on the full ±s
+   spin basis (x·y = s²(L − 2h)), and isotropic kernels (functions of |x − y|²: RBF, delta) on any two-valued
+   basis; every sum becomes a sum over h with binomial weights, and PP = ‖P‖_F². O(L) in logs;
+   ``method="auto"`` uses it whenever the spin values are (−s, s) (the default ±1 basis).
 """
 
 from __future__ import annotations
@@ -55,9 +56,9 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln, logsumexp
 
-from .._backend import core_module, gpu_impl, resolve_backend
+from .._backend import core_module, dispatch, to_numpy
 from .._validation import as_array, check_finite_scalar, check_memory, check_positive_int
-from ..errors import BackendUnavailableError, InvalidInputError, ShapeMismatchError
+from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.cosnet import CosNet
 from ..networks.dense import B_STD, W_STD
 from ..networks.gaussnet import GaussNet
@@ -167,7 +168,7 @@ def _not_positive() -> InvalidInputError:
                              "covariance) on this basis")
 
 
-def _from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, method) -> WickResult:
+def result_from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, method) -> WickResult:
     num = tr_ra2 + tr_rb2 + pp
     den = tr_c * tr_c + frob_c2 + frob_p2
     if not (num > 0 and den > 0):
@@ -352,6 +353,29 @@ def _tables(X: np.ndarray, compress: bool, halve: bool = False) -> tuple[np.ndar
     return np.ascontiguousarray(pairs), np.ascontiguousarray(diag)
 
 
+def partial_trace_inputs(kernel1: Any, kernel2: Any, n_sites: int | None, subsystem: Any,
+                         spin_values: tuple[float, float], features_a: Any, features_b: Any, *, max_sites: int
+                         ) -> tuple[GPKernel, GPKernel, bool, np.ndarray, np.ndarray]:
+    """Argument rules of the partial-trace paths (CPU and CUDA): ``(k1, k2, same, X_A, X_B)`` with the
+    per-subsystem inputs of the full spin basis of ``n_sites <= max_sites`` split by ``subsystem``, or the
+    explicit features (host float64; CuPy features are copied to the host)."""
+    k1 = kernel1 if isinstance(kernel1, GPKernel) else _kernel2(kernel1, "same")[0]
+    k2, same = _kernel2(k1, kernel2)
+    if features_a is None and features_b is None:
+        L, A = _sizes(n_sites, subsystem)
+        if L > max_sites:
+            raise InvalidInputError(f"the partial-trace path enumerates subsystem configurations (here up to "
+                                    f"{max_sites} sites); use method='factorized' or 'hamming' for large L")
+        XA = spin_basis_inputs(len(A), spin_values) if A else np.zeros((1, 0))
+        XB = spin_basis_inputs(L - len(A), spin_values) if len(A) < L else np.zeros((1, 0))
+    elif features_a is not None and features_b is not None:
+        XA = as_array(to_numpy(features_a), "features_a", ndim=2, dtype=np.float64, allow_complex=False)
+        XB = as_array(to_numpy(features_b), "features_b", ndim=2, dtype=np.float64, allow_complex=False)
+    else:
+        raise InvalidInputError("give both features_a and features_b, or neither (then n_sites and subsystem)")
+    return k1, k2, same, XA, XB
+
+
 def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int | None = None,
                               subsystem=None, spin_values: tuple[float, float] = (-1.0, 1.0),
                               features_a: np.ndarray | None = None, features_b: np.ndarray | None = None,
@@ -362,20 +386,8 @@ def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sit
     permutation-invariant kernels), or explicit per-subsystem features ``features_a`` (D_A, d_A) and
     ``features_b`` (D_B, d_B) of a product basis with inputs ``x = (x_A, x_B)``.
     """
-    k1 = kernel1 if isinstance(kernel1, GPKernel) else _kernel2(kernel1, "same")[0]
-    k2, same = _kernel2(k1, kernel2)
-    if features_a is None and features_b is None:
-        L, A = _sizes(n_sites, subsystem)
-        if L > 40:
-            raise InvalidInputError("the partial-trace path enumerates subsystem configurations; use "
-                                    "method='factorized' for large L")
-        XA = spin_basis_inputs(len(A), spin_values) if A else np.zeros((1, 0))
-        XB = spin_basis_inputs(L - len(A), spin_values) if len(A) < L else np.zeros((1, 0))
-    elif features_a is not None and features_b is not None:
-        XA = as_array(features_a, "features_a", ndim=2, dtype=np.float64, allow_complex=False)
-        XB = as_array(features_b, "features_b", ndim=2, dtype=np.float64, allow_complex=False)
-    else:
-        raise InvalidInputError("give both features_a and features_b, or neither (then n_sites and subsystem)")
+    k1, k2, same, XA, XB = partial_trace_inputs(kernel1, kernel2, n_sites, subsystem, spin_values, features_a,
+                                                features_b, max_sites=40)
     DA, DB = XA.shape[0], XB.shape[0]
     if not compress:
         check_memory(32.0 * (DA * DA + DB * DB), "the uncompressed pair tables")
@@ -389,7 +401,7 @@ def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sit
     _, tr_ra2 = core.wick_partial_trace_sums(f1, p1, f2, p2, same, pa, db)
     _, tr_rb2 = core.wick_partial_trace_sums(f1, p1, f2, p2, same, pb, da)
     frob_c2, frob_p2, pp = core.wick_pair_sums(f1, p1, f2, p2, same, pa, pb, int(tile))
-    return _from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, "partial_trace")
+    return result_from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, "partial_trace")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -650,27 +662,20 @@ def wick_purity_hamming(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: in
 # Dispatcher
 # ---------------------------------------------------------------------------------------------------------------
 
+@dispatch("entanglement.wick_purity")
 def wick_purity(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int, subsystem, method: str = "auto",
                 spin_values: tuple[float, float] = (-1.0, 1.0), compress: bool = True,
                 backend: str = "auto") -> WickResult:
     """Wick/GP estimate of E Tr ρ_A² for ψ = f1 + i f2 on ``n_sites`` spins (see the module docstring).
 
     ``kernel2``: ``"same"`` (f2 has f1's kernel: P = 0), ``None`` (real ψ: P = C) or a :class:`GPKernel`.
-    ``method``: ``"auto"`` (``"hamming"`` for isotropic kernels on symmetric spin values (−s, s) — every built-in
-    kernel on the default ±1 basis; else factorized for product kernels, else partial_trace), ``"hamming"``,
+    ``method``: ``"auto"`` (:func:`_auto_method`: ``"hamming"`` on symmetric spin values (−s, s) — every built-in
+    kernel on the default ±1 basis; else factorized for product kernels, else hamming for isotropic kernels, else
+    partial_trace), ``"hamming"``,
     ``"factorized"``, ``"partial_trace"``, ``"brute"``, ``"matrix"``.
+    ``backend``: ``"cuda"`` runs ``method="partial_trace"`` with ``compress=False`` as the on-the-fly GPU sweep
+    (the other methods are already cheap on the CPU and run there).
     """
-    b = resolve_backend(backend)
-    if b == "cuda":
-        try:
-            fn = gpu_impl("entanglement", "wick_purity")
-        except BackendUnavailableError:
-            if backend != "auto":
-                raise
-            fn = None  # "auto": no CUDA implementation in this build -> the CPU path
-        if fn is not None:
-            return fn(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem, method=method,
-                      spin_values=spin_values, compress=compress)
     k2, _ = _kernel2(kernel1, kernel2)
     methods = ("auto", "hamming", "factorized", "partial_trace", "brute", "matrix")
     if method not in methods:

@@ -1,4 +1,4 @@
-"""CUDA path of the ensemble trainer (issue 5 / 7): the fused full-batch gradient-descent step of M
+"""CUDA path of the ensemble trainer: the fused full-batch gradient-descent step of M
 one-hidden-layer ReLU networks (NTK parameterisation) that share the training inputs, trained together.
 
 Step (loss ``L_m = (1/n) sum_i (f_m(x_i) - y_m,i)^2`` per real network; for ``psi = psi1 + i psi2`` the two
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from .._backend import register_cuda
 from .._validation import check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.dense import B_STD, W_STD
@@ -127,20 +128,18 @@ class GDStepCUDA:
 
     # ---- helpers -------------------------------------------------------------------------------------------
     def _inputs(self, x: Any, name: str) -> Any:
-        a = _shim.to_device(x, self.dtype, name=name)
+        a = _shim.to_device(x, self.dtype, name=name, finite=True)
         if a.ndim != 2 or a.shape[1] != self.d:
             raise ShapeMismatchError(f"{name} must have shape (n, {self.d}), got {tuple(a.shape)}")
-        _shim.check_finite_device(a, name)
         return a
 
     def _targets(self, y: Any, n: int, name: str) -> Any:
         cp = _shim.cupy()
-        a = _shim.to_device(y, self.dtype, name=name)
+        a = _shim.to_device(y, self.dtype, name=name, finite=True)
         if a.ndim == 1:
             a = cp.ascontiguousarray(cp.broadcast_to(a, (self.M, a.shape[0])))
         if tuple(a.shape) != (self.M, n):
             raise ShapeMismatchError(f"{name} must have shape ({self.M}, {n}) or ({n},), got {tuple(a.shape)}")
-        _shim.check_finite_device(a, name)
         return a
 
     @property
@@ -320,6 +319,7 @@ class CUDAReLUStep:
         return self._e.params()[0]
 
 
+@register_cuda("training.make_step")
 def make_step(params: Any, x: Any, y: Any, lr: float, x_test: Any = None, y_test: Any = None) -> CUDAReLUStep:
     """CUDA path of :func:`nnqs_fast.training.make_step` (``backend="cuda"``)."""
     return CUDAReLUStep(params, x, y, lr, x_test, y_test)
@@ -337,6 +337,7 @@ def _max_lr_gpu(x: np.ndarray, depth: int, W_std: float, b_std: float) -> float:
     return eta_max_from_lambda(float(cp.linalg.eigvalsh(k)[-1]), x.shape[0], what="the analytic NTK")
 
 
+@register_cuda("training.train_ensemble")
 def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any = None, *, width: int = 5000,
                    n_members: int = 10, n_steps: int = 10_000, learning_rate: float | None = None,
                    lr_factor: float = 0.9, max_learning_rate: float | None = None, force: bool = False,

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from .._backend import dispatch
 from .._validation import check_chunk_size, check_memory
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingle
@@ -23,7 +24,7 @@ from ..networks.cosnet import CosNet
 from ..networks.dense import B_STD, W_STD, DenseNet, dense_kernels
 from ..networks.gaussnet import GaussNet
 from ..networks.relu import ReLUNet
-from ._common import check_get, check_inputs, core, cuda_impl, gram, kernel_tuple, tile_pairs
+from ._common import check_get, check_inputs, core, gram, kernel_tuple, tile_pairs
 from .qsntk import QSNTK, qsntk_from_parts
 
 __all__ = ["relu_kernel_fn", "cosnet_kernel_fn", "gaussnet_kernel_fn", "complex_single_qsntk",
@@ -60,8 +61,8 @@ def relu_kernel_fn(depth: int = 1, W_std: float = W_STD, b_std: float = B_STD) -
 
 
 def dense_kernel_fn(net: DenseNet) -> KernelFn:
-    """The analytic ``kernel_fn`` of a dense architecture object (:meth:`DenseNet.kernel_fn`): the C++ core for
-    ReLU, the NumPy recursion (:func:`~nnqs_fast.networks.dense.dense_kernels`) for other activations."""
+    """The analytic ``kernel_fn`` of a dense architecture object (:meth:`DenseNet.kernel_fn`): the C++ core (and
+    CUDA) for ReLU, the NumPy recursion (:func:`~nnqs_fast.networks.dense.dense_kernels`) for other activations."""
     depth, W_std, b_std = net.depth, net.W_std, net.b_std
     if W_std == 0 and b_std == 0:
         raise InvalidInputError("W_std and b_std are both 0: the kernel would vanish identically")
@@ -69,31 +70,46 @@ def dense_kernel_fn(net: DenseNet) -> KernelFn:
 
     def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
                   backend: str = "auto", dtype: Any = None) -> Any:
-        names, single = check_get(get)
-        chunk = check_chunk_size(chunk_size)
-        # other activations have no CUDA implementation: backend="cuda" raises, "auto" runs on the CPU
-        if (gpu := cuda_impl(backend, "relu_kernel" if relu else "dense_kernel")) is not None:
-            extra = {} if relu else {"activation": net.activation}
-            return gpu(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get,
-                       chunk_size=chunk_size, dtype=dtype, **extra)
-        a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
         if relu:
-            out = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
-        else:
-            n1, n2 = a.shape[0], c.shape[0]
-            check_memory(8.0 * n1 * n2 * (len(names) + 4), f"the {n1} x {n2} kernel matrices {names}")
-            sq1 = np.einsum("ij,ij->i", a, a)
-            sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
-            k, th = dense_kernels(a @ c.T, sq1[:, None], sq2[None, :], input_dim=a.shape[1], depth=depth,
-                                  W_std=W_std, b_std=b_std, activation=net.activation, symmetric=sym,
-                                  want_ntk="ntk" in names)
-            out = {"nngp": k.astype(dt, copy=False), "ntk": None if th is None else th.astype(dt, copy=False)}
-        return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
+            return relu_kernel(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get, chunk_size=chunk_size,
+                               dtype=dtype, backend=backend)
+        return dense_kernel(x1, x2, activation=net.activation, depth=depth, W_std=W_std, b_std=b_std, get=get,
+                            chunk_size=chunk_size, dtype=dtype, backend=backend)
 
     kernel_fn.depth, kernel_fn.W_std, kernel_fn.b_std = depth, W_std, b_std  # type: ignore[attr-defined]
     if not relu:
         kernel_fn.activation = net.activation  # type: ignore[attr-defined]
     return kernel_fn
+
+
+@dispatch("kernels.dense_kernel")
+def dense_kernel(x1: Any, x2: Any = None, *, activation: str, depth: int, W_std: float, b_std: float,
+                 get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None,
+                 backend: str = "auto") -> Any:
+    """The dispatched body of a non-ReLU :class:`~nnqs_fast.networks.DenseNet` ``kernel_fn`` (NumPy recursion,
+    full matrices; no CUDA implementation: ``backend="cuda"`` raises, ``"auto"`` runs here)."""
+    names, single = check_get(get)
+    check_chunk_size(chunk_size)
+    a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+    n1, n2 = a.shape[0], c.shape[0]
+    check_memory(8.0 * n1 * n2 * (len(names) + 4), f"the {n1} x {n2} kernel matrices {names}")
+    sq1 = np.einsum("ij,ij->i", a, a)
+    sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
+    k, th = dense_kernels(a @ c.T, sq1[:, None], sq2[None, :], input_dim=a.shape[1], depth=depth, W_std=W_std,
+                          b_std=b_std, activation=activation, symmetric=sym, want_ntk="ntk" in names)
+    out = {"nngp": k.astype(dt, copy=False), "ntk": None if th is None else th.astype(dt, copy=False)}
+    return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
+
+
+@dispatch("kernels.relu_kernel")
+def relu_kernel(x1: Any, x2: Any = None, *, depth: int, W_std: float, b_std: float, get: Any = ("nngp", "ntk"),
+                chunk_size: int | None = None, dtype: Any = None, backend: str = "auto") -> Any:
+    """The dispatched body of :func:`relu_kernel_fn`'s ``kernel_fn`` (parameters already validated)."""
+    names, single = check_get(get)
+    chunk = check_chunk_size(chunk_size)
+    a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+    out = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
+    return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
 
 
 #: Input dimensions up to this form x1 . x2 on the fly in the fused C++ pass (lattice encodings have d = L);
@@ -137,32 +153,39 @@ def _stationary_fn(amp: float, scale: float, ntk_c0: float, ntk_c1: float, name:
 
     def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
                   backend: str = "auto", dtype: Any = None) -> Any:
-        names, single = check_get(get)
-        chunk = check_chunk_size(chunk_size)
-        if (gpu := cuda_impl(backend, "stationary_kernel")) is not None:
-            return gpu(x1, x2, amp=amp, scale=scale, ntk_c0=ntk_c0, ntk_c1=ntk_c1, get=get,
-                       chunk_size=chunk_size, dtype=dtype)
-        a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
-        n1, n2 = a.shape[0], c.shape[0]
-        check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
-        sq1 = np.einsum("ij,ij->i", a, a)
-        sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
-        cm = core()
-        res = {}
-        for g_name in names:
-            out = np.empty((n1, n2), dt)
-            c0, c1 = (1.0, 0.0) if g_name == "nngp" else (ntk_c0, ntk_c1)
-            for i0, i1, j0, j1 in tile_pairs(n1, n2, chunk, sym):
-                diag = sym and i0 == j0
-                g = gram(a[i0:i1], upper_only=True) if diag else gram(a[i0:i1], c[j0:j1])
-                cm.stationary_tile(g, sq1[i0:i1], sq2[j0:j1], out, i0, j0, amp, scale, c0, c1, diag)
-            if sym:
-                cm.mirror_upper(out)
-            res[g_name] = out
-        return res[names[0]] if single else kernel_tuple(names)(*(res[g] for g in names))
+        return stationary_kernel(x1, x2, amp=amp, scale=scale, ntk_c0=ntk_c0, ntk_c1=ntk_c1, get=get,
+                                 chunk_size=chunk_size, dtype=dtype, backend=backend)
 
     kernel_fn.__name__ = name
     return kernel_fn
+
+
+@dispatch("kernels.stationary_kernel")
+def stationary_kernel(x1: Any, x2: Any = None, *, amp: float, scale: float, ntk_c0: float, ntk_c1: float,
+                      get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None,
+                      backend: str = "auto") -> Any:
+    """The dispatched body of the Cos-net / Gauss-net ``kernel_fn``: ``nngp = amp exp(-scale |x - x'|^2)``,
+    ``ntk = nngp (ntk_c0 + ntk_c1 x.x')``."""
+    names, single = check_get(get)
+    chunk = check_chunk_size(chunk_size)
+    a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+    n1, n2 = a.shape[0], c.shape[0]
+    check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
+    sq1 = np.einsum("ij,ij->i", a, a)
+    sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
+    cm = core()
+    res = {}
+    for g_name in names:
+        out = np.empty((n1, n2), dt)
+        c0, c1 = (1.0, 0.0) if g_name == "nngp" else (ntk_c0, ntk_c1)
+        for i0, i1, j0, j1 in tile_pairs(n1, n2, chunk, sym):
+            diag = sym and i0 == j0
+            g = gram(a[i0:i1], upper_only=True) if diag else gram(a[i0:i1], c[j0:j1])
+            cm.stationary_tile(g, sq1[i0:i1], sq2[j0:j1], out, i0, j0, amp, scale, c0, c1, diag)
+        if sym:
+            cm.mirror_upper(out)
+        res[g_name] = out
+    return res[names[0]] if single else kernel_tuple(names)(*(res[g] for g in names))
 
 
 def stationary_kernel_fn(params_of_dim: Callable[[int], tuple[float, float, float, float]], name: str) -> KernelFn:
@@ -210,6 +233,7 @@ def gaussnet_kernel_fn(sigma: float = 1.0, sigma_a: float = 1.0, trainable: str 
 
 
 # ------------------------------------------------------------------------------------ S16 / S18
+@dispatch("kernels.complex_single_qsntk")
 def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu", backend: str = "auto") -> QSNTK:
     """Infinite-width QS-NTK of the complex single-layer network (Eq. S16-S18), ``c ~ N(0, I_d)``.
 
@@ -223,8 +247,6 @@ def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu", b
     """
     net = ComplexSingle(activation)
     act = net.activation
-    if (gpu := cuda_impl(backend, "complex_single_qsntk")) is not None:
-        return gpu(x1, x2, activation=activation)
     a, c, sym, _ = check_inputs(x1, x2, dtype=np.float64)
     g, ess, edd = net.dual(a, c, sym)
     phi = 2 * ess + 2 * g * edd
@@ -249,8 +271,5 @@ def decoupled_qsntk(x1: Any, x2: Any = None, *, kernel_fn: KernelFn | None = Non
         t2 = t1
     else:
         t2 = kernel_fn2(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype)
-    from .._backend import to_numpy
-
-    t1, t2 = to_numpy(t1), to_numpy(t2)
     return qsntk_from_parts(t1, t2, symmetric=x2 is None or x2 is x1,
                             meta={"kind": "analytic", "architecture": getattr(kf1, "__name__", "kernel_fn")})

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from .._backend import array_namespace
 from .._random import rng
 from .._validation import as_array, check_finite_scalar, check_positive_int
 from ..errors import ShapeMismatchError
@@ -158,11 +159,13 @@ class DenseNet:
     def pieces(self, params: DenseParams, x: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Per-layer pieces of the NTK (scaled activations, back-propagated derivatives); see
         :func:`nnqs_fast.networks.relu.relu_forward_pieces`."""
-        x = as_array(x, "x", ndim=2, allow_complex=False)
+        xp = array_namespace(x, params.weights[0])  # NumPy, or CuPy for device weights and inputs (the CUDA path)
+        if xp is np:
+            x = as_array(x, "x", ndim=2, allow_complex=False)
         _check_dim(params, x)
-        act = get_activation(params.activation)
+        act = get_activation(params.activation)  # fn/deriv are NumPy ufuncs: CuPy arrays dispatch to CuPy
         dt = params.weights[0].dtype
-        h = np.ascontiguousarray(x, dtype=dt)
+        h = xp.ascontiguousarray(x, dtype=dt)
         acts, masks = [], []
         for l in range(params.depth):
             a = (params.W_std / np.sqrt(h.shape[1])) * h
@@ -172,11 +175,11 @@ class DenseNet:
             h = act.fn(z)
         acts.append((params.W_std / np.sqrt(h.shape[1])) * h)
         deltas: list[np.ndarray] = []
-        g = np.broadcast_to(params.weights[-1][0] * (params.W_std / np.sqrt(params.weights[-1].shape[1])),
+        g = xp.broadcast_to(params.weights[-1][0] * (params.W_std / np.sqrt(params.weights[-1].shape[1])),
                             (x.shape[0], params.weights[-1].shape[1]))
         for l in range(params.depth - 1, -1, -1):
             dl = masks[l] * g
-            deltas.insert(0, np.ascontiguousarray(dl, dtype=dt))
+            deltas.insert(0, xp.ascontiguousarray(dl, dtype=dt))
             if l > 0:
                 g = (dl @ params.weights[l]) * (params.W_std / np.sqrt(params.weights[l].shape[1]))
         return acts, deltas

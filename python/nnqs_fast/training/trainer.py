@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import gpu_impl, resolve_backend, to_numpy
+from .._backend import cuda_implementation, parse_backend, resolve_backend, to_numpy
 from .._progress import progress
 from .._random import check_seed, member_seeds
 from .._validation import as_array, check_finite_scalar, check_positive_int
@@ -266,22 +266,18 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     if b == "cuda":
         # The CUDA path: a whole-ensemble implementation if nnqs_fast.gpu.training has one, else this loop with
         # its GDStep (nnqs_fast.gpu.training.make_step); backend="auto" falls back to the CPU when neither exists.
-        try:
-            impl = gpu_impl("training", "train_ensemble")
-        except BackendUnavailableError:
-            impl = None
+        impl = cuda_implementation("training.train_ensemble")
         if impl is not None:
             return impl(x_train, y_train, x_test, y_test, width=width, n_members=n_members, n_steps=n_steps,
                         learning_rate=learning_rate, lr_factor=lr_factor, max_learning_rate=max_learning_rate,
                         force=force, depth=depth, W_std=W_std, b_std=b_std, seed=seed, record_steps=record_steps,
                         n_record=n_record, early_stop_rtol=early_stop_rtol, record_predictions=record_predictions,
                         chunk_flops=chunk_flops, n_workers=n_workers, quiet=quiet, desc=desc)
-        try:
-            gpu_impl("training", "make_step")
+        if cuda_implementation("training.make_step") is not None:
             step_backend = "cuda"
-        except BackendUnavailableError:
-            if str(backend).lower() == "cuda":
-                raise
+        elif parse_backend(backend) == "cuda":
+            raise BackendUnavailableError("no CUDA implementation of training.make_step; use backend='cpu'")
+        else:
             b = "cpu"
     t_start = time.perf_counter()
     v = validate_ensemble_inputs(x_train, y_train, x_test, y_test, width=width, n_members=n_members,
