@@ -193,3 +193,14 @@ def test_wrappers_and_specs_agree_on_parameters():
         DenseNet("erf").gp_kernel(3)
     with pytest.raises(nf.errors.BackendUnavailableError):  # no CUDA erf kernel (and no device here)
         DenseNet("erf").kernel_fn()(np.ones((2, 3)), backend="cuda")
+
+
+def test_dense_relu_params_work_with_the_structured_kernels(rng):
+    """DenseNet("relu") gives ReLUParams, so the compiled structured NTK accepts it; equal to J Jᵀ (the Jacobian
+    from the architecture object's pieces, checked against finite differences above)."""
+    net = DenseNet("relu", 2, 0.8, 0.2)
+    p = net.init(4, 3, 7)
+    assert isinstance(p, nf.ReLUParams)
+    x = rng.normal(size=(5, 3))
+    J = net.jacobian(p, x)
+    np.testing.assert_allclose(nf.empirical_ntk(p, x, backend="cpu"), J @ J.T, rtol=1e-10, atol=1e-12)

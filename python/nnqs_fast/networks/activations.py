@@ -29,12 +29,15 @@ DualFn = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.nda
 
 @dataclass(frozen=True)
 class Activation:
-    """One activation: ``fn``, ``deriv`` and the Gaussian ``dual`` (see the module docstring)."""
+    """One activation: ``fn``, ``deriv`` and the Gaussian ``dual`` (see the module docstring); ``params_type``:
+    the parameter class :meth:`~nnqs_fast.networks.DenseNet.init` returns (a ``DenseParams`` subclass; None:
+    ``DenseParams``), for activations whose compiled paths check the parameter type (ReLU: ``ReLUParams``)."""
 
     name: str
     fn: ArrayFn
     deriv: ArrayFn
     dual: DualFn
+    params_type: type | None = None
 
 
 _REGISTRY: dict[str, Activation] = {}

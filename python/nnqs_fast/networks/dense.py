@@ -142,7 +142,8 @@ class DenseNet:
         for fan_in, fan_out in itertools.pairwise(sizes):
             weights.append(g.standard_normal((fan_out, fan_in)).astype(dtype))
             biases.append(g.standard_normal(fan_out).astype(dtype))
-        return DenseParams(tuple(weights), tuple(biases), self.W_std, self.b_std, self.activation)
+        cls = self.act.params_type or DenseParams
+        return cls(tuple(weights), tuple(biases), self.W_std, self.b_std, self.activation)
 
     def apply(self, params: DenseParams, x: Any) -> np.ndarray:
         """Forward pass ``f(x)`` for a batch ``x`` of shape ``(n, d)``; returns shape ``(n,)``."""

@@ -18,7 +18,7 @@ ReLU dual (Cho & Saul arc-cosine kernels, ``cos t = k12 / sqrt(k11 k22)``)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -58,9 +58,6 @@ def _step(z: np.ndarray) -> np.ndarray:
     return z > 0
 
 
-RELU = register_activation(Activation("relu", _relu, _step, relu_dual))
-
-
 @dataclass(frozen=True)
 class ReLUParams(DenseParams):
     """Parameters of a ReLU MLP in the NTK parameterisation (a :class:`DenseParams` with ``activation="relu"``).
@@ -72,6 +69,9 @@ class ReLUParams(DenseParams):
     def __post_init__(self) -> None:
         if self.activation != "relu":
             raise InvalidInputError(f"ReLUParams is for ReLU networks, got activation {self.activation!r}")
+
+
+RELU = register_activation(Activation("relu", _relu, _step, relu_dual, params_type=ReLUParams))
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,8 @@ class ReLUNet(DenseNet):
             raise InvalidInputError(f"ReLUNet is the ReLU network, got activation {self.activation!r}")
 
     def init(self, seed: int, input_dim: int, width: int, *, dtype: Any = np.float64) -> ReLUParams:
-        p = super().init(seed, input_dim, width, dtype=dtype)
-        return ReLUParams(p.weights, p.biases, p.W_std, p.b_std)
+        # the registered parameter type of "relu" is ReLUParams
+        return cast(ReLUParams, super().init(seed, input_dim, width, dtype=dtype))
 
 
 def init_relu(seed: int, input_dim: int, width: int, depth: int = 1, *, W_std: float = W_STD, b_std: float = B_STD,
