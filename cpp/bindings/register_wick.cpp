@@ -5,12 +5,8 @@
 namespace {
 
 nnqs::KernelSpec make_spec(int family, const carray<double>& params) {
-  nnqs::require(family >= 0 && family <= 3, "unknown kernel family");
-  nnqs::require(params.size() == 4, "kernel params must have length 4");
-  nnqs::KernelSpec k;
-  k.family = static_cast<nnqs::KernelFamily>(family);
-  for (int i = 0; i < 4; ++i) k.p[i] = params.data()[i];
-  return k;
+  nnqs::require(params.ndim() == 1 && params.size() == 4, "kernel params must be a 1-d array of length 4");
+  return nnqs::kernel_spec_from_params(family, params.data());
 }
 
 // table: (4, n) C-contiguous rows dot, n1, n2, w
