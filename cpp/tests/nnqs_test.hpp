@@ -72,25 +72,25 @@ inline int run_all() {
 
 #define NNQS_CONCAT_(a, b) a##b
 #define NNQS_CONCAT(a, b) NNQS_CONCAT_(a, b)
-#define TEST_CASE(name)                                                                  \
-  static void NNQS_CONCAT(test_fn_, __LINE__)();                                         \
+#define TEST_CASE(name)                                                                               \
+  static void NNQS_CONCAT(test_fn_, __LINE__)();                                                      \
   static nnqs_test::Register NNQS_CONCAT(test_reg_, __LINE__)(name, NNQS_CONCAT(test_fn_, __LINE__)); \
   static void NNQS_CONCAT(test_fn_, __LINE__)()
 #define CHECK(cond) nnqs_test::report(static_cast<bool>(cond), __FILE__, __LINE__, #cond)
-#define CHECK_CLOSE(a, b, rtol, atol)                                                                          \
-  do {                                                                                                         \
-    const double va_ = (a), vb_ = (b);                                                                         \
-    nnqs_test::report(nnqs_test::close(va_, vb_, (rtol), (atol)), __FILE__, __LINE__,                          \
-                      std::string(#a " ~ " #b ": ") + nnqs_test::fmt_close(va_, vb_, (rtol), (atol)));         \
+#define CHECK_CLOSE(a, b, rtol, atol)                                                                  \
+  do {                                                                                                 \
+    const double va_ = (a), vb_ = (b);                                                                 \
+    nnqs_test::report(nnqs_test::close(va_, vb_, (rtol), (atol)), __FILE__, __LINE__,                  \
+                      std::string(#a " ~ " #b ": ") + nnqs_test::fmt_close(va_, vb_, (rtol), (atol))); \
   } while (0)
-#define CHECK_THROWS(expr, type)                                      \
-  do {                                                                \
-    bool thrown_ = false;                                             \
-    try {                                                             \
-      (void)(expr);                                                   \
-    } catch (const type&) {                                           \
-      thrown_ = true;                                                 \
-    }                                                                 \
+#define CHECK_THROWS(expr, type)                                            \
+  do {                                                                      \
+    bool thrown_ = false;                                                   \
+    try {                                                                   \
+      (void)(expr);                                                         \
+    } catch (const type&) {                                                 \
+      thrown_ = true;                                                       \
+    }                                                                       \
     nnqs_test::report(thrown_, __FILE__, __LINE__, #expr " throws " #type); \
   } while (0)
 #define NNQS_TEST_MAIN \

@@ -159,7 +159,8 @@ TEST_CASE("Gauss-net NNGP (Eq. S27) equals its Gaussian integral") {
     n2 += y[i] * y[i];
     dot += x[i] * y[i];
   }
-  const double oracle = sa * sa * e / std::sqrt(std::exp(2 * sigma * sigma * n1 / d) * std::exp(2 * sigma * sigma * n2 / d));
+  const double oracle =
+      sa * sa * e / std::sqrt(std::exp(2 * sigma * sigma * n1 / d) * std::exp(2 * sigma * sigma * n2 / d));
   KernelSpec k;
   k.family = KernelFamily::rbf;
   k.amp = sa * sa;

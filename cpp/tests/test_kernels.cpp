@@ -17,8 +17,7 @@ constexpr double kPi = 3.14159265358979323846;
 
 // The NTK-parameterised ReLU NNGP/NTK written out as in the paper/neural-tangents (independent of
 // kernel_math.hpp: std::acos, explicit divisions).
-void textbook_relu(const double* x, const double* y, int d, int depth, double W, double b, double* nngp,
-                   double* ntk) {
+void textbook_relu(const double* x, const double* y, int d, int depth, double W, double b, double* nngp, double* ntk) {
   double dot = 0, n1 = 0, n2 = 0;
   for (int k = 0; k < d; ++k) {
     dot += x[k] * y[k];
@@ -75,10 +74,10 @@ TEST_CASE("relu_kernel_tile (Gram and on-the-fly) matches the textbook recursion
   const Data D = make_data(37, 53, 5, 1);
   for (int depth : {1, 3}) {
     std::vector<double> k(D.n1 * D.n2), t(D.n1 * D.n2), k2(D.n1 * D.n2), t2(D.n1 * D.n2);
-    nnqs::relu_kernel_tile<double>(D.g.data(), D.n1, D.n2, D.s1.data(), D.s2.data(), k.data(), t.data(), D.n2,
-                                   depth, 1.3, 0.2, D.d, 0, nullptr, nullptr);
-    nnqs::relu_kernel_tile<double>(nullptr, D.n1, D.n2, D.s1.data(), D.s2.data(), k2.data(), t2.data(), D.n2,
-                                   depth, 1.3, 0.2, D.d, 0, nullptr, nullptr, D.x1.data(), D.x2.data());
+    nnqs::relu_kernel_tile<double>(D.g.data(), D.n1, D.n2, D.s1.data(), D.s2.data(), k.data(), t.data(), D.n2, depth,
+                                   1.3, 0.2, D.d, 0, nullptr, nullptr);
+    nnqs::relu_kernel_tile<double>(nullptr, D.n1, D.n2, D.s1.data(), D.s2.data(), k2.data(), t2.data(), D.n2, depth,
+                                   1.3, 0.2, D.d, 0, nullptr, nullptr, D.x1.data(), D.x2.data());
     double worst = 0;
     for (index_t i = 0; i < D.n1; ++i)
       for (index_t j = 0; j < D.n2; ++j) {
@@ -109,8 +108,8 @@ TEST_CASE("relu_kernel_tile symmetric diagonal tile: exactly symmetric, exact di
     }
   const double W = 0.8, b = 0.3, w2 = W * W, b2 = b * b, a = 0.5 * w2;
   const int depth = 2;
-  nnqs::relu_kernel_tile<double>(g.data(), 70, 70, S.s1.data(), S.s1.data(), k.data(), t.data(), 70, depth, W, b, 4,
-                                 1, nullptr, nullptr);
+  nnqs::relu_kernel_tile<double>(g.data(), 70, 70, S.s1.data(), S.s1.data(), k.data(), t.data(), 70, depth, W, b, 4, 1,
+                                 nullptr, nullptr);
   bool sym = true;
   for (index_t i = 0; i < 70; ++i)
     for (index_t j = 0; j < 70; ++j) sym = sym && k[i * 70 + j] == k[j * 70 + i] && t[i * 70 + j] == t[j * 70 + i];
@@ -135,8 +134,8 @@ TEST_CASE("relu_kernel_tile float32 storage agrees with float64") {
   std::vector<double> k(600), t(600);
   nnqs::relu_kernel_tile<float>(g.data(), 20, 30, s1.data(), s2.data(), kf.data(), tf.data(), 30, 2, 1.0, 0.1, 3, 0,
                                 nullptr, nullptr);
-  nnqs::relu_kernel_tile<double>(D.g.data(), 20, 30, D.s1.data(), D.s2.data(), k.data(), t.data(), 30, 2, 1.0, 0.1,
-                                 3, 0, nullptr, nullptr);
+  nnqs::relu_kernel_tile<double>(D.g.data(), 20, 30, D.s1.data(), D.s2.data(), k.data(), t.data(), 30, 2, 1.0, 0.1, 3,
+                                 0, nullptr, nullptr);
   double worst = 0;
   for (int p = 0; p < 600; ++p) worst = std::fmax(worst, std::fabs(kf[p] - k[p]) / std::fabs(k[p]));
   CHECK(worst < 1e-5);
@@ -146,11 +145,11 @@ TEST_CASE("relu_kernel_tile is bit-identical for 1 and 2 OpenMP threads") {
   const Data D = make_data(300, 310, 6, 4);  // above the parallel threshold (2^16 elements)
   std::vector<double> k1(300 * 310), t1(300 * 310), k2(300 * 310), t2(300 * 310);
   nnqs::set_num_threads(1);
-  nnqs::relu_kernel_tile<double>(D.g.data(), 300, 310, D.s1.data(), D.s2.data(), k1.data(), t1.data(), 310, 3, 0.5,
-                                 0.1, 6, 0, nullptr, nullptr);
+  nnqs::relu_kernel_tile<double>(D.g.data(), 300, 310, D.s1.data(), D.s2.data(), k1.data(), t1.data(), 310, 3, 0.5, 0.1,
+                                 6, 0, nullptr, nullptr);
   nnqs::set_num_threads(2);
-  nnqs::relu_kernel_tile<double>(D.g.data(), 300, 310, D.s1.data(), D.s2.data(), k2.data(), t2.data(), 310, 3, 0.5,
-                                 0.1, 6, 0, nullptr, nullptr);
+  nnqs::relu_kernel_tile<double>(D.g.data(), 300, 310, D.s1.data(), D.s2.data(), k2.data(), t2.data(), 310, 3, 0.5, 0.1,
+                                 6, 0, nullptr, nullptr);
   nnqs::set_num_threads(0);
   CHECK(k1 == k2);
   CHECK(t1 == t2);
@@ -186,7 +185,8 @@ TEST_CASE("fused_ntk_tile, mirror_upper, combine_decoupled, relu_features elemen
   }
   nnqs::fused_ntk_tile<double>(out.data(), c, r, c, base.data(), 2.0, 0.5, {B.data()}, {C.data()}, {3.0}, {0.25},
                                false);
-  for (index_t p = 0; p < r * c; p += 3) CHECK_CLOSE(out[p], 2.0 * base[p] + 0.5 + B[p] * (3.0 * C[p] + 0.25), 1e-15, 0);
+  for (index_t p = 0; p < r * c; p += 3)
+    CHECK_CLOSE(out[p], 2.0 * base[p] + 0.5 + B[p] * (3.0 * C[p] + 0.25), 1e-15, 0);
   std::vector<double> m(r * c);
   for (index_t p = 0; p < r * c; ++p) m[p] = static_cast<double>(p);
   nnqs::mirror_upper<double>(m.data(), r);

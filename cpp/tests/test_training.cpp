@@ -37,8 +37,8 @@ Problem make_problem(unsigned seed, index_t N = 6, index_t n = 9) {
 }
 
 double loss_at(const Problem& p) {
-  nnqs::GDStepReLU1 s(p.W1.data(), p.b1.data(), p.a.data(), p.b2, p.N, p.d, p.W_std, p.b_std, p.x.data(),
-                      p.y.data(), p.n, p.lr, nullptr, nullptr, 0);
+  nnqs::GDStepReLU1 s(p.W1.data(), p.b1.data(), p.a.data(), p.b2, p.N, p.d, p.W_std, p.b_std, p.x.data(), p.y.data(),
+                      p.n, p.lr, nullptr, nullptr, 0);
   return s.train_loss();
 }
 
@@ -66,8 +66,8 @@ TEST_CASE("GDStepReLU1 loss equals a direct forward pass") {
 
 TEST_CASE("one GD step equals -lr * finite-difference gradient") {
   const Problem p = make_problem(3);
-  nnqs::GDStepReLU1 s(p.W1.data(), p.b1.data(), p.a.data(), p.b2, p.N, p.d, p.W_std, p.b_std, p.x.data(),
-                      p.y.data(), p.n, p.lr, nullptr, nullptr, 0);
+  nnqs::GDStepReLU1 s(p.W1.data(), p.b1.data(), p.a.data(), p.b2, p.N, p.d, p.W_std, p.b_std, p.x.data(), p.y.data(),
+                      p.n, p.lr, nullptr, nullptr, 0);
   const index_t rec = 1;
   double trl = 0, tel = 0;
   s.run(1, &rec, 1, &trl, &tel, nullptr, nullptr, 0.0);
@@ -104,8 +104,8 @@ TEST_CASE("GD trajectory is bit-identical for 1 and 2 OpenMP threads") {
   const Problem p = make_problem(5, 300, 200);  // enough hidden units for several blocks
   std::vector<double> out[2];
   for (int threads = 1; threads <= 2; ++threads) {
-    nnqs::GDStepReLU1 s(p.W1.data(), p.b1.data(), p.a.data(), p.b2, p.N, p.d, p.W_std, p.b_std, p.x.data(),
-                        p.y.data(), p.n, p.lr, nullptr, nullptr, 0);
+    nnqs::GDStepReLU1 s(p.W1.data(), p.b1.data(), p.a.data(), p.b2, p.N, p.d, p.W_std, p.b_std, p.x.data(), p.y.data(),
+                        p.n, p.lr, nullptr, nullptr, 0);
     s.set_threads(threads);
     const index_t rec = 20;
     double trl = 0, tel = 0;

@@ -36,7 +36,9 @@ double dotv(const std::vector<double>& a, const std::vector<double>& b) {
 // Struct-of-arrays storage behind a PairTable.
 struct Table {
   std::vector<double> dot, n1, n2, w;
-  nnqs::PairTable view() const { return {dot.data(), n1.data(), n2.data(), w.data(), static_cast<index_t>(dot.size())}; }
+  nnqs::PairTable view() const {
+    return {dot.data(), n1.data(), n2.data(), w.data(), static_cast<index_t>(dot.size())};
+  }
   void add(double d, double a, double b, double weight) {
     dot.push_back(d);
     n1.push_back(a);
@@ -82,7 +84,9 @@ Brute brute(const KernelSpec& k1, const KernelSpec& k2, int LA, int LB) {
       C[i * D + j] = u + v;
       P[i * D + j] = u - v;
     }
-  auto at = [&](const std::vector<double>& M, int a, int b, int a2, int b2) { return M[(a * DB + b) * D + a2 * DB + b2]; };
+  auto at = [&](const std::vector<double>& M, int a, int b, int a2, int b2) {
+    return M[(a * DB + b) * D + a2 * DB + b2];
+  };
   Brute r;
   for (int i = 0; i < D; ++i) r.tr_c += C[i * D + i];
   for (int p = 0; p < D * D; ++p) {

@@ -99,8 +99,8 @@ NNQS_HD NNQS_INLINE double relu_diag_step(double kxx, double w2, double b2) { re
 // One hidden layer for one pair, in place: k = K_l(x, y) -> K_{l+1}(x, y), th = Theta_l -> Theta_{l+1}.
 // rx = sqrt(K_l(x, x)), qx = 1 / rx, and ry, qy the same for y (passed in so that row/column loops can
 // precompute them: no division and fewer square roots per element).
-NNQS_HD NNQS_INLINE void relu_layer_normed(double& k, double& th, double rx, double qx, double ry, double qy,
-                                           double w2, double b2) {
+NNQS_HD NNQS_INLINE void relu_layer_normed(double& k, double& th, double rx, double qx, double ry, double qy, double w2,
+                                           double b2) {
   const double nrm = rx * ry;
   const bool pos = nrm > 0.0;
   double c = pos ? k * qx * qy : 0.0;
@@ -123,8 +123,8 @@ NNQS_HD NNQS_INLINE void relu_layer(double& kxy, double& kxx, double& kyy, doubl
 }
 
 // NNGP and NTK of the depth-`depth` ReLU MLP for one pair from (x.y, |x|^2, |y|^2); wd = W^2 / d.
-NNQS_HD NNQS_INLINE void relu_kernel_pair(double dot, double n1, double n2, int depth, double w2, double b2,
-                                          double wd, double& nngp, double& ntk) {
+NNQS_HD NNQS_INLINE void relu_kernel_pair(double dot, double n1, double n2, int depth, double w2, double b2, double wd,
+                                          double& nngp, double& ntk) {
   double kxy = relu_input_cov(dot, wd, b2), kxx = relu_input_cov(n1, wd, b2), kyy = relu_input_cov(n2, wd, b2);
   double th = kxy;
   for (int l = 0; l < depth; ++l) relu_layer(kxy, kxx, kyy, th, w2, b2);
@@ -193,12 +193,18 @@ NNQS_HD NNQS_INLINE bool needs_dist(KernelFamily f) { return f == KernelFamily::
 // Name of a family (as used by Python's GPKernel), or nullptr for an unknown code.
 inline const char* kernel_family_name(int code) {
   switch (code) {
-    case static_cast<int>(KernelFamily::zero): return "zero";
-    case static_cast<int>(KernelFamily::rbf): return "rbf";
-    case static_cast<int>(KernelFamily::relu): return "relu";
-    case static_cast<int>(KernelFamily::delta): return "delta";
-    case static_cast<int>(KernelFamily::relu_ntk): return "relu_ntk";
-    default: return nullptr;
+    case static_cast<int>(KernelFamily::zero):
+      return "zero";
+    case static_cast<int>(KernelFamily::rbf):
+      return "rbf";
+    case static_cast<int>(KernelFamily::relu):
+      return "relu";
+    case static_cast<int>(KernelFamily::delta):
+      return "delta";
+    case static_cast<int>(KernelFamily::relu_ntk):
+      return "relu_ntk";
+    default:
+      return nullptr;
   }
 }
 
