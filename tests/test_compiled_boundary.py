@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nnqs_fast
 import numpy as np
 import pytest
+
+import nnqs_fast
 from nnqs_fast import _core
 from nnqs_fast.entanglement import wick as W
 from nnqs_fast.errors import InvalidInputError, MemoryLimitError
