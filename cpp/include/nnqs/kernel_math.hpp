@@ -114,10 +114,11 @@ NNQS_HD NNQS_INLINE void relu_layer_normed(double& k, double& th, double rx, dou
   k = kn;
 }
 
-// One hidden layer carrying the two variances: (kxy, kxx, kyy, th) -> next layer, in place.
+// One hidden layer carrying the two variances: (kxy, kxx, kyy, th) -> next layer, in place. Per pair: one root
+// and one division, sqrt(K(x, x) K(y, y)) taken as a whole (row/column loops precompute the factors instead).
 NNQS_HD NNQS_INLINE void relu_layer(double& kxy, double& kxx, double& kyy, double& th, double w2, double b2) {
-  const double rx = sqrt(kxx), ry = sqrt(kyy);
-  relu_layer_normed(kxy, th, rx, 1.0 / rx, ry, 1.0 / ry, w2, b2);
+  const double r = sqrt(kxx * kyy);
+  relu_layer_normed(kxy, th, r, 1.0 / r, 1.0, 1.0, w2, b2);
   kxx = relu_diag_step(kxx, w2, b2);
   kyy = relu_diag_step(kyy, w2, b2);
 }
