@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from ..experiments.io import save_results
+from ..kernels.spectrum import eta_max_from_lambda
 from ._common import (
     add_backend_option,
     add_output_options,
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             spectra[key] = sp.summary()
         else:
             lm = lambda_max(mat)
-            spectra[key] = {"lambda_max": lm, "max_learning_rate": n / lm}
+            spectra[key] = {"lambda_max": lm, "max_learning_rate": eta_max_from_lambda(lm, n) if lm > 0 else np.inf}
     bar.update(1)
     fro = float(np.linalg.norm(ntk))
     results = {

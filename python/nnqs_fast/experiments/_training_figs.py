@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..commands._common import add_deprecated_alias, add_weight_scale_arguments, weight_scale
+from ..networks.dense import B_STD, W_STD
 
 __all__ = [
     "PAPER",
@@ -111,7 +112,7 @@ def split(dim: int, train_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def qsntk(target: Any, train_size: int, seed: int, steps: Any, lr: float | None, lr_factor: float,
-          backend: str, W_std: float = 0.5, b_std: float = 0.1, n_times: int = 41) -> dict[str, Any]:
+          backend: str, W_std: float = W_STD, b_std: float = B_STD, n_times: int = 41) -> dict[str, Any]:
     """QS-NTK curves (discrete-time gradient descent, as the finite networks) on the log grid of ``n_times`` steps
     1 … max(steps): ``{"steps", "curves", "limits", "learning_rate", "eta_max", "source"}``."""
     psi = np.asarray(target.psi)
