@@ -43,9 +43,11 @@ def _not_pd_error(lam_min: float, lam_max: float, n: int, what: str, why: str) -
 
 def smallest_eigenvalue(H: np.ndarray) -> tuple[float, float]:
     """(λ_min, λ_max) of a Hermitian matrix (two partial eigensolves)."""
+    from .._linalg import eigh
+
     n = H.shape[0]
-    lo = scipy.linalg.eigh(H, eigvals_only=True, subset_by_index=[0, 0], check_finite=False)[0]
-    hi = scipy.linalg.eigh(H, eigvals_only=True, subset_by_index=[n - 1, n - 1], check_finite=False)[0]
+    lo = eigh(H, eigvals_only=True, subset_by_index=(0, 0))[0]
+    hi = eigh(H, eigvals_only=True, subset_by_index=(n - 1, n - 1))[0]
     return float(lo), float(hi)
 
 
@@ -65,7 +67,9 @@ class SpectralFlow:
     def eig(self) -> tuple[np.ndarray, np.ndarray]:
         """Cached ``(λ, V)``; raises if ``H`` is indefinite beyond tolerance (or, discrete, if unstable)."""
         if self._eig is None:
-            lam, V = scipy.linalg.eigh(self.H, check_finite=False, driver="evd")
+            from .._linalg import eigh
+
+            lam, V = eigh(self.H)  # robust at every size (nnqs_fast._linalg)
             lam_min, lam_max = float(lam[0]), float(lam[-1])
             tol = pd_tolerance(lam_max, self.n)
             if not np.all(np.isfinite(lam)):
@@ -75,6 +79,10 @@ class SpectralFlow:
             self.lam_min_raw = lam_min
             lam = np.maximum(lam, 0.0)  # rounding-level negatives are zero modes
             self._eig = (lam, V)
+            from .._linalg import SINGLE_THREAD_MIN_N
+
+            if self.n > SINGLE_THREAD_MIN_N:  # large: (λ, V) replaces H (everything after reads the eigenpairs)
+                self.H = None  # type: ignore[assignment]
         return self._eig
 
     @property
@@ -100,7 +108,9 @@ class SpectralFlow:
             return _apply(V, _apply(V.conj().T if np.iscomplexobj(V) else V.T, b) / _col(lam, b))
         if self._chol is None:
             try:
-                self._chol = scipy.linalg.cho_factor(self.H, lower=True, check_finite=False)
+                from .._linalg import cho_factor
+
+                self._chol = cho_factor(self.H)  # robust at every size (nnqs_fast._linalg)
             except np.linalg.LinAlgError:
                 lo, hi = smallest_eigenvalue(self.H)
                 raise _not_pd_error(lo, hi, self.n, self.what,
