@@ -19,6 +19,7 @@ __all__ = [
     "BackendUnavailableError",
     "PrecisionLossError",
     "PrecisionLossWarning",
+    "SpecError",
 ]
 
 
@@ -67,3 +68,8 @@ class PrecisionLossError(NnqsError, ArithmeticError):
 
 class PrecisionLossWarning(UserWarning):
     """A computation lost some precision; the result is returned but should be treated with care."""
+
+
+class SpecError(InvalidInputError):
+    """A sweep SPEC (TOML grid for ``nnqs-fast sweep``) is invalid: unknown key, wrong type, empty grid, a train
+    size outside the basis. The message names the key; fix the SPEC file (see examples/sweep_fig3_4x4.toml)."""

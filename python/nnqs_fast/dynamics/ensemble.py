@@ -209,7 +209,7 @@ class EnsemblePredictor:
             m = src.n_rows
         zs = []
         for p in self._parts:
-            P, G = p.factors(times)
+            G = p.factors(times)[1]
             zs.append(apply(p.flow.eig()[1], G * p.w[:, None]))   # V g(t) Vᵀ y: (n, T)
         cs = check_chunk_size(chunk_size) or DEFAULT_TEST_CHUNK
         out = np.zeros((times.size, m), np.complex128)

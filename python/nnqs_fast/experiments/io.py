@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -82,10 +83,16 @@ def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, 
         "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
     }
     json_path, npz_path = out / f"{name}.json", out / f"{name}.npz"
-    tmp = json_path.with_suffix(".json.tmp")
+    # both files atomically (temporary name unique to this process, then os.replace); the NPZ first, so an
+    # existing JSON means the result is complete (sweeps use it as the completion marker)
+    tag = f".{os.getpid()}.{threading.get_ident()}.tmp"
+    tmp_npz = out / f"{name}.npz{tag}"
+    with open(tmp_npz, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    os.replace(tmp_npz, npz_path)
+    tmp = out / f"{name}.json{tag}"
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
     os.replace(tmp, json_path)
-    np.savez_compressed(npz_path, **arrays)
     return json_path, npz_path
 
 

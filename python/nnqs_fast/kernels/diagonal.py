@@ -9,7 +9,8 @@ and keeps the diagonal: O(n · block) work, O(block²) memory, identical values 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
