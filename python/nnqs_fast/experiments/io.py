@@ -25,8 +25,9 @@ import os
 import platform
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,8 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (complex, np.complexfloating)):
-        return {"re": float(np.real(obj)), "im": float(np.imag(obj))}
+        z = complex(obj)
+        return {"re": z.real, "im": z.imag}
     if isinstance(obj, (float, np.floating)):
         f = float(obj)
         return f if np.isfinite(f) else str(f)
@@ -88,7 +90,8 @@ def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, 
     tag = f".{os.getpid()}.{threading.get_ident()}.tmp"
     tmp_npz = out / f"{name}.npz{tag}"
     with open(tmp_npz, "wb") as fh:
-        np.savez_compressed(fh, **arrays)
+        payload: dict[str, Any] = dict(arrays)
+        np.savez_compressed(fh, **payload)
     os.replace(tmp_npz, npz_path)
     tmp = out / f"{name}.json{tag}"
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")

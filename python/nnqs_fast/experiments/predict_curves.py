@@ -11,8 +11,9 @@ L_μ, L_γ, L_Ψl = L_μ + L_γ (Eqs. 16–18) on a log grid of gradient-descent
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,7 @@ def load_target(system: str, boundary: str | None, lx: int, ly: int) -> Any:
     """The paper's target for ``system`` (:func:`nnqs_fast.physics.make_target`)."""
     from ..physics import make_target
 
-    kwargs = {"lx": lx, "ly": ly, "boundary": boundary}
+    kwargs: dict[str, Any] = {"lx": lx, "ly": ly, "boundary": boundary}
     params = inspect.signature(make_target).parameters
     return make_target(system, **{k: v for k, v in kwargs.items() if k in params})
 
