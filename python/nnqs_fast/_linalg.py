@@ -12,7 +12,8 @@ its multithreaded Cholesky (``dpotrf`` → parallel SYRK) at ``n ≈ 16 000`` an
 * :func:`eigh` — the full symmetric/Hermitian eigendecomposition (float64/complex128). Above
   ``SINGLE_THREAD_MIN_N`` the LAPACK call runs with the BLAS pool limited to one thread (``threadpoolctl``,
   when installed); the driver is divide-and-conquer (``evd``) up to that size when its ``2n²`` workspace fits the memory
-  budget, else MRRR (``evr``, O(n) workspace; about as fast as ``evd`` with eigenvectors on this machine). The memory of every call is estimated first (:func:`eigh_bytes`) and a
+  budget, else MRRR (``evr``, O(n) workspace; about as fast as ``evd`` with eigenvectors on this machine).
+  The memory of every call is estimated first (:func:`eigh_bytes`) and a
   :class:`~nnqs_fast.errors.MemoryLimitError` carrying the estimate is raised before allocating.
 
 Conventions: lower-triangular factors ``A = L Lᵀ`` (``L Lᴴ``); the factor returned by :func:`cho_factor` is the

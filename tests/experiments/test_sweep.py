@@ -65,7 +65,7 @@ def test_spec_validation_named_errors(bad, match):
 
 
 def test_expand_train_size_out_of_range_and_toml(tmp_path):
-    with pytest.raises(SpecError, match="outside 1 .. 63"):
+    with pytest.raises(SpecError, match=r"outside 1 \.\. 63"):
         sw.expand(sw.validate_spec({"grid": {"lattice": [[2, 3]], "train_size": [64]}}))
     f = tmp_path / "s.toml"
     f.write_text('[grid]\nlattice = [[2, 3]]\ntrain_fraction = [0.5]\nseed = {stop = 3}\n')
@@ -136,7 +136,7 @@ def test_killed_worker_and_scheduler_address(tmp_path):
         def go() -> None:
             try:
                 sw.run_points(pts, out, scheduler=cluster.scheduler_address, threads=1, quiet=True)
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
 
         th = threading.Thread(target=go)

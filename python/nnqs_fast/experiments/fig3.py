@@ -49,8 +49,9 @@ def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:
         int(s["members"])
     st = {"steps": T, "members": K, "lr_factor": args.lr_factor, "learning_rate": args.learning_rate,
           "W_std": args.W_std, "b_std": args.b_std, "early_stop": args.early_stop}
-    grid = {(i, None): make_point(args.system, args.lx, args.ly, boundary, "predict", n, args.seed, st)
-            for i, n in enumerate(sizes)}
+    grid: dict[tuple[int, int | None], dict] = {
+        (i, None): make_point(args.system, args.lx, args.ly, boundary, "predict", n, args.seed, st)
+        for i, n in enumerate(sizes)}
     grid.update({(i, j): make_point(args.system, args.lx, args.ly, boundary, "train", n, args.seed, st, width=N,
                                     force=args.force)
                  for i, n in enumerate(sizes) for j, N in enumerate(widths)})
@@ -86,7 +87,8 @@ def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:
             member_test[i, j] = arr["member_test_loss"]
             t_train += r["wall_time_s"]
     config = {"system": args.system, "lattice": [args.lx, args.ly], "boundary": boundary,
-              "target": target_config, "tasks": {point_key(p): p for p in grid.values()}, "mode": mode, **s, "lr_factor": args.lr_factor,
+              "target": target_config, "tasks": {point_key(p): p for p in grid.values()}, "mode": mode, **s,
+              "lr_factor": args.lr_factor,
               "learning_rate_given": args.learning_rate, "seed": args.seed, "early_stop_rtol": args.early_stop,
               "depth": 1, "W_std": args.W_std, "b_std": args.b_std, "plotted": "test L_psi_l at the final step"}
     results = {"train_sizes": sizes, "widths": widths, "steps": T,

@@ -42,16 +42,16 @@ import itertools
 import json
 import os
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from ..errors import BackendUnavailableError, SpecError
 
-__all__ = ["load_spec", "validate_spec", "expand", "make_point", "point_key", "task_done", "run_task", "run_points", "run_sweep",
-           "merge_results", "plot_sweep", "SCHEMA_VERSION"]
+__all__ = ["load_spec", "validate_spec", "expand", "make_point", "point_key", "task_done", "run_task", "run_points",
+           "run_sweep", "merge_results", "plot_sweep", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 GRID_KEYS = ("system", "lattice", "boundary", "kind", "width", "train_fraction", "train_size", "seed")
@@ -63,10 +63,12 @@ KINDS = ("predict", "train")
 # ---------------------------------------------------------------------------------------------------- spec
 def load_spec(path: str | os.PathLike) -> dict[str, Any]:
     """Read and validate a TOML SPEC file (:func:`validate_spec`)."""
-    try:
-        import tomllib  # Python >= 3.11
-    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     p = Path(path)
     if not p.is_file():
         raise SpecError(f"sweep SPEC {p} does not exist; pass the path of a TOML file (see examples/)")
@@ -337,7 +339,7 @@ def _client(scheduler: str, workers: int | None, threads: int | None) -> tuple[A
     return Client(cluster), cluster, per
 
 
-def run_points(points: list[Mapping[str, Any]], out_dir: str | os.PathLike, *, scheduler: str | None = "local",
+def run_points(points: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike, *, scheduler: str | None = "local",
                workers: int | None = None, threads: int | None = None, retries: int = 3, quiet: bool = False,
                n_workers_inprocess: int | None = None,
                on_result: Callable[[Mapping[str, Any], dict[str, Any]], None] | None = None) -> dict[str, dict]:
@@ -429,7 +431,8 @@ def merge_results(points: Iterable[Mapping[str, Any]], results: Mapping[str, Map
     return table, arrays
 
 
-def plot_sweep(points: list[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]], out_dir: Path) -> list[Path]:
+def plot_sweep(points: Sequence[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]],
+               out_dir: Path) -> list[Path]:
     """Figures: ``losses_vs_fraction.png`` (one panel per system × lattice: test L_Ψl at the final step vs the
     train fraction, one line per width and the QS-NTK, mean ± std over seeds) and ``widths_vs_qsntk.png``
     (finite-width loss / QS-NTK loss vs width)."""
