@@ -322,8 +322,8 @@ def _client(scheduler: str, workers: int | None, threads: int | None) -> tuple[A
     except ImportError as exc:
         raise BackendUnavailableError("Dask is not installed: pip install 'nnqs_fast[dask]' (dask[distributed]) "
                                       "to run sweeps, or run `reproduce fig3` without --scheduler") from exc
-    if scheduler != "local":
-        return Client(scheduler, timeout="30s"), None, threads
+    if scheduler != "local":  # the same thread rule on any cluster: results do not depend on where tasks ran
+        return Client(scheduler, timeout="30s"), None, 1 if threads is None else int(threads)
     cores = os.cpu_count() or 1
     n = max(1, int(workers or cores))
     # one BLAS thread per task unless asked: the results are then bit-identical for any number of workers
