@@ -246,9 +246,13 @@ void GDStepReLU1::ensure_forward() {
   fwd_valid_ = true;
 }
 
-void GDStepReLU1::backward_update() {
-  // dL/dtheta = (2/n) sum_i e_i df_i/dtheta; every block updates its own units (using the old a_j).
-  const double s = lr_ * 2.0 / static_cast<double>(n_) * ca_;
+void GDStepReLU1::backward_update() { backward_update(2.0, static_cast<double>(n_)); }
+
+void GDStepReLU1::backward_update(double num, double den) {
+  // dL/dtheta = (num/den) sum_i e_i df_i/dtheta (supervised: num/den = 2/n, e = f - y; external residual:
+  // 1/1, e = dL/df); every block updates its own units (using the old a_j). The factors are applied in the
+  // order lr * num / den so that the supervised path rounds exactly as before.
+  const double s = lr_ * num / den * ca_;
   const index_t wlen = (d_ + 2) * JB;
   const bool par = static_cast<double>(n_) * static_cast<double>(Np_ * d_) > kParallelWork;
   (void)par;
@@ -275,9 +279,22 @@ void GDStepReLU1::backward_update() {
   }
   double se = 0.0;
   for (index_t i = 0; i < n_; ++i) se += e_[i];
-  b2_ -= lr_ * 2.0 / static_cast<double>(n_) * b_std_ * se;
+  b2_ -= lr_ * num / den * b_std_ * se;
   fwd_valid_ = false;
   ++step_;
+}
+
+const double* GDStepReLU1::forward_train() {
+  forward(xs_.data(), xsT_.data(), n_, ns_, part_.data(), f_.data());
+  fwd_valid_ = false;  // e_ / loss_ are not the supervised residual any more
+  return f_.data();
+}
+
+void GDStepReLU1::apply_gradient(const double* dL_df) {
+  // The residual of the supervised step replaced by the caller's dL/df_i (the backward sweep recomputes the
+  // pre-activations, so it needs no state from forward_train).
+  std::copy(dL_df, dL_df + n_, e_.begin());
+  backward_update(1.0, 1.0);
 }
 
 double GDStepReLU1::train_loss() {

@@ -19,6 +19,7 @@ __all__ = [
     "BackendUnavailableError",
     "PrecisionLossError",
     "PrecisionLossWarning",
+    "UnsupportedLossError",
 ]
 
 
@@ -67,3 +68,9 @@ class PrecisionLossError(NnqsError, ArithmeticError):
 
 class PrecisionLossWarning(UserWarning):
     """A computation lost some precision; the result is returned but should be treated with care."""
+
+
+class UnsupportedLossError(NnqsError, ValueError):
+    """A loss was given to an engine that cannot train on it (the CUDA gradient-descent step implements only the
+    supervised loss of Eq. 13). Fix: use ``backend="cpu"`` for the energy, fidelity and tomography losses, or
+    ``nnqs_fast.dynamics.MSELoss`` / :func:`nnqs_fast.training.train_ensemble` on the GPU."""
