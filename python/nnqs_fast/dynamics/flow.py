@@ -30,7 +30,7 @@ import numpy as np
 from .._random import rng
 from .._validation import as_array, check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError, KernelNotPositiveDefiniteError, NonFiniteError, ShapeMismatchError
-from .losses import EnergyLoss, FunctionSpaceLoss, fidelity
+from .losses import EnergyLoss, FunctionSpaceLoss, fidelity, hot_value_and_grad
 
 __all__ = ["FlowKernel", "as_flow_kernel", "loss_flow", "FlowResult", "sample_gp_states", "energy_learning_rate",
            "flow_learning_rate", "mean_sem"]
@@ -205,8 +205,10 @@ def loss_flow(kernel: Any, loss: FunctionSpaceLoss, psi0: Any, *, learning_rate:
         if record_states:
             res.states[:, r] = psi
 
+    vg = hot_value_and_grad(loss)
+
     def velocity(psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        val, g = loss.value_and_grad(psi)
+        val, g = vg(psi)
         gr = np.stack([2.0 * g.real, 2.0 * g.imag], axis=1)        # ∇_u L, (K, 2, D)
         v = fk.apply(gr)
         return np.atleast_1d(val), v[:, 0] + 1j * v[:, 1]          # Ω_RI ∇_u L as a complex vector

@@ -117,6 +117,11 @@ class FunctionSpaceLoss:
     dim: int
 
     def value_and_grad(self, psi: Any) -> tuple[np.ndarray | float, np.ndarray]:
+        """``(L, ∂L/∂ψ*)`` for ``psi`` of shape ``(..., dim)`` (validated)."""
+        return self._vg(_states(psi, self.dim))
+
+    def _vg(self, p: np.ndarray) -> tuple[np.ndarray | float, np.ndarray]:
+        """The formula on a validated complex128 ``p`` (hot loops call this once the states are known good)."""
         raise NotImplementedError
 
     def value(self, psi: Any) -> np.ndarray | float:
@@ -137,6 +142,12 @@ class FunctionSpaceLoss:
         raise NotImplementedError(f"the {self.name} loss has no curvature bound; give the learning rate")
 
 
+def hot_value_and_grad(loss: FunctionSpaceLoss) -> Any:
+    """The unchecked ``_vg`` of a built-in loss (hot loops validate the states once), else ``value_and_grad``
+    (a user's subclass that implements only that)."""
+    return loss._vg if type(loss)._vg is not FunctionSpaceLoss._vg else loss.value_and_grad
+
+
 class MSELoss(FunctionSpaceLoss):
     """The supervised loss of Eq. 13, ``L = (1/n) Σ_x |ψ_T(x) − ψ(x)|²`` over the ``n`` train points;
     ``∂L/∂ψ* = (ψ − ψ_T)/n``. Its gradient flow is the closed form of
@@ -148,10 +159,8 @@ class MSELoss(FunctionSpaceLoss):
         self.target = as_array(target, "target", ndim=1).astype(np.complex128)
         self.dim = int(self.target.size)
 
-    def value_and_grad(self, psi: Any) -> tuple[np.ndarray | float, np.ndarray]:
-        p = _states(psi, self.dim)
-        r = p - self.target
-        return mse_loss(p, self.target), r / self.dim
+    def _vg(self, p: np.ndarray) -> tuple[np.ndarray | float, np.ndarray]:
+        return mse_loss(p, self.target), (p - self.target) / self.dim
 
 
 def as_operator(H: Any, dim: int | None = None, name: str = "H") -> Any:
@@ -226,8 +235,14 @@ class EnergyLoss(FunctionSpaceLoss):
             self._width = hi - lo
         return float(self._width)
 
-    def value_and_grad(self, psi: Any) -> tuple[np.ndarray | float, np.ndarray]:
-        p = _states(psi, self.dim)
+    def _vg(self, p: np.ndarray) -> tuple[np.ndarray | float, np.ndarray]:
+        if p.ndim == 1 and not isinstance(self.H, spla.LinearOperator):   # one state: the trainer's hot path
+            hp = np.asarray(self.H @ p)
+            n = float(p.real @ p.real + p.imag @ p.imag)
+            if n == 0:
+                raise InvalidInputError("a state has norm 0: the energy is undefined (re-draw the initial state)")
+            e = float(np.vdot(p, hp).real) / n
+            return e, (hp - e * p) * (1.0 / n)
         hp = _apply(self.H, p)
         n = _norm2(p)
         e = np.sum(p.conj() * hp, axis=-1).real / n
@@ -251,8 +266,7 @@ class InfidelityLoss(FunctionSpaceLoss):
         """1: at the optimum the Hessian is ``2(1 − P_T)/⟨ψ|ψ⟩`` (``P_T`` the projector on the target)."""
         return 1.0
 
-    def value_and_grad(self, psi: Any) -> tuple[np.ndarray | float, np.ndarray]:
-        p = _states(psi, self.dim)
+    def _vg(self, p: np.ndarray) -> tuple[np.ndarray | float, np.ndarray]:
         n = _norm2(p)
         a = p @ self.target.conj()
         f = np.abs(a) ** 2 / (n * self._nt)
@@ -355,8 +369,7 @@ class TomographyLoss(FunctionSpaceLoss):
         bases; the factor 2 leaves room for states far from the optimum (a heuristic bound)."""
         return 2.0
 
-    def value_and_grad(self, psi: Any) -> tuple[np.ndarray | float, np.ndarray]:
-        p = _states(psi, self.dim)
+    def _vg(self, p: np.ndarray) -> tuple[np.ndarray | float, np.ndarray]:
         n = _norm2(p)
         B = len(self.freqs)
         val = np.zeros(p.shape[:-1])

@@ -27,7 +27,7 @@ import numpy as np
 from .._backend import resolve_backend
 from .._random import check_seed, member_seeds
 from .._validation import as_array, check_finite_scalar, check_positive_int
-from ..dynamics.losses import EnergyLoss, FunctionSpaceLoss, MSELoss, fidelity
+from ..dynamics.losses import EnergyLoss, FunctionSpaceLoss, MSELoss, fidelity, hot_value_and_grad
 from ..errors import InvalidInputError, PrecisionLossWarning, ShapeMismatchError, UnsupportedLossError
 from ..networks.relu import init_relu
 from .driver import diverged_units, drive, n_workers_for
@@ -47,6 +47,7 @@ class CPULossPool:
     def __init__(self, pairs: list[tuple[Any, Any]], loss: FunctionSpaceLoss, *, n_workers: int | None = None,
                  chunk_flops: float = 5e9) -> None:
         self.pairs, self.loss = pairs, loss
+        self._vg = hot_value_and_grad(loss)
         self.n_units, self.n_train, self.n_test = len(pairs), int(loss.dim), 0
         self.pred_dtype = np.complex128
         self.workers = n_workers_for(n_workers, self.n_units)
@@ -70,7 +71,7 @@ class CPULossPool:
         t = t0
         while True:
             psi = s1.forward() + 1j * s2.forward()
-            val, g = self.loss.value_and_grad(psi)
+            val, g = self._vg(psi)
             val = float(val)
             if not np.isfinite(val):
                 self.status[m], self.stop_step[m] = STATUS_DIVERGED, t
