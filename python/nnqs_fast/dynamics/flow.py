@@ -105,12 +105,15 @@ def as_flow_kernel(kernel: Any, dtype: Any = None, dim: int | None = None) -> Fl
 
 def mean_sem(a: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard error ``std(ddof=1)/√K`` over ``axis`` (s.e. 0 for one member), ignoring NaN."""
+    import warnings
+
     a = np.asarray(a, dtype=np.float64)
     k = np.sum(np.isfinite(a), axis=axis)
-    mean = np.nanmean(a, axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (not reached) stay NaN
+        mean = np.nanmean(a, axis=axis)
         sd = np.nanstd(a, axis=axis, ddof=1) if a.shape[axis] > 1 else np.zeros_like(mean)
-        sem = np.where(k > 1, sd / np.sqrt(np.maximum(k, 1)), 0.0)
+        sem = np.where(k > 1, sd / np.sqrt(np.maximum(k, 1)), np.where(k == 1, 0.0, np.nan))
     return mean, sem
 
 
