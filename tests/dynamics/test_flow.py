@@ -99,7 +99,6 @@ def test_linearised_network_trained_on_the_energy_follows_the_flow():
     from nnqs_fast.physics.tfim import tfim_basis
 
     H = _ham()
-    D = H.shape[0]
     x = encode_spins(tfim_basis(4), 4)
     p1, p2 = init_relu(11, 4, 64), init_relu(12, 4, 64)
     J1, J2 = _jac(p1, x), _jac(p2, x)
@@ -144,3 +143,31 @@ def test_gp_states_have_the_nngp_covariance():
     np.testing.assert_allclose(np.cov(s.imag.T), C, atol=0.05 * np.abs(C).max())
     assert np.abs(np.mean(s.real[:, 0] * s.imag[:, 0])) < 0.05 * C[0, 0]
     np.testing.assert_array_equal(sample_gp_states(C, 3, seed=1), sample_gp_states(C, 3, seed=1))
+
+
+def test_natural_gradient_at_full_rank_is_imaginary_time_evolution():
+    """Stochastic reconfiguration θ̇ = −η S⁺ ∇_θ L (S = JᵀJ) moves u by −η J S⁺ Jᵀ ∇_u L: the function-space kernel
+    is the projector onto the tangent space. With a full-rank tangent space (a network with more parameters than
+    basis states) it is 1, i.e. the delta kernel with Φ = 2·1: normalised imaginary-time evolution with
+    κ = 2η/⟨ψ0|ψ0⟩ (checked against expm_multiply)."""
+    from nnqs_fast.networks.relu import apply_relu, init_relu
+    from nnqs_fast.physics import encode_spins
+    from nnqs_fast.physics.tfim import tfim_basis
+
+    H = _ham()
+    x = encode_spins(tfim_basis(4), 4)
+    p1, p2 = init_relu(21, 4, 16), init_relu(22, 4, 16)            # 97 parameters per part > 16 basis states
+    kernels = []
+    for p in (p1, p2):
+        U, s, _ = np.linalg.svd(_jac(p, x), full_matrices=False)
+        assert s[-1] > 1e-8 * s[0]                                   # full-rank tangent space
+        kernels.append(U @ U.T)                                      # J S⁺ Jᵀ, the projector
+    np.testing.assert_allclose(kernels[0], np.eye(16), atol=1e-10)
+    psi0 = apply_relu(p1, x) + 1j * apply_relu(p2, x)
+    lr, T = 0.2, 40.0
+    res = loss_flow(tuple(kernels), EnergyLoss(H), psi0, learning_rate=lr, n_steps=T,
+                    record_steps=np.linspace(0, T, 5), discrete=False, record_states=True, rtol=1e-12, atol=1e-13)
+    n0 = np.vdot(psi0, psi0).real
+    ref = spla.expm_multiply(-(2 * lr / n0) * H.astype(complex), psi0, start=0, stop=T, num=5, endpoint=True)
+    ref = ref / np.linalg.norm(ref, axis=1, keepdims=True) * np.sqrt(n0)
+    np.testing.assert_allclose(res.states[0], ref, rtol=1e-7, atol=1e-8 * np.sqrt(n0))

@@ -143,7 +143,7 @@ class FlowResult:
         return mean_sem(a, axis=0)
 
 
-def _record_steps(steps: Any, n_steps: int) -> np.ndarray:
+def _record_steps(steps: Any, n_steps: float) -> np.ndarray:
     s = np.asarray(steps, dtype=np.float64).reshape(-1)
     if s.size == 0 or np.any(np.diff(s) <= 0) or s[0] < 0 or s[-1] > n_steps:
         raise InvalidInputError(f"record_steps must be strictly increasing within [0, n_steps={n_steps}]")
@@ -189,10 +189,11 @@ def loss_flow(kernel: Any, loss: FunctionSpaceLoss, psi0: Any, *, learning_rate:
         raise ShapeMismatchError(f"the Hamiltonian acts on {ham.dim} states but the kernel on {D}")
     ref = None if reference is None else as_array(reference, "reference", ndim=1).astype(np.complex128)
     K, R = p0.shape[0], rs.size
+    en_arr, fid_arr = np.full((K, R), np.nan), np.full((K, R), np.nan)
+    st_arr = np.full((K, R, D if record_states else 0), np.nan, np.complex128)
     res = FlowResult(steps=rs if not discrete else rs.astype(np.int64), loss=np.full((K, R), np.nan),
-                     norm2=np.full((K, R), np.nan), energy=None if ham is None else np.full((K, R), np.nan),
-                     fidelity=None if ref is None else np.full((K, R), np.nan),
-                     states=np.full((K, R, D), np.nan, np.complex128) if record_states else None,
+                     norm2=np.full((K, R), np.nan), energy=None if ham is None else en_arr,
+                     fidelity=None if ref is None else fid_arr, states=st_arr if record_states else None,
                      learning_rate=lr, discrete=discrete,
                      config={"loss": loss.config(), "kernel_form": fk.kind, "kernel_dtype": str(fk.mats[0].dtype),
                              "learning_rate": lr, "n_steps": n_steps_f, "discrete": discrete, "n_states": K,
@@ -202,11 +203,11 @@ def loss_flow(kernel: Any, loss: FunctionSpaceLoss, psi0: Any, *, learning_rate:
         res.loss[:, r] = val
         res.norm2[:, r] = np.sum(psi.real ** 2 + psi.imag ** 2, axis=1)
         if ham is not None:
-            res.energy[:, r] = ham.value(psi)
+            en_arr[:, r] = ham.value(psi)
         if ref is not None:
-            res.fidelity[:, r] = fidelity(psi, ref)
+            fid_arr[:, r] = fidelity(psi, ref)
         if record_states:
-            res.states[:, r] = psi
+            st_arr[:, r] = psi
 
     vg = hot_value_and_grad(loss)
 

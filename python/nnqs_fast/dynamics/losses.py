@@ -237,12 +237,12 @@ class EnergyLoss(FunctionSpaceLoss):
 
     def _vg(self, p: np.ndarray) -> tuple[np.ndarray | float, np.ndarray]:
         if p.ndim == 1 and not isinstance(self.H, spla.LinearOperator):   # one state: the trainer's hot path
-            hp = np.asarray(self.H @ p)
-            n = float(p.real @ p.real + p.imag @ p.imag)
-            if n == 0:
+            h1 = np.asarray(self.H @ p)
+            n1 = float(p.real @ p.real + p.imag @ p.imag)
+            if n1 == 0:
                 raise InvalidInputError("a state has norm 0: the energy is undefined (re-draw the initial state)")
-            e = float(np.vdot(p, hp).real) / n
-            return e, (hp - e * p) * (1.0 / n)
+            e1 = float(np.vdot(p, h1).real) / n1
+            return e1, (h1 - e1 * p) * (1.0 / n1)
         hp = _apply(self.H, p)
         n = _norm2(p)
         e = np.sum(p.conj() * hp, axis=-1).real / n
@@ -324,7 +324,7 @@ class TomographyLoss(FunctionSpaceLoss):
         if not frequencies:
             raise InvalidInputError("give the outcome frequencies of at least one basis, e.g. {'Z': q_Z, 'X': q_X}")
         self.freqs: dict[str, np.ndarray] = {}
-        dim = None
+        dim: int | None = None
         for b, q in frequencies.items():
             if b not in TOMOGRAPHY_BASES:
                 raise InvalidInputError(f"unknown measurement basis {b!r}; use one of {TOMOGRAPHY_BASES}")
@@ -335,7 +335,7 @@ class TomographyLoss(FunctionSpaceLoss):
                 raise ShapeMismatchError("every basis needs frequencies over the same number of outcomes")
             dim = q.size
             self.freqs[b] = q
-        self.dim = int(dim)
+        self.dim = int(dim or 0)
         if "X" in self.freqs:
             hadamard_transform(np.zeros(self.dim))  # validates D = 2^L
         self._config = dict(config or {})

@@ -129,7 +129,7 @@ def run_groundstate(prob: GroundStateProblem, *, loss: str = "energy", widths: S
     t_flow = time.perf_counter() - t1
     e_inf, e_inf_sem = flow.stats("energy")
     f_inf, f_inf_sem = flow.stats("fidelity")
-    rel_inf, rel_inf_sem = mean_sem((flow.energy - E0) / abs(E0))
+    rel_inf, rel_inf_sem = mean_sem((np.asarray(flow.energy) - E0) / abs(E0))
 
     W, R = len(widths), rec.size
     ef, es, ff, fs = (np.full((W, R), np.nan) for _ in range(4))
@@ -143,7 +143,7 @@ def run_groundstate(prob: GroundStateProblem, *, loss: str = "energy", widths: S
         t_fin.append(time.perf_counter() - t2)
         ef[i], es[i] = res.stats("energy")
         ff[i], fs[i] = res.stats("fidelity")
-        rf[i], rs[i] = mean_sem((res.energy - E0) / abs(E0))
+        rf[i], rs[i] = mean_sem((np.asarray(res.energy) - E0) / abs(E0))
         if res.interrupted:
             break
     # distance of each finite-width mean curve from the infinite-width one, relative to the initial error

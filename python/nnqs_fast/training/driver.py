@@ -88,7 +88,7 @@ class CPUStepPool:
     def run(self, n_steps: int, record_steps: np.ndarray, record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> dict[str, np.ndarray]:
         M, R = self.n_units, len(record_steps)
-        out = {"train_loss": np.full((M, R), np.nan), "test_loss": np.full((M, R), np.nan)}
+        out: dict[str, np.ndarray] = {"train_loss": np.full((M, R), np.nan), "test_loss": np.full((M, R), np.nan)}
         if record_predictions:
             out["train_pred"] = np.full((M, R, self.n_train), np.nan)
             out["test_pred"] = np.full((M, R, self.n_test), np.nan)
@@ -148,8 +148,8 @@ def drive(engine: Engine, steps: np.ndarray, n_steps: int, *, record_predictions
     """
     M, R = engine.n_units, steps.size
     tr, te = np.full((M, R), np.nan), np.full((M, R), np.nan)
-    ptr = np.full((M, R, engine.n_train), np.nan, dtype=engine.pred_dtype) if record_predictions else None
-    pte = np.full((M, R, engine.n_test), np.nan, dtype=engine.pred_dtype) if record_predictions else None
+    ptr = np.full((M, R, engine.n_train if record_predictions else 0), np.nan, dtype=engine.pred_dtype)
+    pte = np.full((M, R, engine.n_test if record_predictions else 0), np.nan, dtype=engine.pred_dtype)
     status = np.zeros(M, np.int32)
     stop = np.full(M, -1, np.int64)
     bar = progress(total=n_steps, desc=desc, quiet=quiet, unit="step")
@@ -182,7 +182,8 @@ def drive(engine: Engine, steps: np.ndarray, n_steps: int, *, record_predictions
             ptr[m, later] = ptr[m, last]
             pte[m, later] = pte[m, last]
     finished = (status != STATUS_OK) | (t >= n_steps and not interrupted)
-    return DriveOutput(tr, te, ptr, pte, status, stop, np.asarray(finished, bool), interrupted)
+    return DriveOutput(tr, te, ptr if record_predictions else None, pte if record_predictions else None, status,
+                       stop, np.asarray(finished, bool), interrupted)
 
 
 def diverged_units(out: DriveOutput) -> list[tuple[int, int]]:

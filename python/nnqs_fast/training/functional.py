@@ -44,7 +44,7 @@ class CPULossPool:
     Early stop: ``|L_t − L_{t−1}| <= rtol |L_{t−1}|``; a non-finite loss stops a member (status 2).
     """
 
-    def __init__(self, pairs: list[tuple[Any, Any]], loss: FunctionSpaceLoss, *, n_workers: int | None = None,
+    def __init__(self, pairs: list[tuple[Any, ...]], loss: FunctionSpaceLoss, *, n_workers: int | None = None,
                  chunk_flops: float = 5e9) -> None:
         self.pairs, self.loss = pairs, loss
         self._vg = hot_value_and_grad(loss)
@@ -105,7 +105,7 @@ class CPULossPool:
         from concurrent.futures import ThreadPoolExecutor
 
         M, R = self.n_units, len(record_steps)
-        out = {"train_loss": np.full((M, R), np.nan), "test_loss": np.full((M, R), np.nan)}
+        out: dict[str, np.ndarray] = {"train_loss": np.full((M, R), np.nan), "test_loss": np.full((M, R), np.nan)}
         if record_predictions:
             out["train_pred"] = np.full((M, R, self.n_train), np.nan, np.complex128)
             out["test_pred"] = np.full((M, R, 0), np.nan, np.complex128)
@@ -228,7 +228,7 @@ def train_loss_ensemble(x: Any, loss: FunctionSpaceLoss, *, width: int = 1024, n
     for m, t in diverged_units(out):
         warnings.warn(f"member {m}: the {loss.name} loss became non-finite at step {t} (learning rate {lr:.6g}); "
                       "its later values are NaN", PrecisionLossWarning, stacklevel=2)
-    psi = out.train_pred                                           # (K, R, D)
+    psi = np.asarray(out.train_pred)                               # (K, R, D)
     ok = np.all(np.isfinite(psi), axis=2)
     safe = np.where(ok[..., None], psi, 1.0)
     norm2 = np.where(ok, np.sum(np.abs(safe) ** 2, axis=2), np.nan)

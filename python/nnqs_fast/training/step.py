@@ -59,9 +59,14 @@ class StepRecord:
 class GDStep(Protocol):
     """Full-batch gradient descent of one real network (the CPU core, the NumPy reference, the CUDA step)."""
 
-    step: int
-    learning_rate: float
-    flops_per_step: float
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def learning_rate(self) -> float: ...
+
+    @property
+    def flops_per_step(self) -> float: ...
 
     def run(self, n_steps: int, record_steps: np.ndarray, record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> StepRecord: ...
@@ -239,9 +244,9 @@ class NumpyReLUStep:
         rs = _record_steps(record_steps)
         R = rs.size
         tr, te = np.full(R, np.nan), np.full(R, np.nan)
-        ptr = np.full((R, self.x.shape[0]), np.nan) if record_predictions else None
         nt = 0 if self.x_test is None else self.x_test.shape[0]
-        pte = np.full((R, nt), np.nan) if record_predictions else None
+        ptr = np.full((R, self.x.shape[0] if record_predictions else 0), np.nan)
+        pte = np.full((R, nt if record_predictions else 0), np.nan)
         t_end = self.step + int(n_steps)
         done = 0
         for r, t in enumerate(rs):
@@ -258,7 +263,8 @@ class NumpyReLUStep:
         while self.step < t_end:
             self.update()
             done += 1
-        return StepRecord(rs, tr, te, done, STATUS_OK, ptr, pte)
+        return StepRecord(rs, tr, te, done, STATUS_OK, ptr if record_predictions else None,
+                          pte if record_predictions else None)
 
     def params(self) -> ReLUParams:
         return ReLUParams((self.W1.copy(), self.a[None, :].copy()), (self.b1.copy(), np.array([self.b2])),

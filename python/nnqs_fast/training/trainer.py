@@ -159,7 +159,7 @@ def ensemble_statistics(part_tr: np.ndarray, part_te: np.ndarray, preds_tr: np.n
     ok = np.all(np.isfinite(member_pred), axis=2) if n else np.ones((K, R), bool)
     count = ok.sum(axis=0)
     sum_tr = np.where(ok[:, :, None], member_pred, 0).sum(axis=0)
-    if nt:
+    if nt and preds_te is not None:
         member_te = preds_te[:, 0] + 1j * preds_te[:, 1]
         sum_te = np.where(ok[:, :, None], np.nan_to_num(member_te), 0).sum(axis=0)
     else:
@@ -168,7 +168,7 @@ def ensemble_statistics(part_tr: np.ndarray, part_te: np.ndarray, preds_tr: np.n
     mean_tr, mean_te = sum_tr / c, sum_te / c
     has = count > 0
     out["lom_tr"][has] = np.mean(np.abs(mean_tr[has] - y[None, :]) ** 2, axis=1)
-    if nt:
+    if nt and yt is not None:
         out["lom_te"][has] = np.mean(np.abs(mean_te[has] - yt[None, :]) ** 2, axis=1)
     mean_tr[~has] = np.nan
     mean_te[~has] = np.nan
@@ -296,8 +296,8 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     stopped = np.where(out.status != 0, out.stop_step, -1).reshape(K, 2).astype(np.int64)
     part_tr, part_te = out.train_loss.reshape(K, 2, R), out.test_loss.reshape(K, 2, R)
     st = ensemble_statistics(part_tr, part_te,
-                             out.train_pred.reshape(K, 2, R, n) if record_predictions else None,
-                             out.test_pred.reshape(K, 2, R, nt) if record_predictions and nt else None, y, yt)
+                             None if out.train_pred is None else out.train_pred.reshape(K, 2, R, n),
+                             None if out.test_pred is None or not nt else out.test_pred.reshape(K, 2, R, nt), y, yt)
     config = {"width": width, "depth": depth, "n_members": K, "n_steps": n_steps, "W_std": W_std, "b_std": b_std,
               "seed": seed, "n_train": n, "n_test": nt, "lr_factor": None if learning_rate is not None else lr_factor,
               "learning_rate_given": learning_rate, "early_stop_rtol": early_stop_rtol, "force": force}
