@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from nnqs_fast.dynamics import gradient_descent_mse
+from nnqs_fast.kernels.spectrum import max_learning_rate
 from nnqs_fast.networks.relu import apply_relu, init_relu
 from nnqs_fast.training import CPUReLUStep
-from nnqs_fast.kernels.spectrum import max_learning_rate
 
 from ._oracles import analytic_ntk, flatten, jacobian, unflatten
 

@@ -71,7 +71,7 @@ def test_ensemble_statistics_match_independently_trained_members():
 
 
 def test_learning_rate_above_maximum_is_refused_or_warned():
-    x, y, xt, yt = _problem()
+    x, y, _xt, _yt = _problem()
     eta = max_learning_rate_for(x)
     with pytest.raises(LearningRateTooLargeError, match=f"{eta:.6g}"):
         train_ensemble(x, y, width=16, n_members=1, n_steps=2, learning_rate=1.1 * eta, quiet=True)
@@ -140,7 +140,7 @@ def test_keyboard_interrupt_keeps_what_was_recorded(monkeypatch):
 
 
 def test_input_validation():
-    x, y, xt, yt = _problem()
+    x, y, xt, _yt = _problem()
     with pytest.raises(InvalidInputError):
         train_ensemble(x, y, xt, None, width=8, quiet=True)
     with pytest.raises(InvalidInputError):
@@ -165,12 +165,12 @@ def test_cuda_engine_runs_under_the_same_driver(monkeypatch):
         return CPUStepPool(steps, x.shape[0], 0 if x_test is None else x_test.shape[0], n_workers=1,
                            chunk_flops=1e6)
 
-    def fake_gpu_impl(area, name):
-        assert area == "training" and name == "make_engine"
-        return fake_make_engine
+    import nnqs_fast._backend as be
 
+    # the registry holds a CUDA engine (a pool of NumPy reference steps) and nothing else for training
+    monkeypatch.setitem(be._CUDA_AREAS_LOADED, "training", "")
+    monkeypatch.setattr(be, "_CUDA_IMPLS", {"training.make_engine": fake_make_engine})
     monkeypatch.setattr(trainer, "resolve_backend", lambda b: "cuda")
-    monkeypatch.setattr(trainer, "gpu_impl", fake_gpu_impl)
     x, y, xt, yt = _problem()
     kw = dict(width=24, n_members=2, n_steps=15, seed=2, quiet=True, max_learning_rate=max_learning_rate_for(x))
     res = train_ensemble(x, y, xt, yt, backend="cuda", **kw)

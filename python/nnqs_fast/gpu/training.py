@@ -28,10 +28,12 @@ Public pieces:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from .._backend import register_cuda
 from .._validation import check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError, ShapeMismatchError
 from . import _shim
@@ -130,20 +132,18 @@ class GDStepCUDA:
 
     # ---- helpers -------------------------------------------------------------------------------------------
     def _inputs(self, x: Any, name: str) -> Any:
-        a = _shim.to_device(x, self.dtype, name=name)
+        a = _shim.to_device(x, self.dtype, name=name, finite=True)
         if a.ndim != 2 or a.shape[1] != self.d:
             raise ShapeMismatchError(f"{name} must have shape (n, {self.d}), got {tuple(a.shape)}")
-        _shim.check_finite_device(a, name)
         return a
 
     def _targets(self, y: Any, n: int, name: str) -> Any:
         cp = _shim.cupy()
-        a = _shim.to_device(y, self.dtype, name=name)
+        a = _shim.to_device(y, self.dtype, name=name, finite=True)
         if a.ndim == 1:
             a = cp.ascontiguousarray(cp.broadcast_to(a, (self.M, a.shape[0])))
         if tuple(a.shape) != (self.M, n):
             raise ShapeMismatchError(f"{name} must have shape ({self.M}, {n}) or ({n},), got {tuple(a.shape)}")
-        _shim.check_finite_device(a, name)
         return a
 
     @property
@@ -203,8 +203,8 @@ class GDStepCUDA:
         t0, t_end = self.step, self.step + n_steps
         tr = np.full((self.M, R), np.nan)
         te = np.full((self.M, R), np.nan)
-        ptr = np.full((self.M, R, self.n), np.nan) if record_predictions else None
-        pte = np.full((self.M, R, self.n_test), np.nan) if record_predictions else None
+        ptr: Any = np.full((self.M, R, self.n), np.nan) if record_predictions else None
+        pte: Any = np.full((self.M, R, self.n_test), np.nan) if record_predictions else None
         want = {int(t): r for r, t in enumerate(rs) if t0 <= t <= t_end}
         self._prev.fill(np.nan)  # as the CPU core: convergence compares consecutive steps within one call
         while True:
@@ -323,12 +323,14 @@ class CUDAReLUStep:
         return self._e.params()[0]
 
 
+@register_cuda("training.make_step")
 def make_step(params: Any, x: Any, y: Any, lr: float, x_test: Any = None, y_test: Any = None) -> CUDAReLUStep:
     """CUDA path of :func:`nnqs_fast.training.make_step` (``backend="cuda"``)."""
     return CUDAReLUStep(params, x, y, lr, x_test, y_test)
 
 
 # ------------------------------------------------------------------------------------------- the ensemble
+@register_cuda("training.max_learning_rate_for")
 def max_learning_rate_for(x: Any, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> float:
     """``eta_max = n / lambda_max`` of the analytic NTK over the train inputs (GPU Gram + cuSOLVER)."""
     cp = _shim.cupy()
@@ -339,6 +341,7 @@ def max_learning_rate_for(x: Any, *, depth: int = 1, W_std: float = 0.5, b_std: 
     return x.shape[0] / lam
 
 
+@register_cuda("training.make_engine")
 def make_engine(params: Sequence[Any], x: Any, y: Any, lr: float, x_test: Any = None, y_test: Any = None, *,
                 chunk_steps: int = 200) -> GDStepCUDA:
     """The CUDA engine of :func:`nnqs_fast.training.train_ensemble`: all networks in one batched float64 step;

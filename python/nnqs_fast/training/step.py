@@ -28,7 +28,7 @@ import numpy as np
 
 from .._backend import core_module
 from .._validation import as_array, check_finite_scalar
-from ..errors import InvalidInputError, ShapeMismatchError
+from ..errors import BackendUnavailableError, InvalidInputError, ShapeMismatchError
 from ..networks.relu import ReLUParams
 
 __all__ = ["GDStep", "StepRecord", "CPUReLUStep", "NumpyReLUStep", "make_step"]
@@ -278,7 +278,9 @@ def make_step(params: ReLUParams, x, y, lr: float, x_test=None, y_test=None, *, 
     if backend == "numpy":
         return NumpyReLUStep(params, x, y, lr, x_test, y_test)
     if backend == "cuda":
-        from .._backend import gpu_impl
+        from .._backend import cuda_implementation
 
-        return gpu_impl("training", "make_step")(params, x, y, lr, x_test, y_test)
+        if (fn := cuda_implementation("training.make_step")) is None:
+            raise BackendUnavailableError("no CUDA implementation of training.make_step; use backend='cpu'")
+        return fn(params, x, y, lr, x_test, y_test)
     raise InvalidInputError(f"backend must be 'cpu', 'numpy' or 'cuda', got {backend!r}")

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import gpu_impl, resolve_backend, to_numpy
+from .._backend import cuda_implementation, parse_backend, resolve_backend, to_numpy
 from .._random import check_seed, member_seeds
 from .._validation import as_array, check_finite_scalar, check_positive_int
 from ..errors import (BackendUnavailableError, InvalidInputError, LearningRateTooLargeError, PrecisionLossWarning,
@@ -258,11 +258,10 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     b = resolve_backend(backend)
     make_engine = None
     if b == "cuda":
-        try:
-            make_engine = gpu_impl("training", "make_engine")
-        except BackendUnavailableError:
-            if str(backend).lower() == "cuda":
-                raise
+        make_engine = cuda_implementation("training.make_engine")
+        if make_engine is None:
+            if parse_backend(backend) == "cuda":
+                raise BackendUnavailableError("no CUDA implementation of training.make_engine; use backend='cpu'")
             b = "cpu"
     t_start = time.perf_counter()
     v = validate_ensemble_inputs(_host(x_train), _host(y_train), _host(x_test), _host(y_test), width=width,
@@ -271,7 +270,9 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     x, y, xt, yt, steps = v.x, v.y, v.xt, v.yt, v.steps
     width, K, n_steps, depth, seed, early_stop_rtol = v.width, v.K, v.n_steps, v.depth, v.seed, v.early_stop_rtol
     if max_learning_rate is None and make_engine is not None:
-        max_learning_rate = gpu_impl("training", "max_learning_rate_for")(x, depth=depth, W_std=W_std, b_std=b_std)
+        gpu_eta = cuda_implementation("training.max_learning_rate_for")
+        if gpu_eta is not None:
+            max_learning_rate = gpu_eta(x, depth=depth, W_std=W_std, b_std=b_std)
     lr, max_lr = _resolve_lr(x, learning_rate, lr_factor, max_learning_rate, force, depth, W_std, b_std)
 
     R, n, nt = steps.size, x.shape[0], (0 if xt is None else xt.shape[0])
