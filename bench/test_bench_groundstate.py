@@ -95,7 +95,7 @@ def test_bench_energy_step_cpp(benchmark, problem):
 
 @pytest.mark.benchmark(group="groundstate-step")
 def test_bench_supervised_step_cpp(benchmark, problem):
-    H, x, _, _ = problem
+    _, x, _, _ = problem
     pair = _pair(x, np.linspace(-0.1, 0.1, x.shape[0]))
     benchmark.pedantic(lambda: [s.run(1) for s in pair], rounds=5, iterations=1)
     assert all(s.step >= 1 for s in pair)

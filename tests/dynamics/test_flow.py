@@ -13,8 +13,15 @@ import numpy as np
 import pytest
 import scipy.sparse.linalg as spla
 
-from nnqs_fast.dynamics import (EnergyLoss, InfidelityLoss, MSELoss, TomographyLoss, gradient_descent_mse,
-                                loss_flow, sample_gp_states)
+from nnqs_fast.dynamics import (
+    EnergyLoss,
+    InfidelityLoss,
+    MSELoss,
+    TomographyLoss,
+    gradient_descent_mse,
+    loss_flow,
+    sample_gp_states,
+)
 from nnqs_fast.kernels import qsntk_from_parts
 from nnqs_fast.physics import Lattice, tfim_hamiltonian
 

@@ -7,8 +7,15 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from nnqs_fast.dynamics import (EnergyLoss, InfidelityLoss, MSELoss, TomographyLoss, fidelity, hadamard_transform,
-                                mse_loss)
+from nnqs_fast.dynamics import (
+    EnergyLoss,
+    InfidelityLoss,
+    MSELoss,
+    TomographyLoss,
+    fidelity,
+    hadamard_transform,
+    mse_loss,
+)
 from nnqs_fast.errors import InvalidInputError, ShapeMismatchError
 from nnqs_fast.physics import Lattice, tfim_hamiltonian
 
@@ -72,7 +79,7 @@ def test_values_against_closed_forms():
     # energy gradient is orthogonal to ψ (scale invariance) and vanishes on an eigenvector
     _, ge = EnergyLoss(H).value_and_grad(psi)
     assert abs(np.vdot(psi, ge).real) < 1e-12
-    w, V = np.linalg.eigh(Hd)
+    _, V = np.linalg.eigh(Hd)
     assert np.abs(EnergyLoss(H).grad(V[:, 0].astype(complex))).max() < 1e-12
 
 

@@ -38,7 +38,7 @@ def _linearised_gd(J, f0, y, lr, T):
 
 
 def test_closed_form_predictor_matches_explicit_linearised_training():
-    x, y, xt, yt = _data()
+    x, y, xt, _yt = _data()
     p = init_relu(1, 12, 300)
     J, Jt = jacobian(p, x), jacobian(p, xt)
     lr = 0.9 * max_learning_rate(J @ J.T)
@@ -53,7 +53,7 @@ def test_closed_form_predictor_matches_explicit_linearised_training():
 def test_trainer_matches_explicit_linearised_training_at_first_steps():
     """One step of the trainer is exactly the explicit-Jacobian step; after a few steps the trained network and the
     linearised one differ only by the (small, wide-network) change of the Jacobian."""
-    x, y, xt, yt = _data(2)
+    x, y, _xt, _yt = _data(2)
     p = init_relu(3, 12, 4096)
     J = jacobian(p, x)
     lr = 0.9 * max_learning_rate(J @ J.T)

@@ -16,8 +16,18 @@ See docs/dynamics.md.
 
 from .ensemble import EnsemblePredictor, gradient_descent_mse_ensemble
 from .flow import FlowResult, energy_learning_rate, flow_learning_rate, loss_flow, mean_sem, sample_gp_states
-from .losses import (EnergyLoss, FunctionSpaceLoss, InfidelityLoss, MSELoss, TomographyLoss, assemble_state,
-                     energy, fidelity, hadamard_transform, mse_loss)
+from .losses import (
+                     EnergyLoss,
+                     FunctionSpaceLoss,
+                     InfidelityLoss,
+                     MSELoss,
+                     TomographyLoss,
+                     assemble_state,
+                     energy,
+                     fidelity,
+                     hadamard_transform,
+                     mse_loss,
+)
 from .predict import Gaussian, GPInference, GradientDescentPredictor, gp_inference, gradient_descent_mse
 
 __all__ = ["gradient_descent_mse", "GradientDescentPredictor", "gradient_descent_mse_ensemble",

@@ -22,8 +22,9 @@ A float32 kernel runs the GEMM in float32 (states and losses stay float64).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

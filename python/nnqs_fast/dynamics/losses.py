@@ -17,7 +17,8 @@ Gradient descent on real parameters moves ψ as ``dψ/dt = −η Σ_{x'} [Θ(x,x
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -342,7 +343,7 @@ class TomographyLoss(FunctionSpaceLoss):
 
     @classmethod
     def from_state(cls, psi_target: Any, bases: Sequence[str] = TOMOGRAPHY_BASES, *, n_shots: int | None = None,
-                   seed: int | None = None) -> "TomographyLoss":
+                   seed: int | None = None) -> TomographyLoss:
         """Frequencies of measuring ``psi_target`` in ``bases``: exact Born probabilities (``n_shots=None``) or
         ``n_shots`` multinomial samples per basis drawn with ``seed`` (required then)."""
         t = as_array(psi_target, "psi_target", ndim=1).astype(np.complex128)

@@ -18,9 +18,10 @@ and Ctrl-C (stop between chunks, return what was recorded, ``interrupted=True``)
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 

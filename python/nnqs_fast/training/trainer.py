@@ -26,12 +26,16 @@ import numpy as np
 from .._backend import cuda_implementation, parse_backend, resolve_backend, to_numpy
 from .._random import check_seed, member_seeds
 from .._validation import as_array, check_finite_scalar, check_positive_int
-from ..errors import (BackendUnavailableError, InvalidInputError, LearningRateTooLargeError, PrecisionLossWarning,
-                      ShapeMismatchError)
+from ..errors import (
+    BackendUnavailableError,
+    InvalidInputError,
+    LearningRateTooLargeError,
+    PrecisionLossWarning,
+    ShapeMismatchError,
+)
 from ..networks.relu import init_relu
 from .driver import CPUStepPool, Engine, diverged_units, drive
 from .step import make_step
-
 
 __all__ = ["EnsembleResult", "train_ensemble", "log_record_steps", "max_learning_rate_for"]
 
