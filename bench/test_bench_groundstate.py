@@ -1,8 +1,10 @@
 """Benchmarks of the ground-state hot paths (docs/groundstate.md).
 
 Group ``groundstate-flow``: one step of the batched constant-kernel energy flow (K = 32 NNGP states, float32
-kernel) against the NumPy GEMM of the same shapes ``(2K, D) @ (D, D)`` (the rate it should reach) and against K
-separate matrix–vector products (what batching avoids). Correctness: the batched flow equals one state at a time.
+kernel, dense GEMM path) against the NumPy GEMM of the same shapes ``(2K, D) @ (D, D)`` (the rate it should
+reach) and against K separate matrix–vector products (what batching avoids); and the Walsh–Hadamard path the flow
+takes by default for these kernels (``O(K D log D)``). Correctness: the batched flow equals one state at a time and
+the Walsh path equals the GEMM path.
 Group ``groundstate-step``: one energy step of a finite-width member (two fused C++ networks + H ψ on the full
 basis) against the supervised step of the same two networks (same n, width), and the NumPy reference step.
 ``test_groundstate_report`` times the pairs interleaved in one run and prints the ratios (no wall-clock asserts
@@ -44,16 +46,23 @@ def problem():
     return H, x, ntk32, psi0
 
 
-def _flow(problem, n=1):
+def _flow(problem, n=1, structure="dense"):
     H, _, ntk32, psi0 = problem
-    return loss_flow(ntk32, EnergyLoss(H), psi0, learning_rate=0.05, n_steps=n, dtype=np.float32)
+    return loss_flow(ntk32, EnergyLoss(H), psi0, learning_rate=0.05, n_steps=n, dtype=np.float32,
+                     structure=structure)
+
+
+@pytest.mark.benchmark(group="groundstate-flow")
+def test_bench_flow_step_walsh(benchmark, problem):
+    res = benchmark.pedantic(_flow, args=(problem, 2, "auto"), rounds=3, iterations=1)
+    np.testing.assert_allclose(res.loss, _flow(problem, 2).loss, rtol=1e-5)
 
 
 @pytest.mark.benchmark(group="groundstate-flow")
 def test_bench_flow_step_batched(benchmark, problem):
     res = benchmark.pedantic(_flow, args=(problem, 2), rounds=3, iterations=1)
     one = loss_flow(problem[2], EnergyLoss(problem[0]), problem[3][0], learning_rate=0.05, n_steps=2,
-                    dtype=np.float32)
+                    dtype=np.float32, structure="dense")
     np.testing.assert_allclose(res.loss[0], one.loss[0], rtol=1e-6)
     assert res.loss[0, -1] < res.loss[0, 0]
 
@@ -137,6 +146,7 @@ def test_groundstate_report(problem, capsys):
     n = 20 if FULL else 5
     t_flow = _best(lambda: _flow(problem, n), 3) / n
     t_gemm = _best(lambda: [g @ ntk32 for _ in range(n)], 3) / n
+    t_walsh = _best(lambda: _flow(problem, n, "auto"), 3) / n
     pool = _energy_pool(H, x)
     pair = _pair(x, np.linspace(-0.1, 0.1, x.shape[0]))
     t_energy = _best(lambda: pool.run(2, np.array([], np.int64)), 5) / 2
@@ -146,7 +156,8 @@ def test_groundstate_report(problem, capsys):
     with capsys.disabled():
         print(f"\n[groundstate] D={D} K={K}: flow step {t_flow * 1e3:.2f} ms = {flops / t_flow / 1e9:.1f} GFLOP/s, "
               f"GEMM {t_gemm * 1e3:.2f} ms = {flops / t_gemm / 1e9:.1f} GFLOP/s -> flow at "
-              f"{100 * t_gemm / t_flow:.0f}% of the GEMM rate")
+              f"{100 * t_gemm / t_flow:.0f}% of the GEMM rate; Walsh-structured flow step {t_walsh * 1e3:.2f} ms "
+              f"({t_flow / t_walsh:.1f}x the dense flow)")
         print(f"[groundstate] width {WIDTH}, n={x.shape[0]}: energy step {t_energy * 1e3:.2f} ms, supervised step "
               f"{t_sup * 1e3:.2f} ms, ratio {t_energy / t_sup:.2f}")
     if FULL:

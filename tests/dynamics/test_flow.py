@@ -178,3 +178,29 @@ def test_natural_gradient_at_full_rank_is_imaginary_time_evolution():
     ref = spla.expm_multiply(-(2 * lr / n0) * H.astype(complex), psi0, start=0, stop=T, num=5, endpoint=True)
     ref = ref / np.linalg.norm(ref, axis=1, keepdims=True) * np.sqrt(n0)
     np.testing.assert_allclose(res.states[0], ref, rtol=1e-7, atol=1e-8 * np.sqrt(n0))
+
+
+def test_walsh_structured_kernel_path_equals_the_dense_gemm():
+    """The analytic kernels on the full ±1 basis depend on i ⊕ j only: the flow applies them by fast Walsh–Hadamard
+    transforms; same trajectory as the dense GEMM to rounding, for a shared kernel and a pair."""
+    from nnqs_fast.dynamics.flow import as_flow_kernel, walsh_spectrum
+    from nnqs_fast.kernels import cosnet_kernel_fn, relu_kernel_fn
+    from nnqs_fast.physics import encode_spins
+    from nnqs_fast.physics.tfim import tfim_basis
+
+    H = tfim_hamiltonian(Lattice(2, 3, "open"), J=1.0)
+    x = encode_spins(tfim_basis(6), 6)
+    k = relu_kernel_fn()(x, None, get=("nngp", "ntk"), backend="cpu")
+    ntk, nngp = np.asarray(k.ntk), np.asarray(k.nngp)
+    k2 = np.asarray(cosnet_kernel_fn()(x, None, get="ntk", backend="cpu"))
+    lam = walsh_spectrum(ntk)
+    np.testing.assert_allclose(np.sort(lam), np.linalg.eigvalsh(ntk), rtol=1e-9, atol=1e-12 * lam.max())
+    assert as_flow_kernel(ntk).kind == "walsh" and as_flow_kernel(ntk, structure="dense").kind == "shared"
+    g = np.random.default_rng(6)
+    assert walsh_spectrum(_psd(g, 64)) is None
+    psi0 = sample_gp_states(nngp, 3, seed=2)
+    for kern in (ntk, (ntk, k2)):
+        kw = dict(learning_rate=0.02, n_steps=30, record_steps=[0, 10, 30], record_states=True)
+        fast = loss_flow(kern, EnergyLoss(H), psi0, **kw)
+        dense = loss_flow(kern, EnergyLoss(H), psi0, structure="dense", **kw)
+        np.testing.assert_allclose(fast.states, dense.states, rtol=1e-10, atol=1e-12 * np.abs(dense.states).max())

@@ -31,16 +31,18 @@ import numpy as np
 from .._random import rng
 from .._validation import as_array, check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError, KernelNotPositiveDefiniteError, NonFiniteError, ShapeMismatchError
-from .losses import EnergyLoss, FunctionSpaceLoss, fidelity, hot_value_and_grad
+from .losses import EnergyLoss, FunctionSpaceLoss, fidelity, hadamard_transform, hot_value_and_grad
 
-__all__ = ["FlowKernel", "as_flow_kernel", "loss_flow", "FlowResult", "sample_gp_states", "energy_learning_rate",
-           "flow_learning_rate", "mean_sem"]
+__all__ = ["FlowKernel", "as_flow_kernel", "walsh_spectrum", "loss_flow", "FlowResult", "sample_gp_states",
+           "energy_learning_rate", "flow_learning_rate", "mean_sem"]
 
 
 @dataclass(frozen=True)
 class FlowKernel:
     """The QS-NTK over the basis in the form the flow applies: ``kind`` ``"shared"`` (``Θ1 = Θ2 = mats[0]``, no
-    mixing), ``"pair"`` (``Θ1, Θ2``, no mixing) or ``"ri"`` (``Ω_RI``, ``(2D, 2D)``)."""
+    mixing), ``"pair"`` (``Θ1, Θ2``, no mixing), ``"ri"`` (``Ω_RI``, ``(2D, 2D)``) or ``"walsh"`` (no mixing,
+    ``Θ_p(x, x') = k_p(x ⊕ x')`` on the ``2^L`` spin basis: ``mats`` holds the eigenvalues ``λ_p = H k_p``, the
+    Walsh–Hadamard transform of the first row, one per part)."""
 
     kind: str
     mats: tuple[np.ndarray, ...]
@@ -48,12 +50,22 @@ class FlowKernel:
 
     @property
     def lambda_max(self) -> float:
-        """Largest eigenvalue of ``Ω_RI`` (float64 eigensolve)."""
+        """Largest eigenvalue of ``Ω_RI`` (float64 eigensolve; read off the spectrum for ``"walsh"``)."""
+        if self.kind == "walsh":
+            return float(max(np.max(m) for m in self.mats))
         return float(max(np.linalg.eigvalsh(np.asarray(m, np.float64))[-1] for m in self.mats))
 
     def apply(self, g: np.ndarray) -> np.ndarray:
-        """``Ω_RI ∇`` for real gradients ``g = (K, 2, D)`` (part 0: ψ1, part 1: ψ2); one GEMM per kernel."""
+        """``Ω_RI ∇`` for real gradients ``g = (K, 2, D)`` (part 0: ψ1, part 1: ψ2); one GEMM per kernel, or two
+        fast Walsh–Hadamard transforms (``O(D log D)`` per state) for ``"walsh"``."""
         K, _, D = g.shape
+        if self.kind == "walsh":
+            lam1, lam2 = self.mats[0], self.mats[-1]
+            if lam1 is lam2:   # Θ1 = Θ2: ψ1 and ψ2 ride as the real and imaginary parts of one transform
+                z = hadamard_transform(lam1 * hadamard_transform(g[:, 0] + 1j * g[:, 1]))
+                return np.stack([z.real, z.imag], axis=1)
+            return np.stack([hadamard_transform(lam * hadamard_transform(g[:, p])).real
+                             for p, lam in enumerate((lam1, lam2))], axis=1)
         dt = self.mats[0].dtype
         if self.kind == "shared":
             out = g.reshape(2 * K, D).astype(dt, copy=False) @ self.mats[0]
@@ -64,12 +76,31 @@ class FlowKernel:
         return (g.reshape(K, 2 * D).astype(dt, copy=False) @ self.mats[0]).reshape(K, 2, D)
 
 
-def as_flow_kernel(kernel: Any, dtype: Any = None, dim: int | None = None) -> FlowKernel:
+def walsh_spectrum(k: np.ndarray, *, rtol: float = 1e-10) -> np.ndarray | None:
+    """The eigenvalues ``λ = H k_0`` of a kernel with ``K[i, j] = k_0(i ⊕ j)`` on the ``2^L`` spin basis (every
+    built-in analytic kernel on ±1 inputs, which depends on ``x·x' = L − 2·popcount(i ⊕ j)`` only), with ``H`` the
+    unnormalised Walsh–Hadamard matrix (``K = H diag(λ) H / D``); None when ``K`` lacks that structure (checked on
+    every entry, in row blocks)."""
+    D = k.shape[0]
+    if D < 2 or D & (D - 1) or k.shape != (D, D):
+        return None
+    k0 = np.asarray(k[0], np.float64)
+    cols = np.arange(D)
+    tol = rtol * float(np.max(np.abs(k0))) + (1e-6 * float(np.max(np.abs(k0))) if k.dtype == np.float32 else 0.0)
+    for r0 in range(0, D, 256):
+        rows = np.arange(r0, min(D, r0 + 256))
+        if np.max(np.abs(k[rows] - k0[np.bitwise_xor.outer(rows, cols)])) > tol:
+            return None
+    return np.sqrt(D) * hadamard_transform(k0).real
+
+
+def as_flow_kernel(kernel: Any, dtype: Any = None, dim: int | None = None, structure: str = "auto") -> FlowKernel:
     """Parse a QS-NTK for :func:`loss_flow`: a :class:`~nnqs_fast.kernels.QSNTK` (analytic decoupled or with
     mixing, or a user's empirical one), a real ``(D, D)`` NTK shared by ψ1 and ψ2 (decoupled, the same
     architecture for both parts), a pair ``(Θ1, Θ2)``, or a real ``(2D, 2D)`` ``Ω_RI`` (read as such when ``dim``,
-    the number of basis states, is ``D``). Kernels are symmetric
-    (``x2 = x1``), so ``Ω ∇`` is computed as ``∇ Ω``. ``dtype`` (float64 default, or float32) is the GEMM's."""
+    the number of basis states, is ``D``). Kernels are symmetric (``x2 = x1``), so ``Ω ∇`` is computed as ``∇ Ω``.
+    ``dtype`` (float64 default, or float32) is the GEMM's. ``structure="auto"`` uses the Walsh–Hadamard form
+    (:func:`walsh_spectrum`) when a decoupled kernel on a ``2^L`` spin basis has it; ``"dense"`` always GEMMs."""
     dt = np.dtype(np.float64 if dtype is None else dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise InvalidInputError(f"dtype must be float32 or float64, got {dt}")
@@ -80,6 +111,18 @@ def as_flow_kernel(kernel: Any, dtype: Any = None, dim: int | None = None) -> Fl
             raise ShapeMismatchError(f"{name} must be square (the kernel over the basis), got {m.shape}")
         return np.ascontiguousarray(m, dtype=dt)
 
+    if structure not in ("auto", "dense"):
+        raise InvalidInputError(f"structure must be 'auto' or 'dense', got {structure!r}")
+    fk = _parse_flow_kernel(kernel, dt, dim, sq)
+    if structure == "auto" and fk.kind in ("shared", "pair"):
+        lams = [walsh_spectrum(m) for m in fk.mats]
+        if all(lam is not None for lam in lams):
+            return FlowKernel("walsh", tuple(lam for lam in lams if lam is not None), fk.dim)
+    return fk
+
+
+def _parse_flow_kernel(kernel: Any, dt: np.dtype, dim: int | None, sq: Callable[[Any, str], np.ndarray]
+                       ) -> FlowKernel:
     if hasattr(kernel, "omega_ri") and hasattr(kernel, "theta1"):
         if kernel.theta1.shape[0] != kernel.theta1.shape[1]:
             raise ShapeMismatchError("the QS-NTK must be over the basis with itself (x2 = x1)")
@@ -154,7 +197,7 @@ def _record_steps(steps: Any, n_steps: float) -> np.ndarray:
 def loss_flow(kernel: Any, loss: FunctionSpaceLoss, psi0: Any, *, learning_rate: float, n_steps: float,
               record_steps: Any = None, discrete: bool = True, hamiltonian: Any = None, reference: Any = None,
               record_states: bool = False, dtype: Any = None, rtol: float = 1e-9, atol: float = 1e-12,
-              callback: Callable[[int], None] | None = None) -> FlowResult:
+              structure: str = "auto", callback: Callable[[int], None] | None = None) -> FlowResult:
     """Evolve ``K`` initial states under the constant-kernel gradient flow of ``loss`` (module docstring).
 
     Parameters
@@ -167,10 +210,12 @@ def loss_flow(kernel: Any, loss: FunctionSpaceLoss, psi0: Any, *, learning_rate:
     record_steps: steps to record (default ``[0, n_steps]``).
     hamiltonian, reference: also record ``⟨H⟩`` and the fidelity with ``reference`` at each record step.
     dtype: the kernel's GEMM dtype (float64 default; float32 for speed).
+    structure: ``"auto"`` applies a Walsh-structured kernel (:func:`walsh_spectrum`: the analytic kernels on the
+        full spin basis) by fast Walsh–Hadamard transforms, ``O(K D log D)`` per step; ``"dense"``: GEMM.
     rtol, atol: tolerances of the continuous-time integrator.
     callback: called with the number of discrete steps done after each block (progress bars).
     """
-    fk = as_flow_kernel(kernel, dtype, dim=getattr(loss, "dim", None))
+    fk = as_flow_kernel(kernel, dtype, dim=getattr(loss, "dim", None), structure=structure)
     D = fk.dim
     if getattr(loss, "dim", D) != D:
         raise ShapeMismatchError(f"the loss acts on {loss.dim} basis states but the kernel on {D}")

@@ -277,23 +277,44 @@ class InfidelityLoss(FunctionSpaceLoss):
 
 
 def hadamard_transform(psi: Any) -> np.ndarray:
-    """``H^{⊗L} ψ`` over the last axis (``D = 2^L``; the normalised Walsh–Hadamard transform, O(D log D)).
-    The matrix ``(−1)^{popcount(s & x)}/√D`` is real, symmetric and its own inverse, so the result does not
-    depend on the site order of the basis codes."""
-    p = np.array(psi, dtype=np.complex128, copy=True)
+    """``H^{⊗L} ψ`` over the last axis (``D = 2^L``; the normalised Walsh–Hadamard transform). The matrix
+    ``(−1)^{popcount(s & x)}/√D`` is real, symmetric and its own inverse, so the result does not depend on the
+    site order of the basis codes. Computed as ``H_{2^a} ⊗ H_{2^b}`` with ``a + b = L``: two small batched GEMMs
+    (``O(D^{3/2})`` per state, BLAS-fast) on the real and imaginary parts."""
+    p = np.asarray(psi)
     D = p.shape[-1]
     L = int(D).bit_length() - 1
     if D < 1 or (1 << L) != D:
         raise ShapeMismatchError(f"the X basis needs 2^L amplitudes (a spin-1/2 basis), got {D}")
-    lead = p.shape[:-1]
-    h = 1
-    while h < D:
-        v = p.reshape(*lead, D // (2 * h), 2, h)
-        a, b = v[..., 0, :].copy(), v[..., 1, :]
-        v[..., 0, :] += b
-        v[..., 1, :] = a - b
-        h *= 2
-    return p / np.sqrt(D)
+    a = L // 2
+    ha, hb = _sylvester(a), _sylvester(L - a)
+    scale = 1.0 / np.sqrt(D)
+
+    na, nb = 1 << a, 1 << (L - a)
+
+    def real(r: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(r, dtype=np.float64).reshape(-1, na, nb)
+        return (np.matmul(np.matmul(ha, x), hb) * scale).reshape(p.shape)   # small batched products
+
+    if np.iscomplexobj(p):
+        return real(p.real) + 1j * real(p.imag)
+    return real(p).astype(np.complex128)
+
+
+_SYLVESTER: dict[int, np.ndarray] = {}
+
+
+def _sylvester(n: int) -> np.ndarray:
+    """The unnormalised ``2^n × 2^n`` Hadamard matrix ``(−1)^{popcount(i & j)}`` (Sylvester's construction)."""
+    if n not in _SYLVESTER:
+        idx = np.arange(1 << n)
+        bits = np.bitwise_and.outer(idx, idx)
+        parity = np.zeros_like(bits)
+        while np.any(bits):
+            parity ^= bits & 1
+            bits >>= 1
+        _SYLVESTER[n] = np.where(parity == 1, -1.0, 1.0)
+    return _SYLVESTER[n]
 
 
 #: measurement bases of :class:`TomographyLoss`: the rotation applied before measuring every qubit in Z
