@@ -101,6 +101,7 @@ def run_groundstate(prob: GroundStateProblem, *, loss: str = "energy", widths: S
     """
     from ..dynamics import flow_learning_rate, loss_flow, sample_gp_states
     from ..kernels import relu_kernel_fn
+    from ..networks.dense import B_STD, W_STD
     from ..training import log_record_steps, train_loss_ensemble
 
     loss_name = check_choice(loss, "loss", LOSSES)
@@ -114,7 +115,7 @@ def run_groundstate(prob: GroundStateProblem, *, loss: str = "energy", widths: S
     t0 = time.perf_counter()
     x, H, E0 = prob.inputs, prob.H, prob.E0
     lf = _loss(loss_name, prob, n_shots, seed)
-    kf = relu_kernel_fn(depth=1, W_std=0.5, b_std=0.1)
+    kf = relu_kernel_fn(depth=1, W_std=W_STD, b_std=B_STD)
     k = kf(x, None, get=("nngp", "ntk"), backend="cpu")
     nngp, ntk = np.asarray(k.nngp), np.asarray(k.ntk)
     mean_norm2 = 2.0 * float(np.trace(nngp))
@@ -152,7 +153,7 @@ def run_groundstate(prob: GroundStateProblem, *, loss: str = "energy", widths: S
     dist = np.nanmax(np.abs(ef - e_inf[None, :]), axis=1) / scale
     config = {**prob.config, "loss": lf.config(), "widths": widths, "members": members, "inf_members": inf_members,
               "steps": steps, "lr_factor": lr_factor, "seed": seed, "n_record": n_record, "kernel_dtype": kdt,
-              "architecture": {"network": "relu", "depth": 1, "W_std": 0.5, "b_std": 0.1,
+              "architecture": {"network": "relu", "depth": 1, "W_std": W_STD, "b_std": B_STD,
                                "parameterisation": "NTK", "psi": "psi1 + i psi2, two independent networks"},
               "conventions": {"time_unit": "gradient-descent steps", "energy_loss": "<psi|H|psi>/<psi|psi>",
                               "relative_error": "(E - E0)/|E0|", "fidelity": "|<psi0|psi>|^2/(<psi|psi><psi0|psi0>)",

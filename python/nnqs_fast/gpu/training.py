@@ -36,6 +36,7 @@ import numpy as np
 from .._backend import register_cuda
 from .._validation import check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError, ShapeMismatchError
+from ..networks.dense import B_STD, W_STD
 from . import _shim
 
 __all__ = ["GDStepCUDA", "CUDAReLUStep", "make_step", "make_engine", "max_learning_rate_for", "train_relu_ensemble"]
@@ -153,28 +154,32 @@ class GDStepCUDA:
 
     def _forward_train(self, with_f: bool) -> None:
         p = self._p
-        _shim.launch(self._mod.gd_forward, self.M, self.N, self.d, self.W_std, self.b_std, p["x"], self.n, p["W"],
-                     p["b0"], p["v"], p["b1"], p["fpart"], self._sj, p["y"], p["f"] if with_f else 0, p["g"],
-                     p["sse"], self.dtype == np.float64, _shim.stream())
+        _shim.launch(self._mod.gd_forward, M=self.M, N=self.N, d=self.d, W_std=self.W_std, b_std=self.b_std,
+                     x=p["x"], n=self.n, W=p["W"], b0=p["b0"], v=p["v"], b1=p["b1"], fpart=p["fpart"],
+                     splits_j=self._sj, y=p["y"], f=p["f"] if with_f else 0, g=p["g"], sse_part=p["sse"],
+                     is_double=self.dtype == np.float64, stream=_shim.stream())
 
     def _monitor(self, rtol: float) -> None:
         p = self._p
-        _shim.launch(self._mod.gd_monitor, self.M, self.n, p["sse"], self._nb, float(rtol), int(self.step),
-                     p["loss"], p["prev"], p["active"], p["stop"], p["status"], _shim.stream())
+        _shim.launch(self._mod.gd_monitor, M=self.M, n=self.n, sse_part=p["sse"], nb=self._nb, rtol=float(rtol),
+                     t=int(self.step), loss=p["loss"], prev=p["prev"], active=p["active"], stop_step=p["stop"],
+                     status=p["status"], stream=_shim.stream())
 
     def _update(self) -> None:
         p = self._p
-        _shim.launch(self._mod.gd_backward_update, self.M, self.N, self.d, self.W_std, self.b_std, p["x"], self.n,
-                     p["W"], p["b0"], p["v"], p["b1"], p["g"], p["gpart"], self._si, float(self.learning_rate),
-                     p["active"], self.dtype == np.float64, _shim.stream())
+        _shim.launch(self._mod.gd_backward_update, M=self.M, N=self.N, d=self.d, W_std=self.W_std,
+                     b_std=self.b_std, x=p["x"], n=self.n, W=p["W"], b0=p["b0"], v=p["v"], b1=p["b1"], g=p["g"],
+                     gpart=p["gpart"], splits_i=self._si, lr=float(self.learning_rate), active=p["active"],
+                     is_double=self.dtype == np.float64, stream=_shim.stream())
 
     def _forward_test(self) -> Any:
         """Per-network test loss (CuPy (M,)); predictions left in ``self._f_t``."""
         p = self._p
-        _shim.launch(self._mod.gd_forward, self.M, self.N, self.d, self.W_std, self.b_std,
-                     _shim.ptr(self.x_test), self.n_test, p["W"], p["b0"], p["v"], p["b1"], _shim.ptr(self._fpart_t),
-                     self._sj_t, _shim.ptr(self.y_test), _shim.ptr(self._f_t), _shim.ptr(self._g_t),
-                     _shim.ptr(self._sse_t), self.dtype == np.float64, _shim.stream())
+        _shim.launch(self._mod.gd_forward, M=self.M, N=self.N, d=self.d, W_std=self.W_std, b_std=self.b_std,
+                     x=_shim.ptr(self.x_test), n=self.n_test, W=p["W"], b0=p["b0"], v=p["v"], b1=p["b1"],
+                     fpart=_shim.ptr(self._fpart_t), splits_j=self._sj_t, y=_shim.ptr(self.y_test),
+                     f=_shim.ptr(self._f_t), g=_shim.ptr(self._g_t), sse_part=_shim.ptr(self._sse_t),
+                     is_double=self.dtype == np.float64, stream=_shim.stream())
         return self._sse_t.sum(axis=1) / self.n_test
 
     # ---- stepping ------------------------------------------------------------------------------------------
@@ -331,14 +336,14 @@ def make_step(params: Any, x: Any, y: Any, lr: float, x_test: Any = None, y_test
 
 # ------------------------------------------------------------------------------------------- the ensemble
 @register_cuda("training.max_learning_rate_for")
-def max_learning_rate_for(x: Any, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> float:
+def max_learning_rate_for(x: Any, *, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD) -> float:
     """``eta_max = n / lambda_max`` of the analytic NTK over the train inputs (GPU Gram + cuSOLVER)."""
     cp = _shim.cupy()
+    from ..kernels.spectrum import eta_max_from_lambda
     from .kernels import relu_kernel
 
     k = relu_kernel(x, None, depth=depth, W_std=W_std, b_std=b_std, get="ntk", dtype=np.float64)
-    lam = float(cp.linalg.eigvalsh(k)[-1])
-    return x.shape[0] / lam
+    return eta_max_from_lambda(float(cp.linalg.eigvalsh(k)[-1]), x.shape[0], what="the analytic NTK")
 
 
 @register_cuda("training.make_engine")

@@ -29,6 +29,7 @@ from .._random import check_seed, member_seeds
 from .._validation import as_array, check_finite_scalar, check_positive_int
 from ..dynamics.losses import EnergyLoss, FunctionSpaceLoss, MSELoss, fidelity, hot_value_and_grad
 from ..errors import InvalidInputError, PrecisionLossWarning, ShapeMismatchError, UnsupportedLossError
+from ..networks.dense import B_STD, W_STD
 from ..networks.relu import init_relu
 from .driver import diverged_units, drive, n_workers_for
 from .step import STATUS_CONVERGED, STATUS_DIVERGED, STATUS_OK, make_step
@@ -166,8 +167,8 @@ class LossEnsembleResult:
 
 def train_loss_ensemble(x: Any, loss: FunctionSpaceLoss, *, width: int = 1024, n_members: int = 8,
                         n_steps: int = 1000, learning_rate: float | None = None, lr_factor: float = 0.5,
-                        max_learning_rate: float | None = None, force: bool = False, W_std: float = 0.5,
-                        b_std: float = 0.1, seed: int = 0, record_steps: Any = None, n_record: int = 40,
+                        max_learning_rate: float | None = None, force: bool = False, W_std: float = W_STD,
+                        b_std: float = B_STD, seed: int = 0, record_steps: Any = None, n_record: int = 40,
                         early_stop_rtol: float = 0.0, hamiltonian: Any = None, reference: Any = None,
                         record_states: bool = False, chunk_flops: float = 5e9, n_workers: int | None = None,
                         backend: str = "cpu", quiet: bool = False, desc: str = "train") -> LossEnsembleResult:

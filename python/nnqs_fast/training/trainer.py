@@ -33,6 +33,7 @@ from ..errors import (
     PrecisionLossWarning,
     ShapeMismatchError,
 )
+from ..networks.dense import B_STD, W_STD
 from ..networks.relu import init_relu
 from .driver import CPUStepPool, Engine, diverged_units, drive
 from .step import make_step
@@ -51,7 +52,7 @@ def log_record_steps(n_steps: int, n_points: int = 40) -> np.ndarray:
     return np.unique(np.concatenate([[0], s, decades, [n_steps]])).astype(np.int64)
 
 
-def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
+def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD,
                           backend: str = "auto") -> float:
     """``η_max = n / λ_max(Θ)`` of the analytic (infinite-width) NTK Gram matrix over the train inputs
     (:func:`nnqs_fast.kernels.relu_kernel_fn`, :func:`nnqs_fast.kernels.spectrum.max_learning_rate`)."""
@@ -114,7 +115,7 @@ class EnsembleResult:
 
 
 def resolve_learning_rate(learning_rate: float | None, lr_factor: float, max_lr: float, n: int, force: bool,
-                          what: str = "n/λ_max of the analytic NTK") -> float:
+                          what: str | None = None) -> float:
     """The learning-rate rule of every trainer: ``learning_rate`` if given, else ``lr_factor × η_max``; a rate
     above ``η_max`` raises :class:`LearningRateTooLargeError` (a warning with ``force=True``)."""
     max_lr = check_finite_scalar(max_lr, "max_learning_rate", positive=True)
@@ -123,12 +124,15 @@ def resolve_learning_rate(learning_rate: float | None, lr_factor: float, max_lr:
     else:
         lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
     if lr > max_lr:
-        msg = (f"learning rate {lr:.6g} exceeds the maximal stable rate {max_lr:.6g} = {what} "
-               f"(n = {n}); gradient descent would diverge. Use at most {max_lr:.6g} (the paper uses "
-               f"0.9 × that = {0.9 * max_lr:.6g}) or pass force=True")
+        if what is None:   # the supervised loss of Eq. 13: the error builds its message
+            err = LearningRateTooLargeError(lr, max_lr, n, alternative="pass force=True")
+        else:
+            err = LearningRateTooLargeError(
+                f"learning rate {lr:.6g} exceeds the maximal stable rate {max_lr:.6g} = {what}; gradient descent "
+                f"would diverge. Use at most {max_lr:.6g} or pass force=True")
         if not force:
-            raise LearningRateTooLargeError(msg)
-        warnings.warn(msg, stacklevel=3)
+            raise err
+        warnings.warn(str(err), stacklevel=3)
     return lr
 
 
@@ -230,7 +234,7 @@ def validate_ensemble_inputs(x_train: Any, y_train: Any, x_test: Any, y_test: An
 def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5000, n_members: int = 10,
                    n_steps: int = 10_000, learning_rate: float | None = None, lr_factor: float = 0.9,
                    max_learning_rate: float | None = None, force: bool = False, depth: int = 1,
-                   W_std: float = 0.5, b_std: float = 0.1, seed: int = 0, record_steps=None, n_record: int = 40,
+                   W_std: float = W_STD, b_std: float = B_STD, seed: int = 0, record_steps=None, n_record: int = 40,
                    early_stop_rtol: float = 0.0, record_predictions: bool = True, chunk_flops: float = 5e9,
                    n_workers: int | None = None, backend: str = "auto", quiet: bool = False,
                    desc: str = "train") -> EnsembleResult:
@@ -296,8 +300,7 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
                 quiet=quiet, desc=desc)
     for m, t in diverged_units(out):
         k, p = divmod(m, 2)
-        warnings.warn(f"member {k} part {p + 1}: the loss became non-finite at step {t} (learning rate {lr:.6g}, "
-                      f"maximal stable {max_lr:.6g}); its later losses are NaN", PrecisionLossWarning, stacklevel=2)
+        warnings.warn(PrecisionLossWarning.member_diverged(k, p + 1, t, lr, max_lr), stacklevel=2)
     stopped = np.where(out.status != 0, out.stop_step, -1).reshape(K, 2).astype(np.int64)
     part_tr, part_te = out.train_loss.reshape(K, 2, R), out.test_loss.reshape(K, 2, R)
     st = ensemble_statistics(part_tr, part_te,
