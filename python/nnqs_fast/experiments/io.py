@@ -124,6 +124,8 @@ def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, 
         "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
     }
     json_path, npz_path = out / f"{name}.json", out / f"{name}.npz"
+    # the NPZ first, then the JSON, each to a unique temporary name and renamed into place: an existing JSON means
+    # the result is complete (sweeps use it as the completion marker)
     with atomic_path(npz_path) as tmp, open(tmp, "wb") as fh:
         payload: dict[str, Any] = dict(arrays)
         np.savez_compressed(fh, **payload)
