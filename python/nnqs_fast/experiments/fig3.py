@@ -137,7 +137,7 @@ def make_figure(config: dict, arrays: dict) -> Any:
     ax.set_xticks(sizes)
     if sizes.size > 5:
         ax.tick_params(axis="x", labelrotation=45)
-    pl.legend(ax, loc="upper right")
+    pl.legend(ax, loc="best")
     pl.panel_label(ax, "a")
     for i, nn in enumerate(sizes):
         pl.ensemble_points(axb, widths, test[i] / q[i] - 1.0, "test", rank=len(sizes) - 1, n_ranks=len(sizes),
@@ -150,7 +150,7 @@ def make_figure(config: dict, arrays: dict) -> Any:
     axb.minorticks_off()
     axb.set_xlabel("hidden width N")
     axb.set_ylabel("relative excess over QS-NTK\n(finite / QS-NTK − 1)")
-    pl.legend(axb, loc="upper right", title="train size")
+    pl.legend(axb, loc="best", title="train size")
     pl.panel_label(axb, "b")
     system = {"tfim": "transverse-field Ising", "hubbard": "Fermi–Hubbard"}.get(config["system"], config["system"])
     lx, ly = config["lattice"]
