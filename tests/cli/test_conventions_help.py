@@ -48,7 +48,7 @@ def test_help_is_plain_text(name) -> None:
 
 def test_every_reproduction_and_command_is_covered() -> None:
     assert {"predict", "train", "entropy", "kernel", "targets", "reproduce fig1", "reproduce fig2",
-            "reproduce fig3"} <= set(PARSERS)
+            "reproduce fig3", "groundstate", "sweep"} <= set(PARSERS)
 
 
 def _options(name: str) -> dict[str, str]:
@@ -63,11 +63,17 @@ def test_one_name_per_option_across_subcommands() -> None:
             by_dest.setdefault(dest, set()).add(opt)
     # the same destination has a single visible spelling in every subcommand (--width single vs --widths list
     # are different options: one network width vs the widths a figure overlays)
-    # dask_workers: `sweep --workers` vs `reproduce fig3 --dask-workers` (there --workers is the training
-    # workers); the sweep command's spelling is its owner's to change
     clashes = {d: s for d, s in by_dest.items() if len({o for o in s if o.startswith("--")}) > 1
-               and d not in ("width", "dask_workers")}
+               and d != "width"}
     assert not clashes, clashes
+    # and one meaning per name: --workers always counts networks trained concurrently, --dask-workers the
+    # Dask worker processes (sweep, reproduce fig3)
+    by_opt: dict[str, set[str]] = {}
+    for name in PARSERS:
+        for opt, dest in _options(name).items():
+            by_opt.setdefault(opt, set()).add(dest)
+    assert {o: d for o, d in by_opt.items() if len(d) > 1 and d != {"width", "widths"}} == {}
+    assert by_opt["--dask-workers"] == {"dask_workers"} and by_opt["--workers"] == {"workers"}
     for name in ("predict", "train", "reproduce fig2", "reproduce fig3"):
         opts = _options(name)
         assert "--lr-factor" in opts and "--lr-fraction" not in opts
@@ -82,6 +88,7 @@ def test_one_name_per_option_across_subcommands() -> None:
     (["train", "--out", "x", "--lr-fraction", "0.7"], "lr_factor", 0.7),
     (["reproduce", "fig2", "--lr-fraction", "0.6"], "lr_factor", 0.6),
     (["reproduce", "fig2", "--width", "300"], "width", [300]),
+    (["sweep", "spec.toml", "--out", "x", "--workers", "3"], "dask_workers", 3),
 ])
 def test_deprecated_aliases_warn_and_set_the_new_option(argv, dest, value) -> None:
     with pytest.warns(FutureWarning, match="deprecated; use --"):
@@ -148,6 +155,9 @@ COMMANDS = {
               "--members", "1", "--steps", "10", "--n-record", "4"], "fig2", TRAINING_KEYS),
     "fig3": (["reproduce", "fig3", "--lx", "2", "--ly", "3", "--train-sizes", "30", "--widths", "32",
               "--members", "1", "--steps", "10"], "fig3", TRAINING_KEYS),
+    "groundstate": (["groundstate", "--lx", "2", "--ly", "2", "--widths", "8", "--members", "1", "--inf-members",
+                     "2", "--steps", "5", "--n-record", "3"], "groundstate",
+                    TRAINING_KEYS - {"loss"} | {"energy_loss", "wirtinger", "flow", "lr_factor"}),
 }
 
 
@@ -176,3 +186,35 @@ def test_state_mode_entropy_records_fermion_conventions(tmp_path) -> None:
     meta, _ = load_results(tmp_path / "e", "entropy")
     assert "Jordan-Wigner" in meta["conventions"]["fermion_order"] and meta["conventions"]["log_base"].startswith("e")
     _no_nulls(meta["conventions"])
+
+
+def test_groundstate_keeps_its_own_learning_rate_rule(tmp_path) -> None:
+    argv, stem, _ = COMMANDS["groundstate"]
+    assert main(argv + ["--out", str(tmp_path), "--quiet"]) == 0
+    meta, _ = load_results(tmp_path, stem)
+    conv = meta["conventions"]
+    assert "lambda_max(Omega_RI)" in conv["learning_rate_rule"] and "Theta_train" not in conv["learning_rate_rule"]
+    assert conv["learning_rate"] == pytest.approx(meta["results"]["learning_rate"])
+    assert conv["eta_max"] == pytest.approx(meta["results"]["eta_max"]) and "conventions" not in meta["config"]
+    assert (tmp_path / "groundstate.png").is_file() and (tmp_path / "groundstate.pdf").is_file()
+
+
+@pytest.mark.parametrize("kinds", [["predict"], ["predict", "train"]])
+def test_sweep_records_its_conventions(tmp_path, kinds) -> None:
+    from nnqs_fast.experiments import sweep as sw
+
+    spec = sw.validate_spec({"grid": {"lattice": [[2, 2]], "kind": kinds, "width": [8], "train_size": [6]},
+                             "settings": {"steps": 5, "members": 1}})
+    sw.run_sweep(spec, tmp_path, scheduler=None, quiet=True, plot=False)
+    meta, _ = load_results(tmp_path, "sweep")
+    conv = meta["conventions"]
+    assert {"loss", "time_unit", "learning_rate_rule", "lr_factor", "W_std", "b_std", "parameterisation"} <= set(conv)
+    assert conv.get("stated_by_command", True) is True
+    _no_nulls(conv)
+    for p in sw.expand(spec):
+        task, _ = load_results(tmp_path / "tasks", sw.point_key(p))
+        tc = task["conventions"]
+        assert TRAINING_KEYS <= set(tc), TRAINING_KEYS - set(tc)
+        assert tc["learning_rate"] == pytest.approx(task["results"]["learning_rate"])
+        assert tc["learning_rate"] <= tc["eta_max"]
+        _no_nulls(tc)

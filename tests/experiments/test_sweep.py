@@ -161,7 +161,7 @@ def test_ctrl_c_then_resume(tmp_path):
     spec_file.write_text('name = "k"\n[grid]\nlattice = [[3, 3]]\nkind = ["train"]\nwidth = [32]\n'
                          'train_size = [128, 192]\nseed = {stop = 4}\n[settings]\nsteps = 300\nmembers = 2\n')
     out = tmp_path / "cli"
-    cmd = [sys.executable, "-m", "nnqs_fast.cli", "sweep", str(spec_file), "--out", str(out), "--workers", "2",
+    cmd = [sys.executable, "-m", "nnqs_fast.cli", "sweep", str(spec_file), "--out", str(out), "--dask-workers", "2",
            "--quiet", "--no-plot"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(sw.__file__).parents[2]),
                                                         os.environ.get("PYTHONPATH", "")]))

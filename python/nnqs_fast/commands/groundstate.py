@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..experiments.groundstate import make_problem, plot_groundstate, run_groundstate
+    from ..experiments.groundstate import groundstate_conventions, make_problem, plot_groundstate, run_groundstate
     from ..experiments.io import save_results
 
     prob = make_problem(args.system, lx=args.lx, ly=args.ly, boundary=args.boundary, J=args.J, U=args.U,
@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
                                               n_shots=args.shots, kernel_dtype=args.kernel_dtype,
                                               n_workers=args.workers, quiet=args.quiet)
     json_path, _ = save_results(args.out, "groundstate", config=config, results=results, arrays=arrays,
-                                seed=args.seed, backend="cpu")
+                                seed=args.seed, backend="cpu",
+                                conventions=groundstate_conventions(config, results))
     figs = plot_groundstate(config, arrays, json_path.with_suffix(".png"))
     if not args.quiet:
         E0 = results["exact_ground_energy"]

@@ -1,10 +1,11 @@
-"""``nnqs-fast sweep SPEC --out DIR [--scheduler local|ADDRESS] [--workers N]``: a parameter grid on Dask.
+"""``nnqs-fast sweep SPEC --out DIR [--scheduler local|ADDRESS] [--dask-workers N]``: a parameter grid on Dask.
 
 SPEC is a TOML grid (systems × lattices × boundaries × kinds (predict | train) × widths × train sizes × seeds,
 plus shared settings; :mod:`nnqs_fast.experiments.sweep`). Each grid point is one Dask task writing
 ``DIR/tasks/<hash>.json`` + ``.npz`` atomically; rerunning the command skips finished points. At the end:
 ``DIR/sweep.json`` + ``sweep.npz`` (every point's settings and results) and the figures
-``losses_vs_fraction.png`` and ``widths_vs_qsntk.png``.
+``losses_vs_fraction.png``/``.pdf`` and ``widths_vs_qsntk.png``/``.pdf``. ``--dask-workers`` is spelled as in
+``reproduce fig3`` (``--workers``, its old name here, still works with a warning).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 def register(sub: argparse._SubParsersAction) -> None:
     from ..experiments.sweep import add_scheduler_arguments
+    from ._common import add_deprecated_alias
 
     p = sub.add_parser("sweep", help="run a parameter grid (TOML SPEC) as Dask tasks; resumable",
                        description="Run every point of the SPEC grid as one Dask task (LocalCluster by default, or "
@@ -22,7 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "do not depend on the number of workers.")
     p.add_argument("spec", metavar="SPEC", help="TOML file with [grid] and [settings] (see examples/)")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory (task files, merged results)")
-    add_scheduler_arguments(p, default="local", workers_flag="--workers")
+    add_scheduler_arguments(p, default="local")
+    add_deprecated_alias(p, "--workers", dest="dask_workers", new="--dask-workers", type=int)
     p.add_argument("--threads", type=int, default=None,
                    help="BLAS/OpenMP threads per task (default 1: results bit-identical for any worker count; "
                         "keep workers x threads <= cores)")
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.sweep import load_spec, run_sweep
 
     spec = load_spec(args.spec)
-    workers = None if args.dask_workers is None else check_positive_int(args.dask_workers, "--workers")
+    workers = None if args.dask_workers is None else check_positive_int(args.dask_workers, "--dask-workers")
     threads = None if args.threads is None else check_positive_int(args.threads, "--threads")
     retries = check_positive_int(args.retries, "--retries", minimum=0)
     res = run_sweep(spec, args.out, scheduler=args.scheduler, workers=workers, threads=threads, retries=retries,

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            help="train-set sizes (paper 2400 2600 ... 4000; reduced 2400 3200 4000)")
     from .sweep import add_scheduler_arguments
 
-    add_scheduler_arguments(parser, default=None, workers_flag="--dask-workers")
+    add_scheduler_arguments(parser, default=None)
 
 
 def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:

@@ -21,8 +21,8 @@ import numpy as np
 from .._random import check_seed
 from .._validation import check_choice, check_finite_scalar, check_positive_int
 
-__all__ = ["GroundStateProblem", "make_problem", "run_groundstate", "plot_groundstate", "LOSSES",
-           "DEFAULT_LATTICE"]
+__all__ = ["GroundStateProblem", "make_problem", "run_groundstate", "plot_groundstate", "groundstate_conventions",
+           "LOSSES", "DEFAULT_LATTICE"]
 
 LOSSES = ("energy", "tomography", "infidelity")
 #: default lattice per system: small enough for the two-minute CPU default
@@ -154,14 +154,8 @@ def run_groundstate(prob: GroundStateProblem, *, loss: str = "energy", widths: S
     config = {**prob.config, "loss": lf.config(), "widths": widths, "members": members, "inf_members": inf_members,
               "steps": steps, "lr_factor": lr_factor, "seed": seed, "n_record": n_record, "kernel_dtype": kdt,
               "architecture": {"network": "relu", "depth": 1, "W_std": W_STD, "b_std": B_STD,
-                               "parameterisation": "NTK", "psi": "psi1 + i psi2, two independent networks"},
-              "conventions": {"time_unit": "gradient-descent steps", "energy_loss": "<psi|H|psi>/<psi|psi>",
-                              "relative_error": "(E - E0)/|E0|", "fidelity": "|<psi0|psi>|^2/(<psi|psi><psi0|psi0>)",
-                              "learning_rate_rule": "lr_factor * E<psi|psi>/(lambda_max(Omega_RI) * c), c = "
-                              "loss curvature (energy: E_max - E_min), E<psi|psi> = 2 tr K_NNGP",
-                              "wirtinger": "dL/dpsi* = (dL/dpsi1 + i dL/dpsi2)/2",
-                              "flow": "dpsi/dt = -eta sum [Theta dL/dpsi + Phi dL/dpsi*]",
-                              "seeds": "NNGP draws: rng(seed); member k: member_seeds(seed, 2K)[2k], [2k+1]"}}
+                               "parameterisation": "NTK", "psi": "psi1 + i psi2, two independent networks"}}
+
     results = {"exact_ground_energy": E0, "gap": prob.gap, "learning_rate": lr, "eta_max": eta_max,
                "mean_initial_norm2": mean_norm2,
                "final_energy_infinite": float(e_inf[-1]), "final_energy_infinite_sem": float(e_inf_sem[-1]),
@@ -183,6 +177,27 @@ def run_groundstate(prob: GroundStateProblem, *, loss: str = "energy", widths: S
     return config, results, arrays
 
 
+def groundstate_conventions(config: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """The shared ``conventions`` block (:func:`nnqs_fast.experiments.conventions.conventions`: lattice, site
+    order, basis, network, η_max and the learning rate) with the ground-state statements merged in: energy loss,
+    Wirtinger convention, the flow equation, the learning-rate rule of :func:`run_groundstate` (which replaces the
+    supervised-loss rule), time unit and seeds."""
+    from .conventions import conventions
+
+    arch = config["architecture"]
+    return conventions(
+        system=config["system"], lattice=(config["lx"], config["ly"]), boundary=config["boundary"],
+        eta_max=results["eta_max"], learning_rate=results["learning_rate"], lr_factor=config["lr_factor"],
+        W_std=arch["W_std"], b_std=arch["b_std"], depth=arch["depth"],
+        extra={"time_unit": "gradient-descent steps", "energy_loss": "<psi|H|psi>/<psi|psi>",
+               "relative_error": "(E - E0)/|E0|", "fidelity": "|<psi0|psi>|^2/(<psi|psi><psi0|psi0>)",
+               "learning_rate_rule": "lr_factor * E<psi|psi>/(lambda_max(Omega_RI) * c), c = "
+               "loss curvature (energy: E_max - E_min), E<psi|psi> = 2 tr K_NNGP",
+               "wirtinger": "dL/dpsi* = (dL/dpsi1 + i dL/dpsi2)/2",
+               "flow": "dpsi/dt = -eta sum [Theta dL/dpsi + Phi dL/dpsi*]",
+               "seeds": "NNGP draws: rng(seed); member k: member_seeds(seed, 2K)[2k], [2k+1]"})
+
+
 def mean_sem(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from ..dynamics import mean_sem as _ms
 
@@ -191,41 +206,29 @@ def mean_sem(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def plot_groundstate(config: dict, arrays: dict, path: str | Path) -> list[Path]:
     """Energy error ``(E − E0)/|E0|`` vs step (log–log; step 0 omitted), the ∞-width band (mean ± s.e.) against
-    the finite widths, and the fidelity with the exact ground state; writes ``path`` as 300-dpi PNG and PDF."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    the finite widths, and the fidelity with the exact ground state, in the shared style
+    (:mod:`nnqs_fast.experiments.plotting`); writes ``path`` (its stem) as 300-dpi PNG and PDF, atomically."""
+    from .plotting import ensemble_points, legend, new_figure, save_figure, theory_band, theory_line
 
     s = np.asarray(arrays["steps"], float)
     m = s > 0
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9.0, 3.6), constrained_layout=True)
-    mu, se = arrays["rel_error_infinite_mean"][m], arrays["rel_error_infinite_sem"][m]
-    ax.fill_between(s[m], np.clip(mu - se, 1e-16, None), mu + se, color="0.6", alpha=0.5, lw=0)
-    ax.plot(s[m], mu, color="k", lw=1.8, label=r"$\infty$-width (NTK flow)")
-    fmu, fse = arrays["fidelity_infinite_mean"][m], arrays["fidelity_infinite_sem"][m]
-    bx.fill_between(s[m], fmu - fse, fmu + fse, color="0.6", alpha=0.5, lw=0)
-    bx.plot(s[m], fmu, color="k", lw=1.8, label=r"$\infty$-width")
-    colors = plt.cm.viridis(np.linspace(0.15, 0.85, len(arrays["widths"])))
-    for i, w in enumerate(arrays["widths"]):
-        ax.errorbar(s[m], arrays["rel_error_finite_mean"][i][m], yerr=arrays["rel_error_finite_sem"][i][m],
-                    color=colors[i], lw=1.2, marker="o", ms=2.5, capsize=0, label=f"N = {int(w)}")
-        bx.errorbar(s[m], arrays["fidelity_finite_mean"][i][m], yerr=arrays["fidelity_finite_sem"][i][m],
-                    color=colors[i], lw=1.2, marker="o", ms=2.5, capsize=0, label=f"N = {int(w)}")
-    ax.set_xscale("log")
+    fig, (ax, bx) = new_figure(2)
+    widths = [int(w) for w in arrays["widths"]]
+    for axis, key, q, lo_clip in ((ax, "rel_error", "psi", 1e-16), (bx, "fidelity", "fidelity", None)):
+        mu, se = arrays[f"{key}_infinite_mean"][m], arrays[f"{key}_infinite_sem"][m]
+        theory_band(axis, s[m], mu - se if lo_clip is None else np.clip(mu - se, lo_clip, None), mu + se, q)
+        theory_line(axis, s[m], mu, q, label=r"$\infty$-width (NTK flow)")
+        for i, w in enumerate(widths):
+            ensemble_points(axis, s[m], arrays[f"{key}_finite_mean"][i][m], q,
+                            yerr=arrays[f"{key}_finite_sem"][i][m], rank=i, n_ranks=len(widths), connect=True,
+                            label=f"N = {w}")
+        axis.set_xscale("log")
+        axis.set_xlabel("gradient-descent step")
     ax.set_yscale("log")
-    ax.set_xlabel("gradient-descent step")
     ax.set_ylabel(r"$(E - E_0)/|E_0|$")
-    bx.set_xscale("log")
-    bx.set_xlabel("gradient-descent step")
     bx.set_ylabel(r"fidelity $|\langle\psi_0|\psi\rangle|^2$")
     loss = config.get("loss", {}).get("loss", "energy")
-    ax.set_title(f"{config.get('system', '').upper()} {config.get('lx')}x{config.get('ly')}: {loss} loss",
-                 fontsize=10)
-    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(f"{config.get('system', '').upper()} {config.get('lx')}x{config.get('ly')}: {loss} loss")
+    legend(ax)
     path = Path(path)
-    out = [path.with_suffix(".png"), path.with_suffix(".pdf")]
-    for p in out:
-        fig.savefig(p, dpi=300)
-    plt.close(fig)
-    return out
+    return list(save_figure(fig, path.parent, path.stem))

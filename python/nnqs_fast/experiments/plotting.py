@@ -6,7 +6,8 @@ Rules, so that all figures read alike:
 - **Theory is a line, an ensemble is markers, in the same hue per quantity.** :data:`PALETTE` gives one
   colour-blind-safe hue (Okabe–Ito) per quantity: train and test losses, L_μ, L_γ, L_Ψl, fidelity, von Neumann and
   Rényi-2 entropies. :func:`theory_line` draws the infinite-width / closed-form prediction, :func:`limit_line` its
-  τ → ∞ value (dashed), :func:`ensemble_points` a sampled or trained finite ensemble. Several widths of one
+  τ → ∞ value (dashed), :func:`theory_band` its spread (mean ± s.e.), :func:`ensemble_points` a sampled or
+  trained finite ensemble. Several widths of one
   quantity keep its hue and get lighter the narrower they are (:func:`width_shade`) and a marker shape each.
 - **Reference values** that are not predictions of the plotted data (maximum entropy) are neutral grey
   (:func:`reference_line`).
@@ -40,6 +41,7 @@ __all__ = [
     "save_figure",
     "settings_note",
     "style",
+    "theory_band",
     "theory_line",
     "width_shade",
 ]
@@ -140,6 +142,16 @@ def theory_line(ax: Any, x: Any, y: Any, quantity: str, *, label: str | None = N
     kw.setdefault("lw", 1.8)
     kw.setdefault("zorder", 3)
     return ax.plot(np.asarray(x), np.asarray(y), ls=ls, color=_colour(quantity), label=label, **kw)[0]
+
+
+def theory_band(ax: Any, x: Any, lo: Any, hi: Any, quantity: str, *, label: str | None = None,
+                **kw: Any) -> Any:
+    """The spread of a theory prediction (e.g. mean ± s.e. over sampled initial states): a light band in the
+    quantity's hue, under its :func:`theory_line`."""
+    kw.setdefault("alpha", 0.25)
+    kw.setdefault("lw", 0)
+    kw.setdefault("zorder", 2)
+    return ax.fill_between(np.asarray(x), np.asarray(lo), np.asarray(hi), color=_colour(quantity), label=label, **kw)
 
 
 def limit_line(ax: Any, y: float, quantity: str, *, label: str | None = None, **kw: Any) -> Any:

@@ -58,6 +58,8 @@ GRID_KEYS = ("system", "lattice", "boundary", "kind", "width", "train_fraction",
 SETTINGS = {"steps": (int, 1000), "members": (int, 2), "lr_factor": (float, 0.9), "learning_rate": (float, None),
             "W_std": (float, 0.5), "b_std": (float, 0.1), "early_stop": (float, 0.0)}
 KINDS = ("predict", "train")
+#: What the sweep figures and the merged table call "test_loss".
+PLOTTED_LOSS = "test L_Psi_l (Eq. 17) at settings.steps; train fraction = train_size / dim"
 
 
 # ---------------------------------------------------------------------------------------------------- spec
@@ -310,8 +312,33 @@ def run_task(point: Mapping[str, Any], out_dir: str, threads: int | None = None,
         results, arrays = _compute(point, n_workers)
     results["wall_time_s"] = time.perf_counter() - t0
     save_results(out_dir, key, config=dict(point), results=results, arrays=arrays, seed=int(point["seed"]),
-                 backend="cpu")
+                 backend="cpu", conventions=point_conventions(point, results))
     return {"key": key, "results": results, "skipped": False}
+
+
+def point_conventions(point: Mapping[str, Any], results: Mapping[str, Any]) -> dict[str, Any]:
+    """The shared ``conventions`` block of one task's result file (as ``reproduce fig3`` writes it)."""
+    from . import _training_figs as tf
+
+    cfg = {"system": point["system"], "lattice": [point["lx"], point["ly"]], "boundary": point["boundary"],
+           "lr_factor": point["lr_factor"], "learning_rate_given": point["learning_rate"] is not None,
+           "W_std": point["W_std"], "b_std": point["b_std"]}
+    return tf.figure_conventions(cfg, eta_max=results["eta_max"], learning_rate=results["learning_rate"],
+                                 extra={"plotted": PLOTTED_LOSS})
+
+
+def sweep_conventions(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``conventions`` block of the merged ``sweep.json``: loss, time unit, update and learning-rate rule and
+    the network scales shared by every task (η_max and the learning rate are per task, in ``results.tasks``; each
+    task's JSON under ``tasks/`` holds its full block with system, lattice, boundary and basis)."""
+    from .conventions import LR_GIVEN, LR_RULE, conventions
+
+    st = spec["settings"]
+    given = st.get("learning_rate") is not None
+    rule = {"learning_rate_rule": LR_GIVEN} if given else {"learning_rate_rule": LR_RULE, "lr_factor": st["lr_factor"]}
+    return conventions(time="discrete", W_std=st["W_std"], b_std=st["b_std"], depth=1,
+                       extra={**rule, "eta_max": "per task: results.tasks[i].eta_max",
+                              "plotted": PLOTTED_LOSS})
 
 
 # ---------------------------------------------------------------------------------------------------- engine
@@ -407,9 +434,8 @@ def run_sweep(spec: Mapping[str, Any], out_dir: str | os.PathLike, *, scheduler:
     wall = time.perf_counter() - t0
     table, arrays = merge_results(points, results)
     save_results(out_dir, "sweep", config={"spec": dict(spec), "scheduler": scheduler, "workers": workers},
-                 results={"n_tasks": len(points), "wall_time_s": wall, "tasks": table,
-                          "loss": "test L_Psi_l (Eq. 17) at settings.steps; train fraction = train_size / dim"},
-                 arrays=arrays, seed=None, backend="cpu")
+                 results={"n_tasks": len(points), "wall_time_s": wall, "tasks": table, "loss": PLOTTED_LOSS},
+                 arrays=arrays, seed=None, backend="cpu", conventions=sweep_conventions(spec))
     if plot:
         plot_sweep(points, results, Path(out_dir))
     return {"points": points, "results": results, "wall_time_s": wall}
@@ -433,13 +459,12 @@ def merge_results(points: Iterable[Mapping[str, Any]], results: Mapping[str, Map
 
 def plot_sweep(points: Sequence[Mapping[str, Any]], results: Mapping[str, Mapping[str, Any]],
                out_dir: Path) -> list[Path]:
-    """Figures: ``losses_vs_fraction.png`` (one panel per system × lattice: test L_Ψl at the final step vs the
-    train fraction, one line per width and the QS-NTK, mean ± std over seeds) and ``widths_vs_qsntk.png``
-    (finite-width loss / QS-NTK loss vs width)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Figures, in the shared style (:mod:`nnqs_fast.experiments.plotting`; 300-dpi PNG + PDF, atomic):
+    ``losses_vs_fraction`` (one panel per system × lattice: test L_Ψl at the final step vs the train fraction,
+    markers per width and the QS-NTK line, mean ± std over seeds) and ``widths_vs_qsntk`` (finite-width loss /
+    QS-NTK loss vs width)."""
+    from .plotting import (LOSS_LABEL, PALETTE, ensemble_points, legend, new_figure, save_figure, theory_band,
+                           theory_line)
 
     groups: dict[tuple, dict] = {}
     for p in points:
@@ -447,54 +472,63 @@ def plot_sweep(points: Sequence[Mapping[str, Any]], results: Mapping[str, Mappin
         g = groups.setdefault((p["system"], p["lx"], p["ly"], p["boundary"]), {})
         line = "QS-NTK" if p["kind"] == "predict" else int(p["width"])
         g.setdefault(line, {}).setdefault(p["train_size"] / p["dim"], []).append(r["test_loss"])
-    paths = []
-    fig, axes = plt.subplots(1, len(groups), figsize=(4.6 * len(groups), 3.6), squeeze=False)
-    for ax, ((system, lx, ly, boundary), g) in zip(axes[0], sorted(groups.items())):
-        for i, line in enumerate(sorted(g, key=lambda v: (isinstance(v, str), v))):
+    paths: list[Path] = []
+    fig, axes = new_figure(len(groups))
+    for ax, ((system, lx, ly, boundary), g) in zip(axes, sorted(groups.items())):
+        widths = sorted(w for w in g if w != "QS-NTK")
+        for line in sorted(g, key=lambda v: (isinstance(v, str), v)):
             xs = sorted(g[line])
             ys = np.array([np.mean(g[line][f]) for f in xs])
             es = np.array([np.std(g[line][f]) for f in xs])
-            sty = {"color": "k", "marker": "^"} if line == "QS-NTK" else {"color": f"C{i}", "marker": "o"}
-            ax.errorbar(xs, ys, yerr=es, ms=4, capsize=2, label="QS-NTK" if line == "QS-NTK" else f"Width N={line}",
-                        **sty)
+            if line == "QS-NTK":
+                theory_band(ax, xs, ys - es, ys + es, "test")
+                theory_line(ax, xs, ys, "test", label="QS-NTK", marker="^", ms=4)
+            else:
+                ensemble_points(ax, xs, ys, "test", yerr=es, rank=widths.index(line), n_ranks=len(widths),
+                                connect=True, label=f"Width N={line}")
         ax.set_xlabel("train fraction n / dim")
-        ax.set_title(f"{system.upper()} {lx}x{ly} ({boundary})", fontsize=9)
+        ax.set_title(f"{system.upper()} {lx}x{ly} ({boundary})")
         ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel(r"test $L_{\Psi_l}$ at the final step")
-    fig.tight_layout()
-    paths.append(out_dir / "losses_vs_fraction.png")
-    fig.savefig(paths[-1], dpi=130)
-    plt.close(fig)
-    fig, ax = plt.subplots(figsize=(4.6, 3.6))
-    for i, (gk, g) in enumerate(sorted(groups.items())):
-        if "QS-NTK" not in g:
-            continue
+        legend(ax)
+    axes[0].set_ylabel("test " + LOSS_LABEL + " at the final step")
+    paths.extend(save_figure(fig, out_dir, "losses_vs_fraction"))
+    fig, (ax,) = new_figure(1)
+    ranked = [gk for gk in sorted(groups) if "QS-NTK" in groups[gk]]
+    for i, gk in enumerate(ranked):
+        g = groups[gk]
         ws = sorted(w for w in g if w != "QS-NTK")
         ratios = [np.mean([np.mean(g[w][f]) / np.mean(g["QS-NTK"][f]) for f in g[w] if f in g["QS-NTK"]])
                   for w in ws]
         if ws:
-            ax.plot(ws, ratios, "o-", color=f"C{i}", label=f"{gk[0]} {gk[1]}x{gk[2]}")
-    ax.axhline(1.0, color="k", lw=0.8, ls="--")
+            ensemble_points(ax, ws, ratios, "test", rank=i, n_ranks=len(ranked), connect=True,
+                            label=f"{gk[0]} {gk[1]}x{gk[2]}")
+    ax.axhline(1.0, color=PALETTE["reference"], lw=0.8, ls="--")  # finite width = QS-NTK
     ax.set_xscale("log")
+    all_widths = sorted({w for g in groups.values() for w in g if w != "QS-NTK"})
+    if all_widths:
+        ax.set_xticks(all_widths, [str(w) for w in all_widths])
+        ax.xaxis.set_minor_locator(_null_locator())
     ax.set_xlabel("width N")
     ax.set_ylabel("finite-width / QS-NTK test loss")
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    paths.append(out_dir / "widths_vs_qsntk.png")
-    fig.savefig(paths[-1], dpi=130)
-    plt.close(fig)
+        legend(ax)
+    paths.extend(save_figure(fig, out_dir, "widths_vs_qsntk"))
     return paths
 
 
-def add_scheduler_arguments(parser: Any, *, default: str | None, workers_flag: str = "--workers") -> None:
-    """``--scheduler`` and the worker count (``sweep``: ``--workers``; ``reproduce fig3``: ``--dask-workers``,
-    since its ``--workers`` counts networks trained concurrently)."""
+def _null_locator() -> Any:
+    from matplotlib.ticker import NullLocator
+
+    return NullLocator()
+
+
+def add_scheduler_arguments(parser: Any, *, default: str | None) -> None:
+    """``--scheduler`` and ``--dask-workers`` (worker processes of the local cluster; ``sweep`` and
+    ``reproduce fig3``). ``--workers`` is not used for them: elsewhere it counts networks trained concurrently."""
     parser.add_argument("--scheduler", default=default, metavar="local|ADDRESS",
                         help="Dask scheduler: 'local' (a LocalCluster on this machine) or an address "
                              "tcp://host:port" + (f" (default: {default})" if default else
                                                   " (default: run the tasks in this process, no Dask)"))
-    parser.add_argument(workers_flag, type=int, default=None, metavar="N", dest="dask_workers",
+    parser.add_argument("--dask-workers", type=int, default=None, metavar="N", dest="dask_workers",
                         help="worker processes of the local cluster (default: one per core); each runs one task "
                              "at a time")
