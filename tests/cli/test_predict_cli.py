@@ -75,12 +75,3 @@ def test_predict_cli_errors_are_reported(tmp_path, fake_target, capsys):
     rc = main(["predict", "--lx", "2", "--ly", "3", "--train-size", "20", "--discrete", "--lr-factor", "1.5",
                "--quiet", "--out", str(tmp_path)])
     assert rc == 2 and "LearningRateTooLargeError" in capsys.readouterr().err
-
-
-def test_plot_accepts_ensemble_curves(tmp_path):
-    steps = np.logspace(0, 4, 9)
-    curves = {"L_psi_train": 1e-3 / steps, "L_psi_test": 1e-3 + 0 * steps}
-    fig = pc.plot_predict_curves(steps, curves, {"L_psi_test_inf": 1e-3}, path=tmp_path / "f.png",
-                                 ensemble={"steps": steps[::2], "train": 1.1e-3 / steps[::2],
-                                           "test": 1.2e-3 + 0 * steps[::2], "test_std": 1e-4 + 0 * steps[::2]})
-    assert (tmp_path / "f.png").exists() and len(fig.axes[0].get_lines()) >= 5

@@ -23,7 +23,7 @@ from ..dynamics import assemble_state, fidelity, gradient_descent_mse_ensemble
 from ..errors import InvalidInputError
 from ..networks.dense import B_STD, W_STD
 
-__all__ = ["PredictConfig", "PredictResults", "run_predict_curves", "plot_predict_curves", "step_grid",
+__all__ = ["PredictConfig", "PredictResults", "run_predict_curves", "step_grid",
            "split_basis"]
 
 
@@ -259,48 +259,6 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
     limits = {f"{k}_inf": float(v) for k, v in lim.items()}
     tcfg = dict(getattr(target, "config", {}) or {})
     return PredictResults(c, steps, curves, limits, lr, float(eta_max), train_idx, test_idx, tcfg, timings)
-
-
-def plot_predict_curves(steps: np.ndarray, curves: dict[str, np.ndarray], limits: dict[str, float], *,
-                        ensemble: dict[str, Any] | None = None, title: str | None = None, ax: Any = None,
-                        path: Any = None) -> Any:
-    """Fig. 2-style plot: QS-NTK train/test L_Ψl over steps, test τ → ∞ (dashed), optional finite-width curves.
-
-    ``ensemble`` (optional): ``{"steps": array, "train": array, "test": array}`` (ensemble-average losses of
-    finite-width networks; optional ``"train_std"``/``"test_std"`` for bands, ``"label"`` for the legend).
-    Returns the matplotlib Figure; saves it to ``path`` when given (Agg backend, no display needed).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5.0, 3.6))
-    else:
-        fig = ax.figure
-    ax.loglog(steps, curves["L_psi_train"], color="C0", label="QS-NTK Train")
-    ax.loglog(steps, curves["L_psi_test"], color="C1", label="QS-NTK Test")
-    ax.axhline(limits["L_psi_test_inf"], color="C1", ls="--", lw=1.0, label="Test convergence")
-    if ensemble is not None:
-        lab = ensemble.get("label", "Ensemble")
-        es = np.asarray(ensemble["steps"])
-        for key, col, name in (("train", "C2", "Train"), ("test", "C3", "Test")):
-            if key in ensemble:
-                v = np.asarray(ensemble[key])
-                ax.loglog(es, v, "o", ms=3, color=col, label=f"{lab} {name}")
-                if f"{key}_std" in ensemble:
-                    s = np.asarray(ensemble[f"{key}_std"])
-                    ax.fill_between(es, np.maximum(v - s, 1e-300), v + s, color=col, alpha=0.2, lw=0)
-    ax.set_xlabel("Step")
-    ax.set_ylabel(r"$L_{\Psi_l}$")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=130)
-    return fig
 
 
 def config_dict(config: PredictConfig) -> dict[str, Any]:

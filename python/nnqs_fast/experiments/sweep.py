@@ -463,8 +463,16 @@ def plot_sweep(points: Sequence[Mapping[str, Any]], results: Mapping[str, Mappin
     ``losses_vs_fraction`` (one panel per system × lattice: test L_Ψl at the final step vs the train fraction,
     markers per width and the QS-NTK line, mean ± std over seeds) and ``widths_vs_qsntk`` (finite-width loss /
     QS-NTK loss vs width)."""
-    from .plotting import (LOSS_LABEL, PALETTE, ensemble_points, legend, new_figure, save_figure, theory_band,
-                           theory_line)
+    from .plotting import (
+        LOSS_LABEL,
+        PALETTE,
+        ensemble_points,
+        legend,
+        new_figure,
+        save_figure,
+        theory_band,
+        theory_line,
+    )
 
     groups: dict[tuple, dict] = {}
     for p in points:

@@ -1,7 +1,8 @@
-"""Test configuration. This is the one place that decides whether GPU tests run.
+"""Test configuration for ``tests/`` and ``bench/`` (pytest's rootdir is the repository root, so this file applies
+to both). This is the one place that decides whether GPU tests run.
 
-Tests marked ``gpu`` are skipped (with the reason from ``nnqs-fast info``) unless the CUDA backend is usable:
-the ``_cuda`` module was built, CuPy imports, and a device is visible.
+Tests and benchmarks marked ``gpu`` are skipped (with the reason from ``nnqs-fast info``) unless the CUDA backend
+is usable: the ``_cuda`` module was built, CuPy imports, and a device is visible.
 """
 
 from __future__ import annotations
