@@ -7,11 +7,11 @@ options, calls the library, and writes JSON + NPZ through :mod:`nnqs_fast.experi
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from ._version import __version__
+from .commands._common import optional_module
 from .errors import NnqsError
 
 #: Subcommands, in ``--help`` order. A module missing from this build is skipped.
@@ -27,13 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nnqs_fast {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            mod = importlib.import_module(f"nnqs_fast.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"nnqs_fast.commands.{name}":
-                continue
-            raise
-        mod.register(sub)
+        mod = optional_module(f"nnqs_fast.commands.{name}")
+        if mod is not None:
+            mod.register(sub)
     return parser
 
 

@@ -64,6 +64,19 @@ class _DeprecatedAlias(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+def optional_module(name: str) -> Any:
+    """``importlib.import_module(name)``, or ``None`` when that module itself is missing from this build (a
+    missing module it imports still raises)."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
 def add_deprecated_alias(parser: argparse.ArgumentParser, old: str, *, dest: str, new: str, **kw: Any) -> None:
     """Accept ``old`` as a hidden alias of ``new`` (same ``dest``) that emits a FutureWarning when used."""
     if old in parser._option_string_actions:

@@ -7,7 +7,8 @@ the modules are imported when the parser is built (a figure missing from this bu
 from __future__ import annotations
 
 import argparse
-import importlib
+
+from ._common import optional_module
 
 FIGURES = {
     "fig1": "ensemble entanglement of CosNet/GaussNet NNQS vs the Page value (Fig. 1)",
@@ -24,12 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "paper's claim; --paper (fig2/fig3) runs the paper's full settings.")
     figs = p.add_subparsers(dest="figure", metavar="FIGURE")
     for name, help_text in FIGURES.items():
-        try:
-            mod = importlib.import_module(f"nnqs_fast.experiments.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"nnqs_fast.experiments.{name}":
-                continue
-            raise
+        mod = optional_module(f"nnqs_fast.experiments.{name}")
+        if mod is None:
+            continue
         fp = figs.add_parser(name, help=help_text, description=getattr(mod, "DESCRIPTION", help_text))
         mod.add_arguments(fp)
         fp.set_defaults(func=mod.run)

@@ -18,7 +18,7 @@ and Ctrl-C (stop between chunks, return what was recorded, ``interrupted=True``)
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -59,6 +59,28 @@ def n_workers_for(n_workers: int | None, n_jobs: int) -> int:
 
         n_workers = int(core_module().max_threads())
     return max(1, min(check_positive_int(n_workers, "n_workers"), n_jobs))
+
+
+def run_units(fn: Callable[[int], Any], units: Iterable[int], workers: int, *, on_error: Callable[[], Any]) -> None:
+    """Call ``fn(m)`` for every unit: in order when ``workers == 1``, else on a pool of ``workers`` threads.
+
+    If a call raises (or the wait is interrupted, e.g. Ctrl-C), ``on_error()`` runs (it should tell running units
+    to stop at their next check), the units not started yet are cancelled and the exception propagates.
+    """
+    if workers == 1:
+        for m in units:
+            fn(m)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as ex:
+        futures = [ex.submit(fn, m) for m in units]
+        try:
+            for f in futures:
+                f.result()
+        except BaseException:
+            on_error()
+            for f in futures:
+                f.cancel()
+            raise
 
 
 class CPUStepPool:
@@ -107,20 +129,8 @@ class CPUStepPool:
             if rec.status != STATUS_OK:
                 self.status[m], self.stop_step[m] = rec.status, int(s.step)
 
-        if self.workers == 1:
-            for m in range(M):
-                one(m)
-        else:
-            with ThreadPoolExecutor(max_workers=self.workers) as ex:
-                futures = [ex.submit(one, m) for m in range(M)]
-                try:
-                    for f in futures:
-                        f.result()
-                except BaseException:
-                    self._stop.set()  # networks not started yet are skipped; running ones finish their chunk
-                    for f in futures:
-                        f.cancel()
-                    raise
+        # on an error or Ctrl-C: networks not started yet are skipped; running ones finish their chunk
+        run_units(one, range(M), self.workers, on_error=self._stop.set)
         out["status"], out["stop_step"] = self.status.copy(), self.stop_step.copy()
         return out
 

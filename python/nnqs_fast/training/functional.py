@@ -31,7 +31,7 @@ from ..dynamics.losses import EnergyLoss, FunctionSpaceLoss, MSELoss, fidelity, 
 from ..errors import InvalidInputError, PrecisionLossWarning, ShapeMismatchError, UnsupportedLossError
 from ..networks.dense import B_STD, W_STD
 from ..networks.relu import init_relu
-from .driver import diverged_units, drive, n_workers_for
+from .driver import diverged_units, drive, n_workers_for, run_units
 from .step import STATUS_CONVERGED, STATUS_DIVERGED, STATUS_OK, make_step
 from .trainer import log_record_steps, resolve_learning_rate
 
@@ -101,10 +101,11 @@ class CPULossPool:
         if rec_pred:
             out["train_pred"][m, r] = psi
 
+    def _request_halt(self) -> None:
+        self._halt = True
+
     def run(self, n_steps: int, record_steps: np.ndarray, record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> dict[str, np.ndarray]:
-        from concurrent.futures import ThreadPoolExecutor
-
         M, R = self.n_units, len(record_steps)
         out: dict[str, np.ndarray] = {"train_loss": np.full((M, R), np.nan), "test_loss": np.full((M, R), np.nan)}
         if record_predictions:
@@ -112,20 +113,7 @@ class CPULossPool:
             out["test_pred"] = np.full((M, R, 0), np.nan, np.complex128)
         todo = [m for m in range(M) if self.status[m] == STATUS_OK]
         args = (n_steps, np.asarray(record_steps, np.int64), record_predictions, early_stop_rtol, out)
-        if self.workers == 1:
-            for m in todo:
-                self._advance(m, *args)
-        else:
-            with ThreadPoolExecutor(max_workers=self.workers) as ex:
-                futures = [ex.submit(self._advance, m, *args) for m in todo]
-                try:
-                    for f in futures:
-                        f.result()
-                except BaseException:
-                    self._halt = True
-                    for f in futures:
-                        f.cancel()
-                    raise
+        run_units(lambda m: self._advance(m, *args), todo, self.workers, on_error=self._request_halt)
         out["status"], out["stop_step"] = self.status.copy(), self.stop_step.copy()
         return out
 
