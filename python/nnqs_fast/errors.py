@@ -19,6 +19,8 @@ __all__ = [
     "BackendUnavailableError",
     "PrecisionLossError",
     "PrecisionLossWarning",
+    "AmbiguousJacobianLayoutError", "NotHolomorphicError", "ZeroAmplitudeError", "BasisMismatchError",
+    "OptionalDependencyError",
 ]
 
 
@@ -67,3 +69,33 @@ class PrecisionLossError(NnqsError, ArithmeticError):
 
 class PrecisionLossWarning(UserWarning):
     """A computation lost some precision; the result is returned but should be treated with care."""
+
+
+# --- interop (nnqs_fast.interop, nnqs_fast.netket; docs/interop.md) ---
+class AmbiguousJacobianLayoutError(InvalidInputError):
+    """A Jacobian's layout cannot be read unambiguously (a 3-d array, a pytree, or a holomorphic-mode Jacobian).
+
+    ``qsntk_from_jacobians`` needs ``d psi / d theta`` over REAL parameters. Fix: pass ``layout=`` ("n2p" for
+    NetKet's ``(n, 2, P)`` real/imaginary layout, "pytree" / "pytree_n2p" for pytrees of per-leaf Jacobians,
+    "holomorphic" for complex derivatives of a holomorphic model).
+    """
+
+
+class NotHolomorphicError(InvalidInputError):
+    """``holomorphic=True`` was given for a function that fails the Cauchy-Riemann probe
+    ``d psi[theta + t i v] = i d psi[theta + t v]``. Fix: pass ``holomorphic=False`` (always correct)."""
+
+
+class ZeroAmplitudeError(InvalidInputError):
+    """``output="log_psi"`` and ``psi = exp(log psi)`` vanishes (``log psi = -inf``) or is not finite on some input:
+    ``d psi = psi d log psi`` is then undefined. Fix: drop those inputs or use a model that outputs ``psi``."""
+
+
+class BasisMismatchError(ShapeMismatchError):
+    """A model, target or operator does not match the basis it is used with (number of states, sites, or the
+    Hilbert space's kind). The message names both sizes; fix the lattice, Hilbert space or inputs."""
+
+
+class OptionalDependencyError(NnqsError, ImportError):
+    """An optional library (NetKet, JAX, flax, optax, PyTorch) is needed but not installed. Fix: install the
+    extra the message names, e.g. ``pip install "nnqs_fast[netket]"`` or ``"nnqs_fast[torch]"``."""
