@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import pytest
 
@@ -19,6 +20,7 @@ def load_example():
     path = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "netket_predicted_training.py")
     spec = importlib.util.spec_from_file_location("netket_predicted_training", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # flax's dataclasses look their module up
     spec.loader.exec_module(mod)
     return mod
 
