@@ -45,7 +45,7 @@ from .physics.targets import Target  # noqa: E402
 from .physics.tfim import tfim_basis  # noqa: E402
 
 __all__ = ["site_permutation", "basis_map", "to_netket", "from_netket", "netket_states", "target_from_operator",
-           "apply_fn_of", "qsntk", "qsntk_fn"]
+           "apply_fn_of", "qsntk", "qsntk_fn", "amplitudes"]
 
 _SPIN_SYSTEMS = ("tfim", "spin")
 _FERMION_SYSTEMS = ("hubbard", "fermion")
@@ -313,3 +313,28 @@ def qsntk(model: Any, target: Target | None = None, *, params: Any = None, x: An
     s = np.outer(sign, sign)
     return qsntk_from_parts(k.theta1 * s, k.theta2 * s, k.mixing * s, k.mixing_t * s, symmetric=True,
                             meta={**k.meta, "jordan_wigner_signs": True})
+
+
+def amplitudes(model: Any, target: Target, *, params: Any = None, graph: Any = None, sites: Any = None,
+               output: str | None = None) -> np.ndarray:
+    """``psi`` of a NetKet variational state (or flax module with ``params``; then its Hilbert space is inferred
+    from the target) on the target's basis, in nnqs_fast order and sign convention (``psi_nn = sign psi_nk``): the
+    ``fx_train_0`` of :func:`nnqs_fast.gradient_descent_mse`. Not normalised (the model's own amplitudes)."""
+    from .interop.jax import psi_fn
+    apply_fn, p, out = apply_fn_of(model)
+    params = p if params is None else params
+    if params is None:
+        raise InvalidInputError("pass params= for a flax module (a variational state carries its own)")
+    kind, lat = _target_sites(target)
+    st, sign = netket_states(target.basis, getattr(model, "hilbert", None) or _default_hilbert(target), lat,
+                             graph=graph, sites=sites)
+    return sign * np.asarray(psi_fn(apply_fn, output or out)(params, st))
+
+
+def _default_hilbert(target: Target) -> Any:
+    L = target.n_sites
+    if target.system in _SPIN_SYSTEMS:
+        return nk.hilbert.Spin(0.5, L)
+    n_up = int(popcount(target.basis[:1] & ((1 << L) - 1))[0])
+    n_dn = int(popcount(target.basis[:1] >> L)[0])
+    return nk.hilbert.SpinOrbitalFermions(L, s=0.5, n_fermions_per_spin=(n_dn, n_up))
