@@ -8,8 +8,9 @@ Setup (every convention stated):
   basis order, scaled to unit mean-square amplitude (``sum |psi_T|^2 = n``); train set = all ``n`` basis states;
 * models: NetKet's ``RBM(alpha, param_dtype=complex)`` (outputs ``log psi``, holomorphic) and an FFN
   ``psi = Dense_1(log_cosh(Dense_width(x)))`` with complex parameters (outputs ``psi``), flax/NetKet style;
-* loss: the package's ``L = (1/n) sum_x |psi_T(x) - psi(x)|^2``; plain gradient descent ``theta <- theta - eta dL/dtheta``
-  over the REAL parameters (complex leaves split into Re and Im) with ``optax.sgd(eta)``; ``eta = 0.5 eta_max``,
+* loss: the package's ``L = (1/n) sum_x |psi_T(x) - psi(x)|^2``; plain gradient descent
+  ``theta <- theta - eta dL/dtheta`` over the REAL parameters (complex leaves split into Re and Im) with
+  ``optax.sgd(eta)``; ``eta = 0.5 eta_max``,
   ``eta_max = n / lambda_max`` from the package's ``max_learning_rate`` of the QS-NTK at initialisation;
 * prediction: ``nnqs_fast.gradient_descent_mse(qsntk, psi_T, eta, discrete=True)(t, fx_train_0=psi(0))``, exact
   for the linearised model (checked: training ``linearize(model)`` with the same optimiser reproduces it);
@@ -59,12 +60,12 @@ def make_ffn(width: int) -> Any:
 def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record: list[int], seed: int = 0
             ) -> dict[str, Any]:
     """Predict and train one model; returns the curves and the prediction errors."""
-    jax, jnp, nn, nk, optax = _imports()
+    jax, jnp, _, nk, optax = _imports()
     from nnqs_fast import gradient_descent_mse, max_learning_rate
     from nnqs_fast.interop.jax import RealSplit, empirical_qsntk_fn, linearize, psi_fn
     from nnqs_fast.netket import basis_map
 
-    index, sign = basis_map(target, hilbert)
+    index, _ = basis_map(target, hilbert)  # spins: every sign is +1
     x = jnp.asarray(np.asarray(hilbert.all_states(), dtype=np.float64)[index])  # rows in the target's order
     n = int(x.shape[0])
     psi_t = np.asarray(target.psi) * np.sqrt(n)  # unit mean-square amplitude

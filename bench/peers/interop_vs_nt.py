@@ -85,7 +85,8 @@ def _plain_ffn(jnp):  # the same function in plain JAX over real parameters
 
 
 def _real_params(d, jnp):
-    return {f"{k}_{part[:2]}": jnp.asarray(getattr(d[k], part)) for k in ("W", "b", "v", "c") for part in ("real", "imag")}
+    return {f"{k}_{part[:2]}": jnp.asarray(getattr(d[k], part))
+            for k in ("W", "b", "v", "c") for part in ("real", "imag")}
 
 
 def role_nt(params_path: str, L: int, out: str) -> dict:
@@ -163,7 +164,8 @@ def main() -> None:
             out = os.path.join(tmp, f"{role}.npz")
             cmd = [py, __file__, "--role", role, "--params", ppath, "--out", out, "--lx", str(a.lx), "--ly",
                    str(a.ly)] + (["--chunk", str(a.chunk)] if a.chunk and role == "ours" else [])
-            r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+            r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                               check=False)
             line = [s for s in r.stdout.splitlines() if s.startswith("RESULT ")]
             if not line:
                 print(role, "failed:", r.stderr[-2000:])
@@ -177,7 +179,8 @@ def main() -> None:
         p = os.path.join(tmp, f"{role}.npz")
         if os.path.exists(p):
             o = np.load(p)
-            err = max(float(np.max(np.abs(ref[k] - o[k]))) for k in ("t1", "t2", "m")) / float(np.max(np.abs(ref["t1"])))
+            err = max(float(np.max(np.abs(ref[k] - o[k]))) for k in ("t1", "t2", "m"))
+            err /= float(np.max(np.abs(ref["t1"])))
             print(f"max relative difference ours vs {role} (64x64 corner of Theta1, Theta2, mixing): {err:.2e}")
     for role in a.roles:
         ts = [r["seconds"] for r in rows if r["role"] == role]

@@ -325,7 +325,7 @@ def amplitudes(model: Any, target: Target, *, params: Any = None, graph: Any = N
     params = p if params is None else params
     if params is None:
         raise InvalidInputError("pass params= for a flax module (a variational state carries its own)")
-    kind, lat = _target_sites(target)
+    _, lat = _target_sites(target)
     st, sign = netket_states(target.basis, getattr(model, "hilbert", None) or _default_hilbert(target), lat,
                              graph=graph, sites=sites)
     return sign * np.asarray(psi_fn(apply_fn, output or out)(params, st))

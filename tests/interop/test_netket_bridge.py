@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 nk = pytest.importorskip("netket")
 jax = pytest.importorskip("jax")
-from netket.operator.fermion import create, destroy, number  # noqa: E402
+from netket.operator.fermion import number  # noqa: E402
 
 from nnqs_fast import netket as nb  # noqa: E402
 
@@ -97,7 +97,7 @@ def test_tfim_quench_target_overlap_and_round_trip():
 def test_hubbard_matrix_signs_spectrum_and_target():
     H, hi, g = nk_hubbard(2, 3, 2, 2, 1.0, 8.0)
     lat = Lattice(2, 3)
-    Hp, basis = hubbard_hamiltonian(lat, 2, 2, t=1.0, U=8.0)
+    Hp, _ = hubbard_hamiltonian(lat, 2, 2, t=1.0, U=8.0)
     t = make_target("hubbard", lx=2, ly=3)
     index, sign = nb.basis_map(t, hi, graph=g)
     assert np.any(sign < 0)  # the Jordan-Wigner signs matter here

@@ -173,7 +173,7 @@ def empirical_qsntk_fn(apply_fn: Callable, *, output: str = "psi", holomorphic: 
     """
     output = check_choice(output, "output", OUTPUTS)
     chunk = check_chunk_size(chunk_size)
-    cache: dict[int, Any] = {}
+    cache: dict[Any, Any] = {}
 
     def qsntk_fn(x1: Any, x2: Any = None, params: Any = None) -> QSNTK:
         if params is None:
@@ -186,7 +186,8 @@ def empirical_qsntk_fn(apply_fn: Callable, *, output: str = "psi", holomorphic: 
                                      "with the same d")
         if holomorphic and check_holomorphic_probe:
             check_holomorphic(apply_fn, params, a, output=output)
-        key = id(params)
+        leaves, treedef = jax.tree_util.tree_flatten(params)
+        key = (str(treedef), tuple((jnp.shape(v), str(jnp.asarray(v).dtype)) for v in leaves))
         if key not in cache:
             cache.clear()
             cache[key] = _block_fns(apply_fn, params, output, holomorphic)
