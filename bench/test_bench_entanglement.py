@@ -25,9 +25,17 @@ import numpy as np
 import pytest
 from scipy.special import gammaln, logsumexp
 
-from nnqs_fast.entanglement import (cosnet_gp_kernel, entanglement_entropy, relu_nngp_kernel,
-                                    sample_ensemble_entropies, spin_basis_inputs, wick_purity_factorized,
-                                    wick_purity_from_matrices, wick_purity_hamming, wick_purity_partial_trace)
+from nnqs_fast.entanglement import (
+    cosnet_gp_kernel,
+    entanglement_entropy,
+    relu_nngp_kernel,
+    sample_ensemble_entropies,
+    spin_basis_inputs,
+    wick_purity_factorized,
+    wick_purity_from_matrices,
+    wick_purity_hamming,
+    wick_purity_partial_trace,
+)
 from nnqs_fast.entanglement.wick import _permute
 
 FULL = os.environ.get("NNQS_BENCH_FULL", "") not in ("", "0")

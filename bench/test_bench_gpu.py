@@ -127,19 +127,12 @@ def test_bench_gpu_dsyrk_reference(benchmark):
 
 @pytest.mark.benchmark(group="gpu-empirical-qsntk")
 def test_bench_cpu_empirical_qsntk_baseline(benchmark, qsntk_data):
-    """CPU baseline: the CPU empirical QS-NTK when merged, else the NumPy/BLAS structured formula."""
+    """CPU baseline: the CPU empirical QS-NTK."""
     import nnqs_fast.kernels as K
 
     x = qsntk_data["x"]
-    if hasattr(K, "empirical_qsntk"):
-        fn = lambda: K.empirical_qsntk(qsntk_data["p1"], qsntk_data["p2"], x, backend="cpu")  # noqa: E731
-        q = benchmark(fn)
-        theta1 = np.asarray(q.theta1)
-    else:
-        def fn():
-            return [_structured_rows(p, x, slice(None)) for p in (qsntk_data["p1"], qsntk_data["p2"])]
-
-        theta1 = benchmark(fn)[0]
+    q = benchmark(lambda: K.empirical_qsntk(qsntk_data["p1"], qsntk_data["p2"], x, backend="cpu"))
+    theta1 = np.asarray(q.theta1)
     np.testing.assert_allclose(theta1[[0, 5]], _structured_rows(qsntk_data["p1"], x, [0, 5]), rtol=1e-10,
                                atol=1e-12)
 
@@ -199,7 +192,7 @@ def test_bench_cpu_analytic_gram_baseline(benchmark, gram_x):
 
 @pytest.mark.benchmark(group="gpu-analytic-gram")
 def test_bench_numpy_analytic_gram_baseline(benchmark, gram_x):
-    nngp, ntk = benchmark(lambda: _numpy_relu(gram_x))
+    _nngp, ntk = benchmark(lambda: _numpy_relu(gram_x))
     assert np.allclose(ntk, ntk.T)
 
 
@@ -230,27 +223,17 @@ def fig2_data():
 @pytest.mark.benchmark(group="gpu-fig2-ensemble")
 def test_bench_gpu_fig2_ensemble(benchmark, fig2_data):
     """The whole Fig. 2 ensemble through the public trainer's CUDA path (losses, test losses and the ensemble-mean
-    predictions recorded at 40 log-spaced steps), or the bare batched engine before the training area lands."""
+    predictions recorded at 40 log-spaced steps)."""
+    from nnqs_fast.training import train_ensemble
+
     x, y = fig2_data["x"], fig2_data["y"]
     psi = y[0] + 1j * y[1]
-    try:
-        from nnqs_fast.training import train_ensemble
-    except ImportError:
-        train_ensemble = None
 
     def run():
-        if train_ensemble is not None:
-            r = train_ensemble(x[:FN], psi[:FN], x[FN:], psi[FN:], width=FW, n_members=FK, n_steps=FSTEPS, seed=0,
-                               learning_rate=fig2_data["lr"], backend="cuda", quiet=True)
-            _sync()
-            return r.part_train_loss.reshape(2 * FK, -1).T, r.part_test_loss.reshape(2 * FK, -1).T
-        from nnqs_fast.gpu.training import train_relu_ensemble
-
-        rec = np.unique(np.concatenate([[0], np.round(np.logspace(0, math.log10(FSTEPS), 39))])).astype(int)
-        r = train_relu_ensemble(fig2_data["params"], x[:FN], y[:, :FN], fig2_data["lr"], FSTEPS,
-                                record_steps=rec, x_test=x[FN:], y_test=y[:, FN:])
+        r = train_ensemble(x[:FN], psi[:FN], x[FN:], psi[FN:], width=FW, n_members=FK, n_steps=FSTEPS, seed=0,
+                           learning_rate=fig2_data["lr"], backend="cuda", quiet=True)
         _sync()
-        return r["train_loss"], r["test_loss"]
+        return r.part_train_loss.reshape(2 * FK, -1).T, r.part_test_loss.reshape(2 * FK, -1).T
 
     t0 = time.perf_counter()
     tr, te = benchmark.pedantic(run, rounds=1, iterations=1)
@@ -360,7 +343,6 @@ def _predict(d, backend):
 
 @pytest.mark.benchmark(group="gpu-predict")
 def test_bench_gpu_predict(benchmark, predict_data):
-    pytest.importorskip("nnqs_fast.dynamics")
     out = benchmark(lambda: _predict(predict_data, "cuda"))
     ref = _predict(predict_data, "cpu")
     for u, v in zip(ref, out):
@@ -369,6 +351,5 @@ def test_bench_gpu_predict(benchmark, predict_data):
 
 @pytest.mark.benchmark(group="gpu-predict")
 def test_bench_cpu_predict_baseline(benchmark, predict_data):
-    pytest.importorskip("nnqs_fast.dynamics")
     out = benchmark(lambda: _predict(predict_data, "cpu"))
     assert np.all(np.isfinite(np.asarray(out[0])))

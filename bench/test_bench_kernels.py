@@ -83,7 +83,7 @@ def test_bench_empirical_numpy_baseline(benchmark, inputs, nets):
     def run():
         return _numpy_structured_ntk(nets[0], inputs), _numpy_structured_ntk(nets[1], inputs)
 
-    t1, t2 = benchmark(run)
+    t1, _t2 = benchmark(run)
     np.testing.assert_allclose(t1[:64, :64], nf.empirical_ntk(nets[0], inputs[:64]), rtol=1e-10)
 
 
@@ -125,7 +125,7 @@ def test_bench_analytic_relu(benchmark):
 @pytest.mark.benchmark(group="kernels-analytic")
 def test_bench_analytic_relu_numpy_baseline(benchmark):
     x = np.random.default_rng(4).choice([-1.0, 1.0], (N_AN, 12))
-    nngp, ntk = benchmark(relu_kernels_numpy, x, None, 1, 0.5, 0.1)
+    _nngp, ntk = benchmark(relu_kernels_numpy, x, None, 1, 0.5, 0.1)
     np.testing.assert_allclose(ntk[:64, :64], nf.relu_kernel_fn()(x[:64], get="ntk"), rtol=1e-12)
 
 

@@ -49,10 +49,10 @@ def _baseline_hubbard_target(lx: int, ly: int, dense: bool) -> np.ndarray:
     H0 = _loop_hubbard(lat, 2, 2, 1.0, 4.0)
     H = _loop_hubbard(lat, 2, 2, 1.0, 8.0)
     if dense:
-        w, v = np.linalg.eigh(H0.toarray())
+        _w, v = np.linalg.eigh(H0.toarray())
         psi0 = fix_phase(v[:, 0].astype(complex))
         return sla.expm(-2.1j * H.toarray()) @ psi0
-    w, v = spla.eigsh(H0, k=1, which="SA", tol=1e-12, v0=np.ones(H0.shape[0]))
+    _w, v = spla.eigsh(H0, k=1, which="SA", tol=1e-12, v0=np.ones(H0.shape[0]))
     psi0 = fix_phase(v[:, 0].astype(complex))
     return spla.expm_multiply(-2.1j * H.astype(complex), psi0)
 

@@ -10,7 +10,7 @@ Setup (every convention stated):
   ``psi = Dense_1(log_cosh(Dense_width(x)))`` with complex parameters (outputs ``psi``), flax/NetKet style;
 * loss: the package's ``L = (1/n) sum_x |psi_T(x) - psi(x)|^2``; plain gradient descent
   ``theta <- theta - eta dL/dtheta`` over the REAL parameters (complex leaves split into Re and Im) with
-  ``optax.sgd(eta)``; ``eta = 0.5 eta_max``,
+  ``optax.sgd(eta)``; ``eta = f eta_max`` (``--lr-fraction f``, default 0.5),
   ``eta_max = n / lambda_max`` from the package's ``max_learning_rate`` of the QS-NTK at initialisation;
 * prediction: ``nnqs_fast.gradient_descent_mse(qsntk, psi_T, eta, discrete=True)(t, fx_train_0=psi(0))``, exact
   for the linearised model (checked: training ``linearize(model)`` with the same optimiser reproduces it);
@@ -57,8 +57,8 @@ def make_ffn(width: int) -> Any:
     return FFN(width)
 
 
-def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record: list[int], seed: int = 0
-            ) -> dict[str, Any]:
+def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record: list[int], seed: int = 0,
+            lr_fraction: float = 0.5) -> dict[str, Any]:
     """Predict and train one model; returns the curves and the prediction errors."""
     jax, jnp, _, nk, optax = _imports()
     from nnqs_fast import gradient_descent_mse, max_learning_rate
@@ -83,7 +83,7 @@ def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record
     t0 = time.perf_counter()
     k = empirical_qsntk_fn(apply, output=output, holomorphic=holo)(x, None, params)
     t_kernel = time.perf_counter() - t0
-    eta = 0.5 * max_learning_rate(k)
+    eta = lr_fraction * max_learning_rate(k)
     f = psi_fn(apply, output)
     psi0 = np.asarray(f(params, x))
     pred = gradient_descent_mse(k, psi_t, eta, discrete=True)(np.asarray(record), fx_train_0=psi0)
@@ -128,18 +128,20 @@ def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record
 
 
 def run(lx: int = 3, ly: int = 3, steps: int = 200, rbm_alphas: tuple[int, ...] = (1, 4, 16),
-        ffn_widths: tuple[int, ...] = (16, 64, 256, 1024), seed: int = 0) -> dict[str, Any]:
+        ffn_widths: tuple[int, ...] = (16, 64, 256, 1024), seed: int = 0, lr_fraction: float = 0.5
+        ) -> dict[str, Any]:
     _, _, _, nk, _ = _imports()
     from nnqs_fast import make_target
     target = make_target("tfim", lx=lx, ly=ly)
     hilbert = nk.hilbert.Spin(0.5, lx * ly)
     record = sorted({0, steps // 10, steps // 4, steps // 2, steps})
-    rows = [run_one("rbm", a, target, hilbert, steps, record, seed) for a in rbm_alphas]
-    rows += [run_one("ffn", w, target, hilbert, steps, record, seed) for w in ffn_widths]
+    rows = [run_one("rbm", a, target, hilbert, steps, record, seed, lr_fraction) for a in rbm_alphas]
+    rows += [run_one("ffn", w, target, hilbert, steps, record, seed, lr_fraction) for w in ffn_widths]
     return {"config": {"lx": lx, "ly": ly, "steps": steps, "seed": seed, "target": target.config,
                        "loss": "(1/n) sum |psi_T - psi|^2 over all n basis states, psi_T scaled to sum |psi_T|^2 = n",
                        "optimizer": "optax.sgd(eta) on real parameters (complex leaves split Re/Im)",
-                       "learning_rate": "0.5 * n / lambda_max (nnqs_fast.max_learning_rate of the QS-NTK at init)",
+                       "learning_rate": f"{lr_fraction} * n / lambda_max (nnqs_fast.max_learning_rate of the QS-NTK "
+                                        "at init)",
                        "basis": "nnqs_fast order; NetKet models see the mapped NetKet configurations"},
             "results": rows}
 
@@ -152,9 +154,10 @@ def main() -> None:
     ap.add_argument("--rbm-alphas", type=int, nargs="+", default=[1, 4, 16])
     ap.add_argument("--ffn-widths", type=int, nargs="+", default=[16, 64, 256, 1024])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lr-fraction", type=float, default=0.5, help="eta = fraction * eta_max")
     ap.add_argument("--out", default=None, help="directory for results (JSON + NPZ via nnqs_fast.experiments.io)")
     a = ap.parse_args()
-    res = run(a.lx, a.ly, a.steps, tuple(a.rbm_alphas), tuple(a.ffn_widths), a.seed)
+    res = run(a.lx, a.ly, a.steps, tuple(a.rbm_alphas), tuple(a.ffn_widths), a.seed, a.lr_fraction)
     print(f"{'model':5} {'width':>6} {'P_real':>8} {'eta':>10} {'max err':>10} {'lin-vs-pred':>11} "
           f"{'loss pred':>10} {'loss real':>10}")
     for r in res["results"]:

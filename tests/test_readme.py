@@ -22,7 +22,7 @@ def test_api_tour_runs() -> None:
     code = re.search(r"```python\n(.*?)```", tour, re.S)
     assert code is not None, "README API tour has no python block"
     namespace: dict[str, object] = {}
-    exec(compile(code.group(1), "README.md:API tour", "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile(code.group(1), "README.md:API tour", "exec"), namespace)
     psi_test = namespace["psi_test"]
     assert psi_test.shape == (50, 2896)  # type: ignore[attr-defined]
 

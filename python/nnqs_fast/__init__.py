@@ -10,19 +10,19 @@ from __future__ import annotations
 from . import errors
 from ._backend import BackendStatus, backend_info, resolve_backend
 from ._version import __version__
-from .dynamics import *  # noqa: F401,F403
+from .dynamics import *  # noqa: F403
 from .dynamics import __all__ as _dynamics_all
-from .entanglement import *  # noqa: F401,F403
+from .entanglement import *  # noqa: F403
 from .entanglement import __all__ as _entanglement_all
-from .errors import *  # noqa: F401,F403
+from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
-from .kernels import *  # noqa: F401,F403
+from .kernels import *  # noqa: F403
 from .kernels import __all__ as _kernels_all
-from .networks import *  # noqa: F401,F403
+from .networks import *  # noqa: F403
 from .networks import __all__ as _networks_all
-from .physics import *  # noqa: F401,F403
+from .physics import *  # noqa: F403
 from .physics import __all__ as _physics_all
-from .training import *  # noqa: F401,F403
+from .training import *  # noqa: F403
 from .training import __all__ as _training_all
 
 __all__ = ["__version__", "errors", "BackendStatus", "backend_info", "resolve_backend",

@@ -26,7 +26,7 @@ def test_kernel_command_tfim(tmp_path):
     assert set(np.unique(arr["inputs"])) == {-1.0, 1.0}
     kf = nf.relu_kernel_fn()
     np.testing.assert_allclose(arr["ntk_analytic"], kf(arr["inputs"], get="ntk"), rtol=1e-12)
-    s1, s2 = member_seeds(5, 2)
+    s1, _s2 = member_seeds(5, 2)
     t1 = nf.empirical_ntk(nf.init_relu(s1, 6, 200), arr["inputs"])
     np.testing.assert_allclose(arr["theta1"], t1, rtol=1e-12)
     np.testing.assert_allclose(arr["phi"], arr["theta1"] + arr["theta2"], rtol=1e-12)

@@ -105,7 +105,7 @@ def test_losses_fast_formulas_match_per_point_statistics(shared):
 
 def test_losses_monte_carlo_l_gamma():
     """L_Ψl = L_μ + L_γ is the ensemble-average loss of Eq. 17 (Monte Carlo over sampled initial functions)."""
-    p, N1, N2 = _setup(2, n=6, m=4)
+    p, N1, _N2 = _setup(2, n=6, m=4)
     n, m = p.n, p.m
     lr = 0.5 * n / np.linalg.eigvalsh(p.K1[:n, :n])[-1]
     ens = gradient_descent_mse_ensemble(N1[:n, :n], p.K1[:n, :n], p.y, lr)

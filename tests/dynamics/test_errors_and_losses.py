@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from nnqs_fast import errors
-from nnqs_fast.dynamics import (assemble_state, fidelity, gp_inference, gradient_descent_mse,
-                                gradient_descent_mse_ensemble, mse_loss)
+from nnqs_fast.dynamics import (
+    assemble_state,
+    fidelity,
+    gp_inference,
+    gradient_descent_mse,
+    gradient_descent_mse_ensemble,
+    mse_loss,
+)
 
 from .conftest import make_problem
 
@@ -32,7 +38,7 @@ def test_singular_kernel_finite_time_ok_infinite_time_raises(prob):
     tr = pf([0.0, 5.0, 1e4], prob.f0)
     assert np.all(np.isfinite(tr))
     # the null-space component of the error is untouched by training
-    lam, V = np.linalg.eigh(K)
+    _lam, V = np.linalg.eigh(K)
     null = V[:, :prob.n - 4]
     np.testing.assert_allclose(null.T @ (tr[-1] - prob.y), null.T @ (prob.f0 - prob.y), atol=1e-9)
     with pytest.raises(errors.KernelNotPositiveDefiniteError, match="singular"):

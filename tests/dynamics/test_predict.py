@@ -12,7 +12,7 @@ import scipy.linalg
 from nnqs_fast.dynamics import gradient_descent_mse
 from nnqs_fast.dynamics.predict import _max_learning_rate
 
-from .conftest import make_problem, omega_from_decoupled
+from .conftest import omega_from_decoupled
 
 
 def _lr(K: np.ndarray, frac: float = 0.5) -> float:
@@ -41,7 +41,7 @@ def test_infinite_time_is_kernel_regression(prob):
     np.testing.assert_allclose(tr, prob.y, atol=1e-12)
     np.testing.assert_allclose(te, prob.g0 + kx @ np.linalg.solve(K, prob.y - prob.f0), rtol=1e-9, atol=1e-10)
     # mean function (f0 = 0): Ω_xB Ω_BB^{-1} ψ_T; and a very long finite time converges to the same
-    tr0, te0 = pf(None, k_test_train=kx)
+    _tr0, te0 = pf(None, k_test_train=kx)
     np.testing.assert_allclose(te0, kx @ np.linalg.solve(K, prob.y), rtol=1e-9, atol=1e-10)
     _, te_long = pf(1e9, k_test_train=kx)
     np.testing.assert_allclose(te_long, te0, rtol=1e-7, atol=1e-8)
@@ -135,7 +135,7 @@ def test_discrete_matches_explicit_recursion_decoupled(prob):
 
 def _relu_net_jacobian(params, x):
     """Explicit Jacobian of the one-hidden-layer ReLU net of nnqs_fast.networks.relu (NTK parameterisation)."""
-    (W0, W1), (b0, b1) = params.weights, params.biases
+    (W0, W1), (b0, _b1) = params.weights, params.biases
     d, N = x.shape[1], W0.shape[0]
     s0, s1 = params.W_std / np.sqrt(d), params.W_std / np.sqrt(N)
     z = s0 * x @ W0.T + params.b_std * b0

@@ -10,10 +10,19 @@ import numpy as np
 import pytest
 
 from nnqs_fast import errors
-from nnqs_fast._random import member_seeds, rng as make_rng
-from nnqs_fast.entanglement import (cosnet_gp_kernel, entanglement_entropy, gaussnet_gp_kernel, page_entropy,
-                                    parse_entropy_kind, renyi_entropy, sample_ensemble_entropies,
-                                    sample_nnqs_state, spin_basis_inputs)
+from nnqs_fast._random import member_seeds
+from nnqs_fast._random import rng as make_rng
+from nnqs_fast.entanglement import (
+    cosnet_gp_kernel,
+    entanglement_entropy,
+    gaussnet_gp_kernel,
+    page_entropy,
+    parse_entropy_kind,
+    renyi_entropy,
+    sample_ensemble_entropies,
+    sample_nnqs_state,
+    spin_basis_inputs,
+)
 from nnqs_fast.entanglement.ensembles import _cosnet_matrix, _gaussnet_matrix
 from nnqs_fast.networks.relu import apply_relu, init_relu
 

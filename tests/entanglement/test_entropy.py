@@ -10,9 +10,15 @@ import numpy as np
 import pytest
 
 from nnqs_fast import errors
-from nnqs_fast.entanglement import (entanglement_entropy, entanglement_spectrum, entropy_from_spectrum,
-                                    fermion_entanglement_spectrum, reduced_density_matrix, renyi_entropy,
-                                    tsallis_entropy)
+from nnqs_fast.entanglement import (
+    entanglement_entropy,
+    entanglement_spectrum,
+    entropy_from_spectrum,
+    fermion_entanglement_spectrum,
+    reduced_density_matrix,
+    renyi_entropy,
+    tsallis_entropy,
+)
 
 
 def random_state(rng, L, batch=()):

@@ -9,8 +9,15 @@ import numpy as np
 import pytest
 
 from nnqs_fast import errors
-from nnqs_fast.entanglement import (entanglement_spectrum, entropy_from_spectrum, haar_purity, max_entropy,
-                                    page_entropy, page_entropy_approx, page_entropy_sites)
+from nnqs_fast.entanglement import (
+    entanglement_spectrum,
+    entropy_from_spectrum,
+    haar_purity,
+    max_entropy,
+    page_entropy,
+    page_entropy_approx,
+    page_entropy_sites,
+)
 
 
 def test_small_cases_by_hand():

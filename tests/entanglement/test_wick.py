@@ -12,10 +12,22 @@ import pytest
 
 from nnqs_fast import errors
 from nnqs_fast._backend import core_module
-from nnqs_fast.entanglement import (GPKernel, cosnet_gp_kernel, delta_kernel, gaussnet_gp_kernel, haar_purity, rbf_kernel,
-                                    page_entropy, relu_nngp_kernel, spin_basis_inputs, wick_purity,
-                                    wick_purity_brute, wick_purity_factorized, wick_purity_from_matrices,
-                                    wick_purity_partial_trace)
+from nnqs_fast.entanglement import (
+    GPKernel,
+    cosnet_gp_kernel,
+    delta_kernel,
+    gaussnet_gp_kernel,
+    haar_purity,
+    page_entropy,
+    rbf_kernel,
+    relu_nngp_kernel,
+    spin_basis_inputs,
+    wick_purity,
+    wick_purity_brute,
+    wick_purity_factorized,
+    wick_purity_from_matrices,
+    wick_purity_partial_trace,
+)
 from nnqs_fast.entanglement.entropy import schmidt_matrix
 
 L = 5

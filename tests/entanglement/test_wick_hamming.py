@@ -12,9 +12,19 @@ import numpy as np
 import pytest
 
 from nnqs_fast import errors
-from nnqs_fast.entanglement import (GPKernel, cosnet_gp_kernel, delta_kernel, haar_purity, rbf_kernel,
-                                    relu_nngp_kernel, wick_purity, wick_purity_brute, wick_purity_factorized,
-                                    wick_purity_hamming, wick_purity_partial_trace)
+from nnqs_fast.entanglement import (
+    GPKernel,
+    cosnet_gp_kernel,
+    delta_kernel,
+    haar_purity,
+    rbf_kernel,
+    relu_nngp_kernel,
+    wick_purity,
+    wick_purity_brute,
+    wick_purity_factorized,
+    wick_purity_hamming,
+    wick_purity_partial_trace,
+)
 
 
 def _kernels(L):

@@ -370,7 +370,6 @@ def install(monkeypatch) -> None:
     import sys
 
     import nnqs_fast._backend as B
-    from nnqs_fast.gpu import _shim
 
     cp, cu = _make_cupy(), _make_cuda()
     monkeypatch.setitem(sys.modules, "cupy", cp)

@@ -80,7 +80,7 @@ def test_backend_reports_reason_and_cuda_request_fails_cleanly() -> None:
 
 
 def test_gpu_details_never_raises() -> None:
-    from nnqs_fast.gpu._shim import gpu_details
+    from nnqs_fast._backend import gpu_details
 
     info = gpu_details()
     assert isinstance(info, dict)

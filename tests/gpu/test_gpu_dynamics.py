@@ -18,10 +18,9 @@ def _kernels(rng, n=61, m=23, d=6):
 
 
 def _module():
-    dyn = pytest.importorskip("nnqs_fast.dynamics")
-    if not hasattr(dyn, "gradient_descent_mse"):
-        pytest.skip("the CPU dynamics area is not merged yet")
-    return dyn
+    from nnqs_fast import dynamics
+
+    return dynamics
 
 
 @pytest.mark.parametrize("discrete", [False, True])
@@ -37,15 +36,19 @@ def test_gradient_descent_mse_cuda_equals_cpu(cp, rng, discrete):
     a = cpu(ts, k_test_train=Tx)
     b = gpu(ts, k_test_train=cp.asarray(Tx))
     for u, v in zip(a, b):
-        np.testing.assert_allclose(np.asarray(v), np.asarray(u), rtol=1e-9, atol=1e-11)
+        assert isinstance(v, cp.ndarray)  # CuPy kernels in -> CuPy predictions out
+        np.testing.assert_allclose(cp.asnumpy(v), np.asarray(u), rtol=1e-9, atol=1e-11)
     a_inf, b_inf = cpu(None, k_test_train=Tx), gpu(None, k_test_train=Tx)
     for u, v in zip(a_inf, b_inf):
-        np.testing.assert_allclose(np.asarray(v), np.asarray(u), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(cp.asnumpy(v), np.asarray(u), rtol=1e-8, atol=1e-10)
+    host = dyn.gradient_descent_mse(T, y, lr, discrete=discrete, backend="cuda")(ts)  # NumPy in -> NumPy out
+    assert type(host) is np.ndarray
+    np.testing.assert_allclose(host, cpu(ts), rtol=1e-9, atol=1e-11)
 
 
 def test_gradient_descent_mse_pair_and_omega_ri(cp, rng):
     dyn = _module()
-    _, T, _, Tx, _ = _kernels(rng)
+    _, T, _, _Tx, _ = _kernels(rng)
     n = T.shape[0]
     T2 = T * 1.3 + 0.01 * np.eye(n)
     y = rng.standard_normal(n) + 1j * rng.standard_normal(n)
@@ -82,7 +85,8 @@ def _assert_tree_close(a, b):
     elif a is None:
         assert b is None
     else:
-        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(b.get() if hasattr(b, "get") else np.asarray(b), np.asarray(a), rtol=1e-8,
+                                   atol=1e-10)
 
 
 def test_indefinite_kernel_raises_named_error_on_gpu(cp, rng):

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.gpu
-pytest.importorskip("nnqs_fast.entanglement.wick", reason="the CPU entanglement area is not merged yet")
 
 
 def _brute(C: np.ndarray, P: np.ndarray, DA: int, DB: int) -> tuple[float, float]:

@@ -66,45 +66,68 @@ def test_relu_kernel_cuda_equals_cpu_public_api(cp, rng, dtype):
     kf = relu_kernel_fn(depth=2, W_std=0.5, b_std=0.1)
     x = rng.choice([-1.0, 1.0], size=(41, 16)).astype(dtype)
     y = rng.choice([-1.0, 1.0], size=(29, 16)).astype(dtype)
-    for x2 in (None, y):
+    xd, yd = cp.asarray(x), cp.asarray(y)
+    for x2, x2d in ((None, None), (y, yd)):
         cpu = kf(x, x2, get=("nngp", "ntk"), backend="cpu")
-        gpu = kf(x, x2, get=("nngp", "ntk"), backend="cuda")
-        assert isinstance(gpu.ntk, cp.ndarray)
+        gpu = kf(xd, x2d, get=("nngp", "ntk"), backend="cuda")
+        assert isinstance(gpu.ntk, cp.ndarray) and type(gpu).__name__ == "Kernel"  # CuPy in -> CuPy out
         _close(gpu.nngp.get(), cpu.nngp, dtype)
         _close(gpu.ntk.get(), cpu.ntk, dtype)
         # single get, each array alone (the in-place path writes the dot products into the requested output)
-        _close(kf(x, x2, get="nngp", backend="cuda").get(), cpu.nngp, dtype)
-        _close(kf(x, x2, get="ntk", backend="cuda").get(), cpu.ntk, dtype)
+        _close(kf(xd, x2d, get="nngp", backend="cuda").get(), cpu.nngp, dtype)
+        _close(kf(xd, x2d, get="ntk", backend="cuda").get(), cpu.ntk, dtype)
+        host = kf(x, x2, get="ntk", backend="cuda")  # NumPy in -> NumPy out
+        assert type(host) is np.ndarray and host.dtype == dtype
+        _close(host, cpu.ntk, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("trainable", ["last", "all"])
 def test_cosnet_gaussnet_kernels_cuda_equal_cpu(cp, rng, dtype, trainable):
-    kernels = pytest.importorskip("nnqs_fast.kernels")
-    if not hasattr(kernels, "cosnet_kernel_fn"):
-        pytest.skip("the CPU Cos-net kernels are not merged yet")
+    from nnqs_fast import kernels
+
     x = rng.standard_normal((45, 6)).astype(dtype)
     y = rng.standard_normal((33, 6)).astype(dtype)
     for kf in (kernels.cosnet_kernel_fn(2.0, 1.5, trainable=trainable),
                kernels.gaussnet_kernel_fn(1.2, 0.7, trainable=trainable)):
         for x2 in (None, y):
+            x2d = None if x2 is None else cp.asarray(x2)
             cpu = kf(x, x2, get=("nngp", "ntk"), chunk_size=16, backend="cpu")
-            gpu = kf(x, x2, get=("nngp", "ntk"), chunk_size=16, backend="cuda")
+            gpu = kf(cp.asarray(x), x2d, get=("nngp", "ntk"), chunk_size=16, backend="cuda")
             assert isinstance(gpu.nngp, cp.ndarray) and gpu.ntk.dtype == dtype
             _close(gpu.nngp.get(), cpu.nngp, dtype)
             _close(gpu.ntk.get(), cpu.ntk, dtype)
-            _close(kf(x, x2, get="ntk", backend="cuda").get(), cpu.ntk, dtype)
+            _close(kf(x, x2, get="ntk", backend="cuda"), cpu.ntk, dtype)
 
 
 def test_complex_single_qsntk_cuda_equals_cpu(cp, rng):
-    kernels = pytest.importorskip("nnqs_fast.kernels")
-    if not hasattr(kernels, "complex_single_qsntk"):
-        pytest.skip("the CPU S16 kernel is not merged yet")
+    from nnqs_fast import kernels
+
     x = rng.standard_normal((20, 3))
     for act in ("relu", "erf"):
         cpu = kernels.complex_single_qsntk(x, activation=act, backend="cpu")
-        gpu = kernels.complex_single_qsntk(x, activation=act, backend="cuda")
+        gpu = kernels.complex_single_qsntk(cp.asarray(x), activation=act, backend="cuda")
+        assert isinstance(gpu.phi, cp.ndarray)  # no CUDA implementation: CPU compute, CuPy in -> CuPy out
         np.testing.assert_allclose(cp.asnumpy(gpu.phi), np.asarray(cpu.phi), rtol=1e-13)
+
+
+def test_decoupled_qsntk_follows_the_return_type_rule(cp, rng):
+    """decoupled_qsntk (S10-S11 from the analytic NTKs): CuPy in -> a QSNTK of CuPy arrays; NumPy in -> NumPy."""
+    from nnqs_fast import kernels
+
+    x = rng.choice([-1.0, 1.0], size=(19, 5))
+    y = rng.choice([-1.0, 1.0], size=(7, 5))
+    kf2 = kernels.relu_kernel_fn(depth=2)
+    ref_t1 = _relu_numpy(x, y, 1, 0.5, 0.1)[1]
+    ref_t2 = _relu_numpy(x, y, 2, 0.5, 0.1)[1]
+    dev = kernels.decoupled_qsntk(cp.asarray(x), cp.asarray(y), kernel_fn2=kf2, backend="cuda")
+    host = kernels.decoupled_qsntk(x, y, kernel_fn2=kf2, backend="cuda")
+    for f in ("theta", "phi", "theta1", "theta2", "mixing", "mixing_t"):
+        assert isinstance(getattr(dev, f), cp.ndarray), f
+        assert type(getattr(host, f)) is np.ndarray, f
+    _close(dev.theta.get(), ref_t1 - ref_t2, np.float64)
+    _close(host.phi, ref_t1 + ref_t2, np.float64)
+    assert not bool(cp.any(dev.mixing)) and not dev.symmetric
 
 
 def test_relu_kernel_numpy_input_moved_once_and_symmetric(cp, rng):
@@ -170,29 +193,28 @@ def test_empirical_qsntk_decoupled(cp, rng, oracles, dtype):
 
 
 def test_empirical_qsntk_cuda_equals_cpu_public_api(cp, rng):
-    kernels = pytest.importorskip("nnqs_fast.kernels")
-    if not hasattr(kernels, "empirical_qsntk"):
-        pytest.skip("the CPU empirical_qsntk is not merged yet")
+    from nnqs_fast import kernels
+    from nnqs_fast.networks import init_cosnet
+
     p1 = init_relu(0, input_dim=4, width=40)
     p2 = init_relu(1, input_dim=4, width=40)
     x = rng.choice([-1.0, 1.0], size=(23, 4))
     y = rng.choice([-1.0, 1.0], size=(17, 4))
     for a, b, x2 in ((p1, p2, None), (p1, None, None), (p1, p2, y)):
         cpu = kernels.empirical_qsntk(a, b, x, x2, chunk_size=8, backend="cpu")
-        gpu = kernels.empirical_qsntk(a, b, x, x2, chunk_size=8, backend="cuda")
+        gpu = kernels.empirical_qsntk(a, b, cp.asarray(x), None if x2 is None else cp.asarray(x2), chunk_size=8,
+                                      backend="cuda")
+        assert gpu.meta.get("backend") == "cuda"  # the CUDA implementation ran
         for f in ("theta", "phi", "theta1", "theta2", "mixing"):
+            assert isinstance(getattr(gpu, f), cp.ndarray)
             _close(cp.asnumpy(getattr(gpu, f)), np.asarray(getattr(cpu, f)), np.float64)
     deep = init_relu(2, input_dim=4, width=31, depth=3)
-    _close(kernels.empirical_ntk(deep, x, y, backend="cuda").get(), kernels.empirical_ntk(deep, x, y, backend="cpu"),
+    _close(kernels.empirical_ntk(deep, cp.asarray(x), cp.asarray(y), backend="cuda").get(),
+           kernels.empirical_ntk(deep, x, y, backend="cpu"), np.float64)
+    # networks without a CUDA path (Cos-net) still work with backend="cuda" (CPU compute, CuPy in -> CuPy out)
+    cn = init_cosnet(0, input_dim=4, width=12)
+    _close(kernels.empirical_ntk(cn, cp.asarray(x), backend="cuda").get(), kernels.empirical_ntk(cn, x, backend="cpu"),
            np.float64)
-    # networks without a CUDA path (Cos-net) still work with backend="cuda" (CPU compute, moved to the device)
-    if hasattr(kernels, "empirical_ntk"):
-        from nnqs_fast.networks import cosnet
-
-        cn = cosnet.init_cosnet(0, input_dim=4, width=12) if hasattr(cosnet, "init_cosnet") else None
-        if cn is not None:
-            _close(kernels.empirical_ntk(cn, x, backend="cuda").get(), kernels.empirical_ntk(cn, x, backend="cpu"),
-                   np.float64)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -221,16 +243,17 @@ def test_qsntk_from_jacobians_complex_and_real_parts(cp, rng, dtype):
 
 
 def test_qsntk_from_jacobians_cuda_equals_cpu_public_api(cp, rng):
-    kernels = pytest.importorskip("nnqs_fast.kernels")
-    if not hasattr(kernels, "qsntk_from_jacobians"):
-        pytest.skip("the CPU qsntk_from_jacobians is not merged yet")
+    from nnqs_fast import kernels
+
     J = rng.standard_normal((13, 21)) + 1j * rng.standard_normal((13, 21))
     Jb = rng.standard_normal((9, 21)) + 1j * rng.standard_normal((9, 21))
     for args, kw in (((J,), {}), ((J, Jb), {}), ((), dict(J1=J.real, J2=J.imag)), ((J.real,), {}),
                      ((), dict(J1=J.real, J1_x2=Jb.real))):
         cpu = kernels.qsntk_from_jacobians(*args, **kw, backend="cpu")
-        gpu = kernels.qsntk_from_jacobians(*args, **kw, backend="cuda")
-        assert gpu.symmetric == cpu.symmetric
+        gpu = kernels.qsntk_from_jacobians(*(cp.asarray(a) for a in args),
+                                           **{k: cp.asarray(v) for k, v in kw.items()}, backend="cuda")
+        assert gpu.symmetric == cpu.symmetric and gpu.meta.get("backend") == "cuda"
+        assert isinstance(gpu.phi, cp.ndarray)
         for f in ("theta", "phi", "theta1", "theta2", "mixing", "mixing_t"):
             np.testing.assert_allclose(cp.asnumpy(getattr(gpu, f)), np.asarray(getattr(cpu, f)), rtol=1e-11,
                                        atol=1e-11 * np.abs(cpu.phi).max(), err_msg=f)

@@ -14,7 +14,7 @@ def test_jacobian_oracle_matches_finite_differences(oracles, rng):
     flat = [a.copy() for pair in zip(params.weights, params.biases) for a in pair]
     eps = 1e-6
     col = 0
-    for t, arr in enumerate(flat):
+    for arr in flat:
         for idx in np.ndindex(arr.shape):
             saved = arr[idx]
             vals = []
@@ -42,7 +42,7 @@ def test_gd_step_oracle_is_a_gradient_step(oracles, rng):
     W, b0, v, b1 = rng.standard_normal((N, d)), rng.standard_normal(N), rng.standard_normal(N), 0.3
     x, y = rng.standard_normal((n, d)), rng.standard_normal(n)
     lr = 1.0
-    W2, b02, v2, b12, loss = oracles.gd_step(W, b0, v, b1, x, y, lr, 0.5, 0.1)
+    W2, _b02, v2, b12, _loss = oracles.gd_step(W, b0, v, b1, x, y, lr, 0.5, 0.1)
 
     def L(W_, b0_, v_, b1_):
         return oracles.gd_step(W_, b0_, v_, b1_, x, y, 0.0, 0.5, 0.1)[4]

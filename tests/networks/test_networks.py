@@ -8,9 +8,9 @@ import pytest
 
 import nnqs_fast as nf
 from nnqs_fast.errors import InvalidInputError, NonFiniteError, ShapeMismatchError
+from nnqs_fast.networks.complex_single import ComplexSingleParams
 from nnqs_fast.networks.cosnet import CosNetParams
 from nnqs_fast.networks.gaussnet import GaussNetParams
-from nnqs_fast.networks.complex_single import ComplexSingleParams
 from nnqs_fast.networks.relu import relu_from_vector, relu_param_vector
 
 

@@ -34,7 +34,8 @@ def test_bonds_match_coordinate_brute_force(lx: int, ly: int, boundary: str) -> 
     assert all(i < j for i, j in got)
     assert set(got) == _brute_bonds(lx, ly, boundary == "periodic")
     # count formula: per line, n - 1 open; periodic n for n > 2, n - 1 for n <= 2 (no doubled bond on a side of 2)
-    b = (lambda n: n if (boundary == "periodic" and n > 2) else n - 1)
+    def b(n: int) -> int:
+        return n if (boundary == "periodic" and n > 2) else n - 1
     assert lat.n_bonds == ly * b(lx) + lx * b(ly)
     assert lat.n_sites == lx * ly
 

@@ -10,8 +10,17 @@ import pytest
 import scipy.linalg as sla
 
 from nnqs_fast.errors import InvalidInputError, MemoryLimitError, NonFiniteError
-from nnqs_fast.physics import (Lattice, Target, encode_occupations, encode_spins, hubbard_hamiltonian,
-                               hubbard_quench_target, make_target, tfim_hamiltonian, tfim_quench_target)
+from nnqs_fast.physics import (
+    Lattice,
+    Target,
+    encode_occupations,
+    encode_spins,
+    hubbard_hamiltonian,
+    hubbard_quench_target,
+    make_target,
+    tfim_hamiltonian,
+    tfim_quench_target,
+)
 from nnqs_fast.physics.quench import DegenerateGroundStateWarning, evolve, fix_phase, ground_state
 
 
@@ -33,7 +42,7 @@ def test_tfim_quench_vs_dense_expm(boundary: str) -> None:
 @pytest.mark.parametrize("boundary", ["open", "periodic"])
 def test_hubbard_quench_vs_dense(boundary: str) -> None:
     lat = Lattice(2, 3, boundary)
-    psi, basis, info = hubbard_quench_target(lat, 2, 1, t=1.0, U0=4.0, U=8.0, tau=2.1)
+    psi, _basis, info = hubbard_quench_target(lat, 2, 1, t=1.0, U0=4.0, U=8.0, tau=2.1)
     H0, _ = hubbard_hamiltonian(lat, 2, 1, U=4.0)
     H, _ = hubbard_hamiltonian(lat, 2, 1, U=8.0)
     w, v = np.linalg.eigh(H0.toarray())

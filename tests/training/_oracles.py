@@ -14,9 +14,12 @@ def flatten(p: ReLUParams) -> np.ndarray:
 def unflatten(theta: np.ndarray, like: ReLUParams) -> ReLUParams:
     N, d = like.weights[0].shape
     i = 0
-    W1 = theta[i:i + N * d].reshape(N, d); i += N * d
-    b1 = theta[i:i + N]; i += N
-    a = theta[i:i + N].reshape(1, N); i += N
+    W1 = theta[i:i + N * d].reshape(N, d)
+    i += N * d
+    b1 = theta[i:i + N]
+    i += N
+    a = theta[i:i + N].reshape(1, N)
+    i += N
     b2 = theta[i:i + 1]
     return ReLUParams((W1.copy(), a.copy()), (b1.copy(), b2.copy()), like.W_std, like.b_std)
 

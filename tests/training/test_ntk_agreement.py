@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from nnqs_fast.kernels.spectrum import max_learning_rate
 from nnqs_fast.networks.relu import apply_relu, init_relu
 from nnqs_fast.training import CPUReLUStep
-from nnqs_fast.kernels.spectrum import max_learning_rate
 
 from ._oracles import analytic_ntk, flatten, jacobian
 
@@ -30,7 +30,7 @@ def _data(seed=0):
 
 
 def test_linearised_network_matches_prediction_to_rounding():
-    x, y, xt, yt = _data()
+    x, y, xt, _yt = _data()
     p = init_relu(1, 12, 300)
     J, Jt = jacobian(p, x), jacobian(p, xt)
     theta_bb, theta_tb = J @ J.T, Jt @ J.T

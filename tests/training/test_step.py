@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nnqs_fast.kernels.spectrum import max_learning_rate
 from nnqs_fast.networks.relu import apply_relu, init_relu
 from nnqs_fast.training import CPUReLUStep, GDStep, NumpyReLUStep, make_step
-from nnqs_fast.kernels.spectrum import max_learning_rate
 
 from ._oracles import analytic_ntk, empirical_ntk, flatten, jacobian, unflatten
 

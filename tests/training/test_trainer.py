@@ -67,7 +67,7 @@ def test_ensemble_statistics_match_independently_trained_members():
 
 
 def test_learning_rate_above_maximum_is_refused_or_warned():
-    x, y, xt, yt = _problem()
+    x, y, _xt, _yt = _problem()
     eta = max_learning_rate_for(x)
     with pytest.raises(LearningRateTooLargeError, match=f"{eta:.6g}"):
         train_ensemble(x, y, width=16, n_members=1, n_steps=2, learning_rate=1.1 * eta, quiet=True)
@@ -131,7 +131,7 @@ def test_keyboard_interrupt_keeps_what_was_recorded(monkeypatch):
 
 
 def test_input_validation():
-    x, y, xt, yt = _problem()
+    x, y, xt, _yt = _problem()
     with pytest.raises(InvalidInputError):
         train_ensemble(x, y, xt, None, width=8, quiet=True)
     with pytest.raises(InvalidInputError):
@@ -143,8 +143,7 @@ def test_input_validation():
 
 
 def test_cuda_path_uses_the_gdstep_interface(monkeypatch):
-    """backend="cuda" drives the same loop through nnqs_fast.gpu.training.make_step (here a NumPy stand-in)."""
-    from nnqs_fast.errors import BackendUnavailableError
+    """backend="cuda" drives the same loop through the registered CUDA make_step (here a NumPy stand-in)."""
     from nnqs_fast.training import trainer
 
     used = {"n": 0}
@@ -153,18 +152,12 @@ def test_cuda_path_uses_the_gdstep_interface(monkeypatch):
         used["n"] += 1
         return NumpyReLUStep(params, x, y, lr, x_test, y_test)
 
-    def fake_gpu_impl(area, name):
-        assert area == "training"
-        if name == "make_step":
-            return fake_make_step
-        raise BackendUnavailableError("no whole-ensemble implementation")
-
-    monkeypatch.setattr(trainer, "resolve_backend", lambda b: "cuda")
-    monkeypatch.setattr(trainer, "gpu_impl", fake_gpu_impl)
-    monkeypatch.setattr(step_mod, "gpu_impl", fake_gpu_impl, raising=False)
     import nnqs_fast._backend as be
 
-    monkeypatch.setattr(be, "gpu_impl", fake_gpu_impl)
+    # the registry holds a CUDA make_step (a NumPy stand-in) and no whole-ensemble CUDA implementation
+    monkeypatch.setitem(be._CUDA_AREAS_LOADED, "training", "")
+    monkeypatch.setattr(be, "_CUDA_IMPLS", {"training.make_step": fake_make_step})
+    monkeypatch.setattr(trainer, "resolve_backend", lambda b: "cuda")
     x, y, xt, yt = _problem()
     kw = dict(width=24, n_members=2, n_steps=15, seed=2, quiet=True)
     res = train_ensemble(x, y, xt, yt, backend="cuda", **kw)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import InvalidInputError
+
 
 def add_output_options(p: argparse.ArgumentParser, *, default_out: str | None = None) -> None:
     """``--out DIR`` (required unless a default is given) and ``--quiet``."""
@@ -16,8 +18,18 @@ def add_seed_option(p: argparse.ArgumentParser, default: int = 0) -> None:
     p.add_argument("--seed", type=int, default=default, help=f"random seed (default: {default})")
 
 
+def _backend_name(value: str) -> str:
+    """``--backend`` through the package's one backend parser (same letter-case rule and message)."""
+    from .._backend import parse_backend
+
+    try:
+        return parse_backend(value)
+    except InvalidInputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_backend_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", choices=("auto", "cpu", "cuda"), default="auto",
+    p.add_argument("--backend", type=_backend_name, choices=("auto", "cpu", "cuda"), default="auto",
                    help="compute backend (default: auto = cuda when usable, else cpu)")
 
 

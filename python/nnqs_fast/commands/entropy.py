@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from typing import Any
 
 import numpy as np
 
@@ -63,10 +64,19 @@ def _parse_cuts(cuts, L: int):
 
 def run(args: argparse.Namespace) -> int:
     from .._backend import resolve_backend
-    from ..entanglement import (cosnet_gp_kernel, entanglement_spectrum, entropy_from_spectrum,
-                                fermion_entanglement_spectrum, gaussnet_gp_kernel,
-                                max_entropy, page_entropy, parse_entropy_kind, relu_nngp_kernel,
-                                sample_ensemble_entropies, wick_purity)
+    from ..entanglement import (
+        cosnet_gp_kernel,
+        entanglement_spectrum,
+        entropy_from_spectrum,
+        fermion_entanglement_spectrum,
+        gaussnet_gp_kernel,
+        max_entropy,
+        page_entropy,
+        parse_entropy_kind,
+        relu_nngp_kernel,
+        sample_ensemble_entropies,
+        wick_purity,
+    )
     from ..experiments.io import save_results
 
     backend = resolve_backend(args.backend)
@@ -87,12 +97,12 @@ def run(args: argparse.Namespace) -> int:
             L = int(inputs.shape[1])
             fermions = not (D == 2 ** L and np.array_equal(codes, np.arange(D)))
         else:
-            L = int(round(math.log2(D))) if D > 1 else 0
+            L = round(math.log2(D)) if D > 1 else 0
             if L < 1 or 2 ** L != D:
                 raise InvalidInputError(f"the state has length {D}, not 2**L, and the file has no 'basis'/'inputs' "
                                         "arrays (as written by `nnqs-fast targets`) to identify a fermion basis")
         cuts = _parse_cuts(args.cuts, L)
-        results = {"mode": "state", "basis": "hubbard" if fermions else "spin", "n_sites": L,
+        results: dict[str, Any] = {"mode": "state", "basis": "hubbard" if fermions else "spin", "n_sites": L,
                    "cuts": [list(c) for c in cuts], "entropies": {}}
         arrays = {}
         for name, kind, order in kinds:
@@ -128,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         kern = relu_nngp_kernel(L, args.depth)
     k2 = None if args.real else "same"
-    wick = [wick_purity(kern, k2, n_sites=L, subsystem=c, backend="cpu") for c in cuts]
+    wick = [wick_purity(kern, k2, n_sites=L, subsystem=c, backend=backend) for c in cuts]
     results = {
         "mode": "ensemble", "n_sites": L, "cuts": [list(c) for c in cuts],
         "subsystem_sizes": [len(c) for c in cuts],

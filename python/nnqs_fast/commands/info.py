@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any
 
 from .._backend import backend_info
 from .._version import __version__
@@ -18,17 +19,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    info = {"nnqs_fast": __version__, "backends": {}}
+    backends: dict[str, dict[str, Any]] = {}
+    info = {"nnqs_fast": __version__, "backends": backends}
     for name, st in backend_info().items():
-        info["backends"][name] = {"usable": st.usable, "reason": st.reason, **st.details}
+        backends[name] = {"usable": st.usable, "reason": st.reason, **st.details}
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
     print(f"nnqs_fast {__version__}")
-    for name, st in info["backends"].items():
-        status = "usable" if st["usable"] else f"not usable: {st['reason']}"
+    for name, row in backends.items():
+        status = "usable" if row["usable"] else f"not usable: {row['reason']}"
         print(f"  {name:5s} {status}")
-        for k, v in st.items():
+        for k, v in row.items():
             if k not in ("usable", "reason"):
                 print(f"        {k}: {v}")
     return 0

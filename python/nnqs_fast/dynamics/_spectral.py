@@ -18,9 +18,12 @@ eigendecomposition is computed once (float64 / complex128, :func:`scipy.linalg.e
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.linalg
 
+from .._backend import register_cpu
 from ..errors import KernelNotPositiveDefiniteError, LearningRateTooLargeError
 
 #: relative tolerance (times n · machine epsilon · λ_max) below which an eigenvalue counts as zero
@@ -49,33 +52,64 @@ def smallest_eigenvalue(H: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-class SpectralFlow:
-    """Linear gradient flow / descent driven by one PSD matrix ``H`` at rate ``c`` (see module docstring)."""
+@register_cpu("dynamics.eigh")
+def host_eigh(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(λ ascending, V)`` of a real symmetric / complex Hermitian matrix (LAPACK ``syevd``/``heevd``)."""
+    return scipy.linalg.eigh(H, check_finite=False, driver="evd")
 
-    def __init__(self, H: np.ndarray, c: float, *, discrete: bool, what: str = "the train-train kernel") -> None:
+
+def checked_spectrum(lam: np.ndarray, n: int, what: str) -> tuple[np.ndarray, float]:
+    """The PD checks of every eigendecomposition (any backend): raises
+    :class:`~nnqs_fast.errors.KernelNotPositiveDefiniteError` for non-finite eigenvalues or ``λ_min < −tol``;
+    returns ``(max(λ, 0), λ_min)`` (rounding-level negatives are zero modes)."""
+    lam = np.asarray(lam)
+    if not np.all(np.isfinite(lam)):
+        raise KernelNotPositiveDefiniteError(f"{what} has non-finite eigenvalues; check the kernel")
+    lam_min, lam_max = float(lam[0]), float(lam[-1])
+    if lam_min < -pd_tolerance(lam_max, n):
+        raise _not_pd_error(lam_min, lam_max, n, what, "indefinite")
+    return np.maximum(lam, 0.0), lam_min
+
+
+class SpectralFlow:
+    """Linear gradient flow / descent driven by one PSD matrix ``H`` at rate ``c`` (see module docstring).
+
+    ``eigh``: the eigensolver (``H -> (λ ascending, V)`` as host float64/complex128 arrays; default LAPACK,
+    :func:`host_eigh`); the CUDA backend passes cuSOLVER's (the ``"dynamics.eigh"`` primitive), and then the
+    τ → ∞ solve also uses the eigendecomposition instead of a host Cholesky factor.
+    """
+
+    def __init__(self, H: np.ndarray, c: float, *, discrete: bool, what: str = "the train-train kernel",
+                 eigh: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.H = H
         self.c = float(c)
         self.discrete = bool(discrete)
         self.what = what
         self.n = H.shape[0]
+        self._eigh = host_eigh if eigh is None else eigh
         self._eig: tuple[np.ndarray, np.ndarray] | None = None
         self._chol: tuple[np.ndarray, bool] | None = None
+
+    @classmethod
+    def from_eigh(cls, H: np.ndarray, lam: np.ndarray, V: np.ndarray, c: float, *, discrete: bool,
+                  what: str = "the train-train kernel") -> SpectralFlow:
+        """A flow whose eigendecomposition ``H = V diag(λ) V^H`` (λ ascending) was computed elsewhere; the same
+        checks as :meth:`eig` apply."""
+        flow = cls(H, c, discrete=discrete, what=what)
+        flow._set_eig(np.asarray(lam), np.asarray(V))
+        return flow
+
+    def _set_eig(self, lam: np.ndarray, V: np.ndarray) -> None:
+        lam, self.lam_min_raw = checked_spectrum(lam, self.n, self.what)
+        self._eig = (lam, V)
 
     # ---- factorisations (cached) -------------------------------------------------------------------------
     def eig(self) -> tuple[np.ndarray, np.ndarray]:
         """Cached ``(λ, V)``; raises if ``H`` is indefinite beyond tolerance (or, discrete, if unstable)."""
         if self._eig is None:
-            lam, V = scipy.linalg.eigh(self.H, check_finite=False, driver="evd")
-            lam_min, lam_max = float(lam[0]), float(lam[-1])
-            tol = pd_tolerance(lam_max, self.n)
-            if not np.all(np.isfinite(lam)):
-                raise KernelNotPositiveDefiniteError(f"{self.what} has non-finite eigenvalues; check the kernel")
-            if lam_min < -tol:
-                raise _not_pd_error(lam_min, lam_max, self.n, self.what, "indefinite")
-            self.lam_min_raw = lam_min
-            lam = np.maximum(lam, 0.0)  # rounding-level negatives are zero modes
-            self._eig = (lam, V)
-        return self._eig
+            lam, V = self._eigh(self.H)
+            self._set_eig(lam, V)
+        return self._eig  # type: ignore[return-value]
 
     @property
     def lam_max(self) -> float:
@@ -90,7 +124,10 @@ class SpectralFlow:
                 "use a smaller learning_rate (the paper uses 0.9 × maximum) or discrete=False")
 
     def solve(self, b: np.ndarray) -> np.ndarray:
-        """``H^{-1} b`` (τ → ∞), from the eigendecomposition if cached, else a cached Cholesky factor."""
+        """``H^{-1} b`` (τ → ∞), from the eigendecomposition if cached (or if a device eigensolver was given), else
+        a cached Cholesky factor."""
+        if self._eig is None and self._eigh is not host_eigh:
+            self.eig()
         if self._eig is not None:
             lam, V = self._eig
             tol = pd_tolerance(lam[-1], self.n)

@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
 from .._validation import as_array, check_chunk_size, check_finite_scalar
 from ..errors import InvalidInputError, ShapeMismatchError
 from ._spectral import SpectralFlow, apply
 from ._structure import KernelSpec, as_targets, parse_kernel, parse_train_kernel
-from .predict import DEFAULT_TEST_CHUNK, Gaussian, _add_diag, _check_times, _gpu_or_none
+from .predict import DEFAULT_TEST_CHUNK, Gaussian, _add_diag, _check_times
 
 __all__ = ["gradient_descent_mse_ensemble", "EnsemblePredictor"]
 
@@ -85,11 +86,12 @@ def _parse_rows(k: Any, name: str, n: int, a: int, b: int) -> tuple[np.ndarray, 
     return _pair_mats(s)
 
 
-class EnsemblePredictor:
-    """Returned by :func:`gradient_descent_mse_ensemble`: call it for μ and covariances, or use :meth:`losses`."""
+class EnsemblePredictor(FollowsInputs):
+    """Returned by :func:`gradient_descent_mse_ensemble`: call it for μ and covariances, or use :meth:`losses`.
+    ``eigh``: the backend's eigensolver (``"dynamics.eigh"``; default LAPACK)."""
 
     def __init__(self, nngp: KernelSpec, ntk: KernelSpec, y: np.ndarray, learning_rate: float, diag_reg: float,
-                 discrete: bool) -> None:
+                 discrete: bool, eigh: Any = None) -> None:
         self.n = y.shape[0]
         self.y = y
         self.learning_rate = learning_rate
@@ -97,13 +99,14 @@ class EnsemblePredictor:
         c = 2.0 * learning_rate / self.n
         shared = nngp.kind == "single" and ntk.kind == "single"
         if shared:
-            flow = SpectralFlow(_add_diag(ntk.mats[0], diag_reg), c, discrete=discrete, what="the NTK Θ of the train points")
+            flow = SpectralFlow(_add_diag(ntk.mats[0], diag_reg), c, discrete=discrete,
+                                what="the NTK Θ of the train points", eigh=eigh)
             self._parts = [_Part(nngp.mats[0], flow, y, 1.0, 2)]
         else:
             (k1, k2), (t1, t2) = _pair_mats(nngp), _pair_mats(ntk)
-            f1 = SpectralFlow(_add_diag(t1, diag_reg), c, discrete=discrete, what="the real-part NTK Θ1")
+            f1 = SpectralFlow(_add_diag(t1, diag_reg), c, discrete=discrete, what="the real-part NTK Θ1", eigh=eigh)
             f2 = f1 if t1 is t2 else SpectralFlow(_add_diag(t2, diag_reg), c, discrete=discrete,
-                                                  what="the imaginary-part NTK Θ2")
+                                                  what="the imaginary-part NTK Θ2", eigh=eigh)
             self._parts = [_Part(k1, f1, y.real.copy(), 1.0, 1), _Part(k2, f2, y.imag.copy(), 1j, 1)]
         self._nngp_kind, self._checked = nngp.kind, False
 
@@ -119,6 +122,7 @@ class EnsemblePredictor:
         return times, scalar
 
     # ------------------------------------------------------------------------------------------------------
+    @follows_inputs
     def __call__(self, t: Any = None, nngp_test_train: Any = None, ntk_test_train: Any = None,
                  nngp_test_test: Any = None, *, get_cov: str | None = "variance") -> Any:
         """Mean and covariance of the ensemble at time(s) ``t`` (steps; ``None`` = τ → ∞).
@@ -147,7 +151,7 @@ class EnsemblePredictor:
                 covs[j] = np.stack(out)
         if len(self._parts) == 1 and get_cov is not None:
             covs[1] = covs[0]
-        train = Gaussian(*(None if a is None else (a[0] if scalar else a) for a in (mean, *covs)))
+        train = Gaussian(*[None if a is None else (a[0] if scalar else a) for a in (mean, *covs)])  # type: ignore[arg-type]
         if ntk_test_train is None:
             return train
         if nngp_test_train is None and get_cov is not None:
@@ -155,10 +159,10 @@ class EnsemblePredictor:
         ntk_x = parse_kernel(ntk_test_train, "ntk_test_train", n_cols=self.n, square=False)
         m = ntk_x.n_rows
         t1, t2 = _pair_mats(ntk_x)
-        kx = None
+        kx: Any = None
         if nngp_test_train is not None:
             kx = _pair_mats(parse_kernel(nngp_test_train, "nngp_test_train", n_cols=self.n, square=False))
-        kxx = None
+        kxx: Any = None
         if get_cov is not None:
             if nngp_test_test is None:
                 raise InvalidInputError("get_cov needs nngp_test_test (full matrix, or diagonal for 'variance')")
@@ -184,10 +188,11 @@ class EnsemblePredictor:
             tcovs[j] = np.stack(out)
         if len(self._parts) == 1 and get_cov is not None:
             tcovs[1] = tcovs[0]
-        test = Gaussian(*(None if a is None else (a[0] if scalar else a) for a in (tmean, *tcovs)))
+        test = Gaussian(*[None if a is None else (a[0] if scalar else a) for a in (tmean, *tcovs)])  # type: ignore[arg-type]
         return train, test
 
     # ------------------------------------------------------------------------------------------------------
+    @follows_inputs
     def losses(self, t: Any = None, y_test: Any = None, nngp_test_train: Any = None, ntk_test_train: Any = None,
                nngp_test_diag: Any = None, *, chunk_size: int | None = None) -> dict[str, Any]:
         """L_μ, L_γ and L_Ψl = L_μ + L_γ (Eqs. 16–18) on the train set and, with test data, the test set.
@@ -227,7 +232,7 @@ class EnsemblePredictor:
             for src in (ntk_src, nngp_src):
                 if isinstance(src, KernelSpec) and src.n_rows != m:
                     raise ShapeMismatchError(f"test kernels have {src.n_rows} rows but y_test has {m} points")
-            acc = [dict(S2=0.0, s1=0.0, u=0.0) for _ in self._parts]
+            acc: list[dict[str, Any]] = [dict(S2=0.0, s1=0.0, u=0.0) for _ in self._parts]
             for a in range(0, m, cs):
                 b = min(a + cs, m)
                 t_rows = _parse_rows(ntk_src, "ntk_test_train", self.n, a, b)
@@ -242,7 +247,7 @@ class EnsemblePredictor:
                     acc[j]["u"] = acc[j]["u"] + apply(Px.T, ypart)
             lmu_t = np.zeros(times.size)
             lgam_t = np.zeros(times.size)
-            for j, (p, (P, G)) in enumerate(zip(self._parts, facs)):
+            for j, (p, (_P, G)) in enumerate(zip(self._parts, facs)):
                 ypart = yt if p.mult == 2 else (yt.real if j == 0 else yt.imag)
                 S2, s1, u = acc[j]["S2"], acc[j]["s1"], acc[j]["u"]
                 A = G * p.w[:, None]                              # (n, T): coefficients of μ_x in Px
@@ -275,6 +280,7 @@ def _test_test(k: Any, m: int, get_cov: str) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+@dispatch("dynamics.gradient_descent_mse_ensemble")
 def gradient_descent_mse_ensemble(nngp_train_train: Any, ntk_train_train: Any, y_train: Any,
                                   learning_rate: float, diag_reg: float = 0.0, discrete: bool = False,
                                   backend: str = "auto") -> EnsemblePredictor:
@@ -285,9 +291,6 @@ def gradient_descent_mse_ensemble(nngp_train_train: Any, ntk_train_train: Any, y
     ``2η/n`` per gradient-descent step (continuous time, or exact whole steps with ``discrete=True``; then η must
     be below n / λ_max(Θ)). ``diag_reg`` is added to the NTK diagonal. Returns an :class:`EnsemblePredictor`.
     """
-    gpu = _gpu_or_none("gradient_descent_mse_ensemble", backend)
-    if gpu is not None:
-        return gpu(nngp_train_train, ntk_train_train, y_train, learning_rate, diag_reg, discrete)
     y = as_targets(y_train)
     lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
     r = check_finite_scalar(diag_reg, "diag_reg", nonnegative=True)
@@ -298,4 +301,4 @@ def gradient_descent_mse_ensemble(nngp_train_train: Any, ntk_train_train: Any, y
         if s.kind not in ("single", "pair"):
             raise InvalidInputError(f"{nm} must be one real (n, n) kernel or a pair (K_re, K_im) for the ensemble "
                                     "(independent real parts); got the " + s.kind + " form")
-    return EnsemblePredictor(nngp, ntk, y, lr, r, bool(discrete))
+    return EnsemblePredictor(nngp, ntk, y, lr, r, bool(discrete), implementation("dynamics.eigh", backend))

@@ -19,17 +19,17 @@ Conventions (docs/CONVENTIONS.md)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import gpu_impl, resolve_backend
+from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
 from .._validation import as_array, check_chunk_size, check_finite_scalar, check_positive_int
-from ..errors import BackendUnavailableError, InvalidInputError, ShapeMismatchError
+from ..errors import InvalidInputError, ShapeMismatchError
 from ._spectral import SpectralFlow, apply
-from ._structure import (KernelSpec, as_initial, as_targets, check_same_form, omega_m, parse_kernel,
-                         parse_train_kernel)
+from ._structure import KernelSpec, as_initial, as_targets, check_same_form, omega_m, parse_kernel, parse_train_kernel
 
 __all__ = ["gradient_descent_mse", "GradientDescentPredictor", "gp_inference", "GPInference", "Gaussian"]
 
@@ -62,22 +62,6 @@ def _max_learning_rate(k_train_train: Any, n_train: int | None = None) -> float:
     return float(max_learning_rate(omega_m(spec.mats[0]), omega_m=True))
 
 
-def _gpu_or_none(name: str, backend: str) -> Any:
-    """The CUDA implementation of ``name`` when the backend resolves to ``"cuda"``, else None.
-
-    ``backend="auto"`` falls back to the CPU path when this build has no CUDA implementation of ``name``;
-    an explicit ``backend="cuda"`` raises :class:`~nnqs_fast.errors.BackendUnavailableError` instead.
-    """
-    if resolve_backend(backend) != "cuda":
-        return None
-    try:
-        return gpu_impl("dynamics", name)
-    except BackendUnavailableError:
-        if backend.lower() == "auto":
-            return None
-        raise
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # channels: how ψ maps onto the state vector of one SpectralFlow, for each kernel form
 # ---------------------------------------------------------------------------------------------------------------
@@ -91,26 +75,38 @@ class _Channel:
     dec_test: Callable[[np.ndarray], np.ndarray]  # test state -> contribution to ψ on test points
 
 
-def _build_channels(spec: KernelSpec, n: int, lr: float, diag_reg: float, discrete: bool) -> list[_Channel]:
+def _times(unit: complex) -> Callable[[np.ndarray], np.ndarray]:
+    """``s -> unit * s``."""
+    return lambda s: unit * s
+
+
+def _rows_of(j: int) -> Callable[[KernelSpec], np.ndarray]:
+    """Part ``j`` of a ``"pair"`` test-train chunk (the single matrix otherwise)."""
+    return lambda s: s.mats[j] if s.kind == "pair" else s.mats[0]
+
+
+def _build_channels(spec: KernelSpec, n: int, lr: float, diag_reg: float, discrete: bool,
+                    eigh: Any = None) -> list[_Channel]:
     c_real = 2.0 * lr / n
-    ident = (lambda s: s)
+    def ident(s: np.ndarray) -> np.ndarray:
+        return s
     if spec.kind == "single":
         H = _add_diag(spec.mats[0], diag_reg)
-        flow = SpectralFlow(H, c_real, discrete=discrete, what="the NTK Θ of the train points")
+        flow = SpectralFlow(H, c_real, discrete=discrete, what="the NTK Θ of the train points", eigh=eigh)
         return [_Channel(flow, ident, ident, lambda s: s.mats[0], ident, ident)]
     if spec.kind == "pair":
         out = []
         for j, (part, unit) in enumerate((("real", 1.0), ("imaginary", 1j))):
             H = _add_diag(spec.mats[j], diag_reg)
-            flow = SpectralFlow(H, c_real, discrete=discrete, what=f"the {part}-part NTK Θ{j + 1} of the train points")
+            flow = SpectralFlow(H, c_real, discrete=discrete, what=f"the {part}-part NTK Θ{j + 1} of the train points",
+                                eigh=eigh)
             take = (np.real if j == 0 else np.imag)
-            out.append(_Channel(flow, take, (lambda s, u=unit: u * s),
-                                (lambda s, j=j: s.mats[j] if s.kind == "pair" else s.mats[0]),
-                                take, (lambda s, u=unit: u * s)))
+            out.append(_Channel(flow, take, _times(unit), _rows_of(j), take, _times(unit)))
         return out
     if spec.kind == "ri":
         H = _add_diag(spec.mats[0], diag_reg)
-        flow = SpectralFlow(H, c_real, discrete=discrete, what="the real-imaginary QS-NTK Ω_RI of the train points")
+        flow = SpectralFlow(H, c_real, discrete=discrete, what="the real-imaginary QS-NTK Ω_RI of the train points",
+                            eigh=eigh)
 
         def enc(psi: np.ndarray) -> np.ndarray:
             return np.concatenate([psi.real, psi.imag])
@@ -122,7 +118,7 @@ def _build_channels(spec: KernelSpec, n: int, lr: float, diag_reg: float, discre
         return [_Channel(flow, enc, dec, lambda s: s.mats[0], enc, dec)]
     # omega: Ψ = (ψ, ψ*), H = ΩM (Hermitian), rate η/n
     H = _add_diag(omega_m(spec.mats[0]), 2.0 * diag_reg)
-    flow = SpectralFlow(H, lr / n, discrete=discrete, what="the QS-NTK ΩM of the train points")
+    flow = SpectralFlow(H, lr / n, discrete=discrete, what="the QS-NTK ΩM of the train points", eigh=eigh)
 
     def enc_o(psi: np.ndarray) -> np.ndarray:
         return np.concatenate([psi, psi.conj()])
@@ -172,7 +168,7 @@ class _TestSource:
                 raise InvalidInputError("k_test_train is a callable: pass n_test (number of test points) or an "
                                         "array fx_test_0")
             self.fn = k
-            self.spec = None
+            self.spec: Any = None
             self.m = check_positive_int(n_test, "n_test")
         else:
             self.fn = None
@@ -202,10 +198,13 @@ def _slice_spec(spec: KernelSpec, a: int, b: int) -> KernelSpec:
     return KernelSpec(spec.kind, (np.concatenate([m[a:b], m[h + a:h + b]]),), b - a)
 
 
-class GradientDescentPredictor:
-    """``predict_fn`` returned by :func:`gradient_descent_mse` (callable; caches one factorisation per kernel)."""
+class GradientDescentPredictor(FollowsInputs):
+    """``predict_fn`` returned by :func:`gradient_descent_mse` (callable; caches one factorisation per kernel).
 
-    def __init__(self, spec: KernelSpec, y: np.ndarray, learning_rate: float, diag_reg: float, discrete: bool):
+    ``eigh``: the eigensolver of the backend (``"dynamics.eigh"``; default LAPACK)."""
+
+    def __init__(self, spec: KernelSpec, y: np.ndarray, learning_rate: float, diag_reg: float, discrete: bool,
+                 eigh: Any = None):
         self.kind = spec.kind
         self.n = spec.n_rows
         self.y = y
@@ -213,7 +212,7 @@ class GradientDescentPredictor:
         self.diag_reg = diag_reg
         self.discrete = discrete
         self._spec = spec
-        self._channels = _build_channels(spec, self.n, learning_rate, diag_reg, discrete)
+        self._channels = _build_channels(spec, self.n, learning_rate, diag_reg, discrete, eigh)
         self._checked = False
 
     @property
@@ -228,6 +227,7 @@ class GradientDescentPredictor:
                 ch.flow.check_discrete_stable(self.learning_rate, eta_max)
             self._checked = True
 
+    @follows_inputs
     def __call__(self, t: Any = None, fx_train_0: Any = 0.0, fx_test_0: Any = None, k_test_train: Any = None, *,
                  n_test: int | None = None, chunk_size: int | None = None) -> Any:
         """Predicted ψ on the train points (and the test points when ``k_test_train`` is given).
@@ -283,6 +283,7 @@ class GradientDescentPredictor:
         return train_out, (test[0] if scalar else test)
 
 
+@dispatch("dynamics.gradient_descent_mse")
 def gradient_descent_mse(k_train_train: Any, y_train: Any, learning_rate: float, diag_reg: float = 0.0,
                          discrete: bool = False, backend: str = "auto") -> GradientDescentPredictor:
     """Exact training dynamics of the linearised ∞-NNQS under full-batch GD on the loss of Eq. 13.
@@ -310,14 +311,11 @@ def gradient_descent_mse(k_train_train: Any, y_train: Any, learning_rate: float,
       the eigendecomposition is already cached. Singular or indefinite kernels raise
       :class:`~nnqs_fast.errors.KernelNotPositiveDefiniteError` with the smallest eigenvalue and a ``diag_reg``.
     """
-    gpu = _gpu_or_none("gradient_descent_mse", backend)
-    if gpu is not None:
-        return gpu(k_train_train, y_train, learning_rate, diag_reg, discrete)
     y = as_targets(y_train)
     lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
     r = check_finite_scalar(diag_reg, "diag_reg", nonnegative=True)
     spec = parse_train_kernel(k_train_train, y.shape[0])
-    return GradientDescentPredictor(spec, y, lr, r, bool(discrete))
+    return GradientDescentPredictor(spec, y, lr, r, bool(discrete), implementation("dynamics.eigh", backend))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -333,27 +331,28 @@ class Gaussian(NamedTuple):
     cov_im: np.ndarray | None
 
 
-class GPInference:
-    """``predict_fn`` returned by :func:`gp_inference`."""
+class GPInference(FollowsInputs):
+    """``predict_fn`` returned by :func:`gp_inference` (``eigh``: the backend's eigensolver, default LAPACK)."""
 
-    def __init__(self, spec: KernelSpec, y: np.ndarray, diag_reg: float) -> None:
+    def __init__(self, spec: KernelSpec, y: np.ndarray, diag_reg: float, eigh: Any = None) -> None:
         self.spec = spec
         self.y = y
         self.diag_reg = diag_reg
         n = spec.n_rows
         if spec.kind == "single":
             f = SpectralFlow(_add_diag(spec.mats[0], diag_reg), 1.0, discrete=False,
-                             what="the NNGP kernel of the train points")
+                             what="the NNGP kernel of the train points", eigh=eigh)
             self._parts = [(f, f)]
         elif spec.kind == "pair":
             self._parts = [(SpectralFlow(_add_diag(m, diag_reg), 1.0, discrete=False,
-                                         what=f"the {p}-part NNGP kernel of the train points"),) * 2
+                                         what=f"the {p}-part NNGP kernel of the train points", eigh=eigh),) * 2
                            for m, p in zip(spec.mats, ("real", "imaginary"))]
         else:
             raise InvalidInputError("gp_inference takes one real NNGP kernel or a pair (K_re, K_im); the complex / "
                                     "mixed forms have no independent real parts")
         self.n = n
 
+    @follows_inputs
     def __call__(self, k_test_train: Any = None, k_test_test: Any = None, *, get_cov: str | None = "variance",
                  ) -> Gaussian:
         """Posterior on the test points (train points when ``k_test_train`` is None):
@@ -364,6 +363,7 @@ class GPInference:
         if get_cov not in ("variance", "full", None):
             raise InvalidInputError(f"get_cov must be 'variance', 'full' or None, got {get_cov!r}")
         train_only = k_test_train is None
+        kxx: Any = None
         if train_only:
             kx = self.spec
             kxx = self.spec
@@ -419,6 +419,7 @@ def _parse_test_test(k: Any, m: int, kind: str) -> tuple[np.ndarray, ...]:
     return tuple(out)
 
 
+@dispatch("dynamics.gp_inference")
 def gp_inference(k_train_train: Any, y_train: Any, diag_reg: float = 0.0, backend: str = "auto") -> GPInference:
     """NNGP Bayesian inference (the paper's "trained with Bayesian inference via the NNGP kernel").
 
@@ -428,10 +429,7 @@ def gp_inference(k_train_train: Any, y_train: Any, diag_reg: float = 0.0, backen
     :func:`gradient_descent_mse_ensemble` when the NTK equals the NNGP kernel and ``diag_reg = 0``.
     Returns ``predict_fn(k_test_train=None, k_test_test=None, get_cov="variance") -> Gaussian``.
     """
-    gpu = _gpu_or_none("gp_inference", backend)
-    if gpu is not None:
-        return gpu(k_train_train, y_train, diag_reg)
     y = as_targets(y_train)
     r = check_finite_scalar(diag_reg, "diag_reg", nonnegative=True)
     spec = parse_train_kernel(k_train_train, y.shape[0])
-    return GPInference(spec, y, r)
+    return GPInference(spec, y, r, implementation("dynamics.eigh", backend))

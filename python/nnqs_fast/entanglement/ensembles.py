@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -69,7 +70,7 @@ def parse_entropy_kind(kind: Any) -> tuple[str, str, float | None]:
         raise InvalidInputError(f"unknown entropy kind {kind!r}")
     if k not in ("renyi", "tsallis"):
         raise InvalidInputError(f"unknown entropy kind {kind!r}")
-    if isinstance(order, bool) or not isinstance(order, numbers.Real) or not order > 0:
+    if isinstance(order, bool) or not isinstance(order, numbers.Real) or not float(order) > 0:
         raise InvalidInputError(f"entropy order must be > 0, got {order!r}")
     order = float(order)
     if k == "renyi" and order == 1.0:
@@ -179,8 +180,8 @@ def sample_nnqs_state(network: Any = "cosnet", *, n_sites: int, width: int, seed
 class _Context:
     def __init__(self, network, L, width, params, chunk_size):
         if not (callable(network) or (isinstance(network, str) and network in ENSEMBLE_NETWORKS)):
-            raise InvalidInputError(f"network must be one of {ENSEMBLE_NETWORKS} or a callable (seed, inputs) -> values, "
-                                    f"got {network!r}")
+            raise InvalidInputError(f"network must be one of {ENSEMBLE_NETWORKS} or a callable "
+                                    f"(seed, inputs) -> values, got {network!r}")
         self.L = check_positive_int(L, "n_sites")
         if self.L > 26:
             raise InvalidInputError(f"n_sites={self.L}: the full basis 2**L is too large to sample states on")

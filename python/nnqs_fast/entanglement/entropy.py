@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from scipy.special import xlogy
@@ -58,7 +58,7 @@ def _infer_sites(dim: int, local_dim: int, n_sites: int | None) -> int:
             raise ShapeMismatchError(f"psi has length {dim} but n_sites={n_sites} with local dimension {local_dim} "
                                      f"needs {local_dim ** n_sites}; pass the full-basis state")
         return n_sites
-    L = int(round(math.log(dim, local_dim))) if dim > 1 else 0
+    L = round(math.log(dim, local_dim)) if dim > 1 else 0
     if L < 1 or local_dim ** L != dim:
         raise ShapeMismatchError(f"psi has length {dim}, which is not a power of the local dimension {local_dim}; "
                                  "pass the state on the full basis (length local_dim**n_sites)")
@@ -73,7 +73,7 @@ def normalize_subsystem(subsystem: int | Iterable[int], n_sites: int) -> tuple[i
     """
     if isinstance(subsystem, bool):
         raise InvalidInputError(f"subsystem must be an int or a list of site indices, got {subsystem!r}")
-    if isinstance(subsystem, numbers.Integral):
+    if isinstance(subsystem, (int, numbers.Integral)):
         k = int(subsystem)
         if not 0 <= k <= n_sites:
             raise InvalidInputError(f"subsystem size {k} is out of range for {n_sites} sites (0..{n_sites})")
@@ -82,7 +82,7 @@ def normalize_subsystem(subsystem: int | Iterable[int], n_sites: int) -> tuple[i
         sites = list(subsystem)
     except TypeError as exc:
         raise InvalidInputError(f"subsystem must be an int or a list of site indices, got {subsystem!r}") from exc
-    out = []
+    out: list[int] = []
     for s in sites:
         if isinstance(s, bool) or not isinstance(s, numbers.Integral):
             raise InvalidInputError(f"subsystem sites must be integers, got {s!r}")

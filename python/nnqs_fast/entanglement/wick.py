@@ -55,9 +55,9 @@ from typing import Any
 import numpy as np
 from scipy.special import gammaln, logsumexp
 
-from .._backend import core_module, gpu_impl, resolve_backend
+from .._backend import core_module, dispatch, to_numpy
 from .._validation import as_array, check_finite_scalar, check_memory, check_positive_int
-from ..errors import BackendUnavailableError, InvalidInputError, ShapeMismatchError
+from ..errors import InvalidInputError, ShapeMismatchError
 from .entropy import _matrix_view, normalize_subsystem
 
 __all__ = [
@@ -120,7 +120,7 @@ class GPKernel:
         basis it then depends on the Hamming distance only (x·y = s²(L − 2h), |x|² = |y|² = s² L)."""
         return self.family in _FAMILIES
 
-    def from_products(self, dot: np.ndarray, n1: np.ndarray, n2: np.ndarray) -> np.ndarray:
+    def from_products(self, dot: Any, n1: Any, n2: Any) -> np.ndarray:
         """NumPy evaluation (independent of the C++ one; used by the brute path and the tests)."""
         dot, n1, n2 = np.broadcast_arrays(np.asarray(dot, float), np.asarray(n1, float), np.asarray(n2, float))
         if self.family == "zero":
@@ -147,7 +147,7 @@ class GPKernel:
         x2 = x1 if x2 is None else np.asarray(x2, float)
         return self.from_products(x1 @ x2.T, np.sum(x1 * x1, 1)[:, None], np.sum(x2 * x2, 1)[None, :])
 
-    def site_factor(self, spin_values: np.ndarray) -> tuple[float, np.ndarray]:
+    def site_factor(self, spin_values: Any) -> tuple[float, np.ndarray]:
         """``(amplitude, F)`` with ``k(x, y) = amplitude · Π_i F[s_i, t_i]`` on the local values ``spin_values``."""
         v = np.asarray(spin_values, float)
         if self.family == "rbf":
@@ -246,7 +246,7 @@ def _log(x: float) -> float:
     return math.log(x) if x > 0 else -math.inf
 
 
-def _from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, method) -> WickResult:
+def result_from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, method) -> WickResult:
     num = tr_ra2 + tr_rb2 + pp
     den = tr_c * tr_c + frob_c2 + frob_p2
     if not (num > 0 and den > 0):
@@ -287,7 +287,7 @@ def _kernel2(kernel1: GPKernel, kernel2: Any) -> tuple[GPKernel, bool]:
     return kernel2, kernel2 == kernel1
 
 
-def _sizes(n_sites: int, subsystem) -> tuple[int, tuple[int, ...]]:
+def _sizes(n_sites: int | None, subsystem: Any) -> tuple[int, tuple[int, ...]]:
     L = check_positive_int(n_sites, "n_sites")
     A = normalize_subsystem(subsystem, L)
     return L, A
@@ -440,6 +440,29 @@ def _tables(X: np.ndarray, compress: bool, halve: bool = False) -> tuple[np.ndar
     return np.ascontiguousarray(pairs), np.ascontiguousarray(diag)
 
 
+def partial_trace_inputs(kernel1: Any, kernel2: Any, n_sites: int | None, subsystem: Any,
+                         spin_values: tuple[float, float], features_a: Any, features_b: Any, *, max_sites: int
+                         ) -> tuple[GPKernel, GPKernel, bool, np.ndarray, np.ndarray]:
+    """Argument rules of the partial-trace paths (CPU and CUDA): ``(k1, k2, same, X_A, X_B)`` with the
+    per-subsystem inputs of the full spin basis of ``n_sites <= max_sites`` split by ``subsystem``, or the
+    explicit features (host float64; CuPy features are copied to the host)."""
+    k1 = kernel1 if isinstance(kernel1, GPKernel) else _kernel2(kernel1, "same")[0]
+    k2, same = _kernel2(k1, kernel2)
+    if features_a is None and features_b is None:
+        L, A = _sizes(n_sites, subsystem)
+        if L > max_sites:
+            raise InvalidInputError(f"the partial-trace path enumerates subsystem configurations (here up to "
+                                    f"{max_sites} sites); use method='factorized' or 'hamming' for large L")
+        XA = spin_basis_inputs(len(A), spin_values) if A else np.zeros((1, 0))
+        XB = spin_basis_inputs(L - len(A), spin_values) if len(A) < L else np.zeros((1, 0))
+    elif features_a is not None and features_b is not None:
+        XA = as_array(to_numpy(features_a), "features_a", ndim=2, dtype=np.float64, allow_complex=False)
+        XB = as_array(to_numpy(features_b), "features_b", ndim=2, dtype=np.float64, allow_complex=False)
+    else:
+        raise InvalidInputError("give both features_a and features_b, or neither (then n_sites and subsystem)")
+    return k1, k2, same, XA, XB
+
+
 def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int | None = None,
                               subsystem=None, spin_values: tuple[float, float] = (-1.0, 1.0),
                               features_a: np.ndarray | None = None, features_b: np.ndarray | None = None,
@@ -450,20 +473,8 @@ def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sit
     permutation-invariant kernels), or explicit per-subsystem features ``features_a`` (D_A, d_A) and
     ``features_b`` (D_B, d_B) of a product basis with inputs ``x = (x_A, x_B)``.
     """
-    k1 = kernel1 if isinstance(kernel1, GPKernel) else _kernel2(kernel1, "same")[0]
-    k2, same = _kernel2(k1, kernel2)
-    if features_a is None and features_b is None:
-        L, A = _sizes(n_sites, subsystem)
-        if L > 40:
-            raise InvalidInputError("the partial-trace path enumerates subsystem configurations; use "
-                                    "method='factorized' for large L")
-        XA = spin_basis_inputs(len(A), spin_values) if A else np.zeros((1, 0))
-        XB = spin_basis_inputs(L - len(A), spin_values) if len(A) < L else np.zeros((1, 0))
-    elif features_a is not None and features_b is not None:
-        XA = as_array(features_a, "features_a", ndim=2, dtype=np.float64, allow_complex=False)
-        XB = as_array(features_b, "features_b", ndim=2, dtype=np.float64, allow_complex=False)
-    else:
-        raise InvalidInputError("give both features_a and features_b, or neither (then n_sites and subsystem)")
+    k1, k2, same, XA, XB = partial_trace_inputs(kernel1, kernel2, n_sites, subsystem, spin_values, features_a,
+                                                features_b, max_sites=40)
     DA, DB = XA.shape[0], XB.shape[0]
     if not compress:
         check_memory(32.0 * (DA * DA + DB * DB), "the uncompressed pair tables")
@@ -477,7 +488,7 @@ def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sit
     _, tr_ra2 = core.wick_partial_trace_sums(f1, p1, f2, p2, same, pa, db)
     _, tr_rb2 = core.wick_partial_trace_sums(f1, p1, f2, p2, same, pb, da)
     frob_c2, frob_p2, pp = core.wick_pair_sums(f1, p1, f2, p2, same, pa, pb, int(tile))
-    return _from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, "partial_trace")
+    return result_from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, "partial_trace")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -565,7 +576,7 @@ def wick_purity_factorized(kernel1: GPKernel | tuple[float, np.ndarray], kernel2
                 lcc.append(base + site_sum(linner, "all"))
                 spp.append(su * sv)
     ltc, lta, ltb, lfc = lse(l_tr_c), lse(lra), lse(lrb), lse(lcc)
-    if same or len(comps) == 1 and comps[0][2] == 0.0:
+    if same or (len(comps) == 1 and comps[0][2] == 0.0):
         lfp = -math.inf
     else:
         lfp, sfp = _signed_lse(lcc, spp)
@@ -719,6 +730,7 @@ def wick_purity_hamming(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: in
 # Dispatcher
 # ---------------------------------------------------------------------------------------------------------------
 
+@dispatch("entanglement.wick_purity")
 def wick_purity(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int, subsystem, method: str = "auto",
                 spin_values: tuple[float, float] = (-1.0, 1.0), compress: bool = True,
                 backend: str = "auto") -> WickResult:
@@ -728,18 +740,9 @@ def wick_purity(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int, subsy
     ``method``: ``"auto"`` (``"hamming"`` for isotropic kernels on symmetric spin values (−s, s) — every built-in
     kernel on the default ±1 basis; else factorized for product kernels, else partial_trace), ``"hamming"``,
     ``"factorized"``, ``"partial_trace"``, ``"brute"``, ``"matrix"``.
+    ``backend``: ``"cuda"`` runs ``method="partial_trace"`` with ``compress=False`` as the on-the-fly GPU sweep
+    (the other methods are already cheap on the CPU and run there).
     """
-    b = resolve_backend(backend)
-    if b == "cuda":
-        try:
-            fn = gpu_impl("entanglement", "wick_purity")
-        except BackendUnavailableError:
-            if backend != "auto":
-                raise
-            fn = None  # "auto": no CUDA implementation in this build -> the CPU path
-        if fn is not None:
-            return fn(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem, method=method,
-                      spin_values=spin_values, compress=compress)
     k2, _ = _kernel2(kernel1, kernel2)
     methods = ("auto", "hamming", "factorized", "partial_trace", "brute", "matrix")
     if method not in methods:

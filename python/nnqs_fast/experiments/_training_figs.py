@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 
 #: The paper's settings (Numerical Experiments section; Figs. 2–3).
-PAPER = {"fig2": {"width": 5000, "members": 10, "steps": 10_000, "train_size": 2400},
+PAPER: dict[str, dict[str, Any]] = {"fig2": {"width": 5000, "members": 10, "steps": 10_000, "train_size": 2400},
          "fig3": {"widths": [300, 1000, 5000], "members": 10, "steps": 10_000,
                   "train_sizes": [2400, 2600, 2800, 3000, 3200, 3400, 3600, 3800, 4000]}}
 #: Reduced defaults for a CPU-only machine (docs/training.md gives the measured wall times on 2 cores).
-REDUCED = {"fig2": {"width": 192, "members": 2, "steps": 10_000, "train_size": 2400},
+REDUCED: dict[str, dict[str, Any]] = {"fig2": {"width": 192, "members": 2, "steps": 10_000, "train_size": 2400},
            "fig3": {"widths": [64, 128, 256], "members": 1, "steps": 2000, "train_sizes": [2400, 3200, 4000]}}
 
 
@@ -53,7 +53,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, fig: str) -> None:
 def settings(args: argparse.Namespace, fig: str, backend: str) -> tuple[dict[str, Any], str]:
     """The run's settings: paper when ``--paper`` or a usable GPU, else reduced; explicit options override."""
     mode = "paper" if (getattr(args, "paper", False) or backend == "cuda") else "reduced"
-    s = dict((PAPER if mode == "paper" else REDUCED)[fig])
+    s: dict[str, Any] = dict((PAPER if mode == "paper" else REDUCED)[fig])
     for key in s:
         v = getattr(args, key, None)
         if v is not None:
@@ -81,7 +81,10 @@ def split(dim: int, train_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]
 
 def qsntk(target: Any, train_size: int, seed: int, steps: np.ndarray, lr: float | None, lr_factor: float,
           backend: str, W_std: float = 0.5, b_std: float = 0.1) -> dict[str, Any]:
-    """QS-NTK curves (discrete-time gradient descent, as the finite networks) at ``steps``: ``{"steps", "curves", "limits", "learning_rate", "eta_max", "source"}``."""
+    """QS-NTK curves (discrete-time gradient descent, as the finite networks) at ``steps``.
+
+    Returns ``{"steps", "curves", "limits", "learning_rate", "eta_max", "source"}``.
+    """
     psi = np.asarray(target.psi)
     tr, te = split(psi.shape[0], train_size, seed)
     from .predict_curves import PredictConfig, run_predict_curves

@@ -31,7 +31,8 @@ def _add(parser: argparse.ArgumentParser, *names: str, **kw) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``nnqs-fast reproduce fig1`` (skips options the caller already added)."""
     _add(parser, "--sites", type=int, default=DEFAULT_SITES, help=f"number of spins L = d (default {DEFAULT_SITES})")
-    _add(parser, "--widths", type=int, nargs="+", default=[400, 1000, 4000], help="hidden widths N (default 400 1000 4000)")
+    _add(parser, "--widths", type=int, nargs="+", default=[400, 1000, 4000],
+         help="hidden widths N (default 400 1000 4000)")
     _add(parser, "--members", type=int, default=100, help="ensemble size per width (default 100)")
     _add(parser, "--sigma-a", type=float, default=10.0, help="σ_a (default 10)")
     _add(parser, "--sigma-w", type=float, default=None, help="σ_w (default √(2d))")
@@ -44,9 +45,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def compute(*, sites: int, widths, members: int, sigma_a: float, sigma_w: float | None, seed: int,
             quiet: bool = True) -> tuple[dict, dict, dict]:
     """Run the experiment; returns (config, results, arrays) for :func:`save_results`."""
-    from ..entanglement import (cosnet_gp_kernel, haar_purity, max_entropy, page_entropy, page_entropy_approx,
-                                sample_ensemble_entropies, wick_purity)
     from .._validation import check_positive_int
+    from ..entanglement import (
+        cosnet_gp_kernel,
+        haar_purity,
+        max_entropy,
+        page_entropy,
+        page_entropy_approx,
+        sample_ensemble_entropies,
+        wick_purity,
+    )
 
     L = check_positive_int(sites, "sites", minimum=2)
     sw = math.sqrt(2 * L) if sigma_w is None else float(sigma_w)

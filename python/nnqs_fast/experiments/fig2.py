@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
               f"(eta_max {results['eta_max']:.4g}); QS-NTK test(inf) = {results['qsntk_test_inf']:.4g}")
         print("   step   ens train   QS-NTK train   ens test   QS-NTK test")
         for t, r in results["at_steps"].items():
-            f = (lambda v: "      -    " if v is None else f"{v:11.4e}")
+            def f(v: float | None) -> str:
+                return "      -    " if v is None else f"{v:11.4e}"
             print(f"  {int(t):5d} {f(r['ensemble_train'])} {r['qsntk_train']:12.4e} {f(r['ensemble_test'])} "
                   f"{r['qsntk_test']:12.4e}")
         if results["interrupted"]:

@@ -24,8 +24,9 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,8 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, (np.integer,)):
         return int(obj)
     if isinstance(obj, (complex, np.complexfloating)):
-        return {"re": float(np.real(obj)), "im": float(np.imag(obj))}
+        z = complex(obj)
+        return {"re": z.real, "im": z.imag}
     if isinstance(obj, (float, np.floating)):
         f = float(obj)
         return f if np.isfinite(f) else str(f)
@@ -85,7 +87,8 @@ def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, 
     tmp = json_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
     os.replace(tmp, json_path)
-    np.savez_compressed(npz_path, **arrays)
+    payload: dict[str, Any] = dict(arrays)
+    np.savez_compressed(npz_path, **payload)
     return json_path, npz_path
 
 

@@ -11,8 +11,9 @@ L_μ, L_γ, L_Ψl = L_μ + L_γ (Eqs. 16–18) on a log grid of gradient-descent
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +108,7 @@ def load_target(system: str, boundary: str | None, lx: int, ly: int) -> Any:
     """The paper's target for ``system`` (:func:`nnqs_fast.physics.make_target`)."""
     from ..physics import make_target
 
-    kwargs = {"lx": lx, "ly": ly, "boundary": boundary}
+    kwargs: dict[str, Any] = {"lx": lx, "ly": ly, "boundary": boundary}
     params = inspect.signature(make_target).parameters
     return make_target(system, **{k: v for k, v in kwargs.items() if k in params})
 
@@ -116,8 +117,8 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
     """Compute the QS-NTK loss curves, τ → ∞ limits and fidelities for ``config`` (see module docstring)."""
     import time
 
-    from ..dynamics.predict import _max_learning_rate
     from .._progress import progress
+    from ..dynamics.predict import _max_learning_rate
 
     c = config
     check_finite_scalar(c.lr_fraction, "lr_fraction", positive=True)

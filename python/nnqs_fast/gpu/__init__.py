@@ -1,5 +1,7 @@
-"""CUDA implementations of the public API (CuPy + nnqs_fast._cuda). Imported lazily, only when backend='cuda'.
+"""CUDA implementations (CuPy + nnqs_fast._cuda): kernel launches and device-specific choices only.
 
-Each module mirrors a CPU area (kernels, dynamics, training, entanglement); a function here has the same name
-and arguments as the public function it accelerates (see ``nnqs_fast._backend.gpu_impl``).
+Each module ``nnqs_fast.gpu.<area>`` declares the CUDA implementations of dispatched functions of that area with
+``@register_cuda("<area>.<name>")`` (see :mod:`nnqs_fast._backend`); :mod:`nnqs_fast._backend` imports it lazily,
+the first time the CUDA backend is asked for a function of the area. Validation, argument rules, chunking and
+result assembly live in the CPU areas, written for NumPy or CuPy.
 """

@@ -1,4 +1,4 @@
-"""CUDA implementation of the Wick-contraction ensemble purity (issue 6 / 7), paper Eqs. 1-2, S36-S39.
+"""CUDA implementation of the Wick-contraction ensemble purity, paper Eqs. 1-2, S36-S39.
 
 For psi = f1 + i f2 with independent GPs of kernels K1, K2 (C = K1 + K2, P = K1 - K2)::
 
@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from .._backend import register_cuda
+from ..entanglement.wick import WickResult, partial_trace_inputs, result_from_terms
 from ..errors import InvalidInputError, ShapeMismatchError
 from . import _shim
 
@@ -64,7 +66,7 @@ def wick_sums(x: Any, DA: int, DB: int, kernel1: Any, kernel2: Any, *, need_pp: 
     def frob(P: int, Q: int, sp: int, sqs: int, with_p: bool) -> tuple[float, float]:
         nb = int(mod.wick_ptrace_blocks(P))
         pc = cp.empty(nb, cp.float64)
-        pp_ = cp.empty(nb, cp.float64) if with_p else None
+        pp_: Any = cp.empty(nb, cp.float64) if with_p else None
         _shim.launch(mod.wick_ptrace_frob2, _shim.ptr(X), _shim.ptr(sq), d, P, Q, sp, sqs, k1, k2, _shim.ptr(pc),
                      _shim.ptr(pp_), st)
         return float(pc.sum()), (float(pp_.sum()) if with_p else 0.0)
@@ -94,53 +96,29 @@ def _product_inputs(XA: np.ndarray, XB: np.ndarray) -> np.ndarray:
 
 def wick_purity_partial_trace(kernel1: Any, kernel2: Any = "same", *, n_sites: int | None = None,
                               subsystem: Any = None, spin_values: tuple[float, float] = (-1.0, 1.0),
-                              features_a: Any = None, features_b: Any = None, compress: bool = True,
-                              tile: int = 4096) -> Any:
-    """CUDA version of :func:`nnqs_fast.entanglement.wick_purity_partial_trace` (the uncompressed on-the-fly
-    sweep; ``compress`` and ``tile`` are CPU-path options and are ignored here). Returns a ``WickResult`` with
+                              features_a: Any = None, features_b: Any = None) -> WickResult:
+    """The uncompressed on-the-fly GPU sweep of :func:`nnqs_fast.entanglement.wick_purity_partial_trace` (the
+    CPU area's argument rules and result assembly; inputs of up to 30 sites). Returns a ``WickResult`` with
     ``method="partial_trace"``."""
-    from ..entanglement import wick as W
-
-    k1 = kernel1 if isinstance(kernel1, W.GPKernel) else W._kernel2(kernel1, "same")[0]
-    k2, same = W._kernel2(k1, kernel2)
-    if features_a is None and features_b is None:
-        L, A = W._sizes(n_sites, subsystem)
-        if L > 30:
-            raise InvalidInputError("the on-the-fly GPU sweep enumerates the full basis (D = 2^L); use "
-                                    "method='factorized' for large L")
-        XA = W.spin_basis_inputs(len(A), spin_values) if A else np.zeros((1, 0))
-        XB = W.spin_basis_inputs(L - len(A), spin_values) if len(A) < L else np.zeros((1, 0))
-    elif features_a is not None and features_b is not None:
-        XA = np.asarray(_shim.cupy().asnumpy(features_a) if hasattr(features_a, "__cuda_array_interface__")
-                        else features_a, dtype=np.float64)
-        XB = np.asarray(_shim.cupy().asnumpy(features_b) if hasattr(features_b, "__cuda_array_interface__")
-                        else features_b, dtype=np.float64)
-        if XA.ndim != 2 or XB.ndim != 2:
-            raise ShapeMismatchError("features_a and features_b must be 2-D (D_A, d_A), (D_B, d_B)")
-    else:
-        raise InvalidInputError("give both features_a and features_b, or neither (then n_sites and subsystem)")
+    k1, k2, same, XA, XB = partial_trace_inputs(kernel1, kernel2, n_sites, subsystem, spin_values, features_a,
+                                                features_b, max_sites=30)
     DA, DB = XA.shape[0], XB.shape[0]
     X = _product_inputs(XA, XB)
     if X.shape[1] == 0:
         X = np.zeros((X.shape[0], 1))
     t = wick_sums(X, DA, DB, k1, k1 if same else k2)
-    return W._from_terms(t["trace_c"], t["trace_ra2"], t["trace_rb2"], t["frob_c2"], t["frob_p2"], t["pp"], DA, DB,
-                         "partial_trace")
+    return result_from_terms(t["trace_c"], t["trace_ra2"], t["trace_rb2"], t["frob_c2"], t["frob_p2"], t["pp"],
+                             DA, DB, "partial_trace")
 
 
+@register_cuda("entanglement.wick_purity")
 def wick_purity(kernel1: Any, kernel2: Any = "same", *, n_sites: int, subsystem: Any, method: str = "auto",
                 spin_values: tuple[float, float] = (-1.0, 1.0), compress: bool = True) -> Any:
-    """CUDA path of :func:`nnqs_fast.entanglement.wick_purity`.
-
-    ``method="partial_trace"`` with ``compress=False`` runs the on-the-fly sweep on the GPU. The other methods
-    are already cheap on the CPU and run there: ``"factorized"`` is O(L), the compressed partial-trace path
-    merges identical (x·y, |x|², |y|²) triples (O(L_A L_B) for spins), ``"brute"``/``"matrix"`` are small-system
-    oracles.
-    """
-    from ..entanglement import wick as W
-
-    if method == "partial_trace" and not compress:
-        return wick_purity_partial_trace(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem,
-                                         spin_values=spin_values)
-    return W.wick_purity(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem, method=method,
-                         spin_values=spin_values, compress=compress, backend="cpu")
+    """CUDA path of :func:`nnqs_fast.entanglement.wick_purity`: ``method="partial_trace"`` with
+    ``compress=False`` runs the on-the-fly sweep on the GPU; every other method returns ``NotImplemented`` (the
+    dispatcher runs the CPU path: ``"hamming"``/``"factorized"`` are O(L), the compressed partial-trace path is
+    O(L_A L_B) for spins, ``"brute"``/``"matrix"`` are small-system oracles)."""
+    if method != "partial_trace" or compress:
+        return NotImplemented
+    return wick_purity_partial_trace(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem,
+                                     spin_values=spin_values)

@@ -1,7 +1,12 @@
-"""CUDA implementations of the kernels area (issue 3 / 7): analytic ReLU Gram matrices, structured empirical NTKs
+"""CUDA implementations of the kernels area: analytic ReLU Gram matrices, structured empirical NTKs
 of the built-in ReLU networks, and the QS-NTK blocks from user Jacobians.
 
-All functions accept NumPy or CuPy arrays and return CuPy arrays (NumPy inputs are moved to the device once).
+Each function is registered with ``@register_cuda("kernels.<name>")`` as the CUDA implementation of the dispatched
+CPU function of the same name (:mod:`nnqs_fast._backend`); validation, argument rules and result assembly are the
+CPU area's (written for NumPy or CuPy), so this module holds only the device work. The functions accept NumPy or
+CuPy arrays and compute on the device (NumPy inputs are moved once); the dispatcher then applies the return-type
+rule (CuPy in -> CuPy out, NumPy in -> NumPy out). Networks without a CUDA path return ``NotImplemented`` (the
+dispatcher then runs the CPU implementation).
 GEMM-shaped work goes to cuBLAS through CuPy (``cupy.matmul``, ``cupy.cublas.syrk``); the fused element-wise
 passes are the ``nnqs_fast._cuda`` kernels ``relu_gram`` and ``ntk_tile_accumulate``, launched on CuPy's current
 stream.
@@ -26,64 +31,25 @@ Tiling and memory
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import numpy as np
 
-from .._validation import check_chunk_size, check_finite_scalar, check_positive_int
-from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
-from ..kernels._common import check_get, check_jacobian_shapes
+from .._backend import register_cuda
+from .._validation import check_chunk_size
+from ..kernels._common import blocks, check_get, check_inputs, kernel_tuple
+from ..kernels.empirical import check_relu_trainable, parse_jacobians
+from ..kernels.qsntk import QSNTK, qsntk_from_parts
+from ..networks.relu import ReLUParams, relu_forward_pieces
 from . import _shim
 
-__all__ = ["relu_kernel", "relu_gram", "stationary_kernel", "complex_single_qsntk", "empirical_ntk",
-           "empirical_qsntk", "qsntk_from_jacobians", "jacobian_grams"]
+__all__ = ["relu_kernel", "relu_gram", "stationary_kernel", "empirical_ntk", "empirical_qsntk",
+           "qsntk_from_jacobians", "jacobian_grams"]
 
 DEFAULT_TILE = 4096
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def _dtype(dtype: Any, x: Any) -> np.dtype:
-    if dtype is None:
-        return np.dtype(np.float32) if np.dtype(x.dtype) == np.float32 else np.dtype(np.float64)
-    dt = np.dtype(dtype)
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise DTypeError(f"dtype must be float32 or float64, got {dt}")
-    return dt
-
-
-def _inputs(x1: Any, x2: Any, dtype: Any) -> tuple[Any, Any, bool, np.dtype]:
-    probe = x1 if hasattr(x1, "dtype") else np.asarray(x1)
-    if getattr(probe, "dtype", np.dtype(np.float64)).kind == "c":
-        raise DTypeError("x1 must be real, got a complex array")
-    dt = _dtype(dtype, probe if probe.dtype.kind == "f" else np.zeros(0))
-    a = _shim.to_device(x1, dt, name="x1")
-    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-        raise ShapeMismatchError(f"x1 must have shape (n, d) with n, d >= 1, got {tuple(a.shape)}")
-    _shim.check_finite_device(a, "x1")
-    if x2 is None or x2 is x1:
-        return a, a, True, dt
-    b = _shim.to_device(x2, dt, name="x2")
-    if b.ndim != 2 or b.shape[0] == 0:
-        raise ShapeMismatchError(f"x2 must have shape (n2, d) with n2 >= 1, got {tuple(b.shape)}")
-    if b.shape[1] != a.shape[1]:
-        raise ShapeMismatchError(f"x1 has {a.shape[1]} features but x2 has {b.shape[1]}; they must match")
-    _shim.check_finite_device(b, "x2")
-    return a, b, False, dt
-
-
-@functools.lru_cache(maxsize=None)
-def _kernel_tuple(names: tuple[str, ...]) -> type:
-    try:  # the CPU area's namedtuple factory, so both backends return the same type
-        from ..kernels._common import kernel_tuple
-
-        return kernel_tuple(names)
-    except Exception:  # pragma: no cover - before the kernels area is merged
-        from collections import namedtuple
-
-        return namedtuple("Kernel", names)  # type: ignore[misc]
-
-
 def _row_block(n2: int, itemsize: int, chunk: int | None) -> int:
     """Rows per block of an ``n x n2`` output: ``chunk``, or enough rows for ~1 GiB per block (all rows of a
     4096^2 float64 Gram; 2048 rows at n2 = 65 536) — bounds any temporary a GEMM might need."""
@@ -92,13 +58,7 @@ def _row_block(n2: int, itemsize: int, chunk: int | None) -> int:
     return max(256, (1 << 30) // max(1, n2 * itemsize))
 
 
-def _blocks(n: int, chunk: int | None) -> list[tuple[int, int]]:
-    if chunk is None or chunk >= n:
-        return [(0, n)]
-    return [(s, min(n, s + chunk)) for s in range(0, n, chunk)]
-
-
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _syrk_upper_flag() -> bool | None:
     """Which ``lower=`` flag of ``cupy.cublas.syrk`` fills the upper triangle (i <= j) of a C-order output;
     ``None`` when CuPy has no syrk (then a full GEMM is used). Probed once on a 2x2 product."""
@@ -148,6 +108,11 @@ def _gram_into(out: Any, a: Any, b: Any | None) -> bool:
     return False
 
 
+def _as_get(out: dict[str, Any], get: Any) -> Any:
+    names, single = check_get(get)
+    return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
+
+
 # ------------------------------------------------------------------------------------------------ analytic
 def relu_gram(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
               get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None) -> dict[str, Any]:
@@ -157,13 +122,10 @@ def relu_gram(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_
     recursion runs in double precision, the storage is ``dtype``). Rows stream in blocks of ``chunk_size``.
     """
     names, _ = check_get(get)
-    depth = check_positive_int(depth, "depth")
-    W_std = check_finite_scalar(W_std, "W_std", nonnegative=True)
-    b_std = check_finite_scalar(b_std, "b_std", nonnegative=True)
     chunk = check_chunk_size(chunk_size)
-    a, c, sym, dt = _inputs(x1, x2, dtype)
+    a, c, sym, dt = check_inputs(x1, x2, dtype=dtype, xp=_shim.cupy())
     return _dot_gram(a, c, sym, dt, names, chunk, _shim.cuda_module().relu_gram,
-                     (depth, float(W_std), float(b_std), float(a.shape[1])))
+                     (int(depth), float(W_std), float(b_std), float(a.shape[1])))
 
 
 def _dot_gram(a: Any, c: Any, sym: bool, dt: Any, names: tuple[str, ...], chunk: int | None, fn: Any,
@@ -176,11 +138,11 @@ def _dot_gram(a: Any, c: Any, sym: bool, dt: Any, names: tuple[str, ...], chunk:
     n1, n2 = a.shape[0], c.shape[0]
     nngp = cp.empty((n1, n2), dt) if "nngp" in names else None
     ntk = cp.empty((n1, n2), dt) if "ntk" in names else None
-    work = ntk if ntk is not None else nngp  # the dot products are written into an output, then transformed
+    work: Any = ntk if ntk is not None else nngp  # the dot products are written into an output, then transformed
     sq1 = cp.ascontiguousarray((a * a).sum(axis=1))
     sq2 = sq1 if sym else cp.ascontiguousarray((c * c).sum(axis=1))
     st = _shim.stream()
-    for r0, r1 in _blocks(n1, _row_block(n2, np.dtype(dt).itemsize, chunk)):
+    for r0, r1 in blocks(n1, _row_block(n2, np.dtype(dt).itemsize, chunk)):
         g = work[r0:r1]
         cp.matmul(a[r0:r1], c.T, out=g)
         _shim.launch(fn, _shim.ptr(g), _shim.ptr(sq1[r0:r1]), _shim.ptr(sq2),
@@ -200,139 +162,80 @@ def _mirror(*mats: Any) -> None:
                          _shim.stream())
 
 
+@register_cuda("kernels.relu_kernel")
 def relu_kernel(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
                 get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None) -> Any:
-    """CUDA path of ``relu_kernel_fn(depth, W_std, b_std)(x1, x2, get, chunk_size, backend="cuda", dtype)``:
-    a string ``get`` returns one CuPy array, a tuple a namedtuple of CuPy arrays in that order."""
-    names, single = check_get(get)
-    out = relu_gram(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=names, chunk_size=chunk_size, dtype=dtype)
-    if single:
-        return out[names[0]]
-    return _kernel_tuple(names)(*(out[g] for g in names))
+    """CUDA path of ``relu_kernel_fn(depth, W_std, b_std)(x1, x2, get, chunk_size, dtype)``: a string ``get``
+    returns one device array, a tuple a namedtuple of device arrays in that order."""
+    return _as_get(relu_gram(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get, chunk_size=chunk_size,
+                             dtype=dtype), get)
 
 
+@register_cuda("kernels.stationary_kernel")
 def stationary_kernel(x1: Any, x2: Any = None, *, amp: float, scale: float, ntk_c0: float, ntk_c1: float,
                       get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None) -> Any:
     """CUDA path of the Cos-net / Gauss-net ``kernel_fn`` (Eq. 4, S27): ``nngp = amp exp(-scale |x - x'|^2)``,
     ``ntk = nngp (ntk_c0 + ntk_c1 x.x')``, from the cuBLAS dot products (row blocks, in place, like
-    :func:`relu_kernel`). Returns a CuPy array (string ``get``) or a namedtuple of CuPy arrays."""
-    names, single = check_get(get)
+    :func:`relu_kernel`)."""
+    names, _ = check_get(get)
     chunk = check_chunk_size(chunk_size)
-    mod = _shim.cuda_module()
-    a, c, sym, dt = _inputs(x1, x2, dtype)
-    out = _dot_gram(a, c, sym, dt, names, chunk, mod.stationary_gram,
+    a, c, sym, dt = check_inputs(x1, x2, dtype=dtype, xp=_shim.cupy())
+    out = _dot_gram(a, c, sym, dt, names, chunk, _shim.cuda_module().stationary_gram,
                     (float(amp), float(scale), float(ntk_c0), float(ntk_c1)))
-    if single:
-        return out[names[0]]
-    return _kernel_tuple(names)(*(out[g] for g in names))
-
-
-def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu") -> Any:
-    """CUDA path of :func:`nnqs_fast.kernels.complex_single_qsntk` (S16-S18): the closed form is evaluated by
-    the CPU path (one O(n1 n2) element-wise pass) and the QSNTK is moved to the device."""
-    from .._backend import to_numpy
-    from ..kernels import analytic as A
-
-    q = A.complex_single_qsntk(to_numpy(x1), None if x2 is None else to_numpy(x2), activation=activation,
-                               backend="cpu")
-    return _to_device_qsntk(q)
+    return _as_get(out, get)
 
 
 # ------------------------------------------------------------------------------------------------ empirical
-def _params_device(params: Any, dt: np.dtype) -> tuple[list[Any], list[Any], float, float]:
-    for attr in ("weights", "biases", "W_std", "b_std"):
-        if not hasattr(params, attr):
-            raise InvalidInputError("params must be a ReLUParams (nnqs_fast.networks.relu.init_relu)")
-    if len(params.weights) < 2 or len(params.weights) != len(params.biases):
-        raise InvalidInputError("params must have at least one hidden layer and a readout")
-    if np.shape(params.weights[-1])[0] != 1:
-        raise InvalidInputError("the structured NTK needs a scalar readout (last weight of shape (1, N))")
-    Ws = [_shim.to_device(w, dt, name="weights") for w in params.weights]
-    bs = [_shim.to_device(b, dt, name="biases") for b in params.biases]
-    return Ws, bs, float(params.W_std), float(params.b_std)
+def _params_device(params: ReLUParams, dt: np.dtype) -> ReLUParams:
+    """The network's weights on the device in ``dt`` (the CPU area's ``ReLUParams``, CuPy arrays inside)."""
+    return ReLUParams(tuple(_shim.to_device(w, dt, name="weights") for w in params.weights),
+                      tuple(_shim.to_device(b, dt, name="biases") for b in params.biases),
+                      float(params.W_std), float(params.b_std))
 
 
-def _relu_features(Ws: list[Any], bs: list[Any], W_std: float, b_std: float, x: Any) -> tuple[list[Any], list[Any]]:
-    """Per-layer inputs ``h_l`` (l = 0..L) and backpropagated ``delta_l = d f / d z_{l+1}`` (l = 0..L-1) for a
-    block of rows (NTK parameterisation); ``delta_L = 1`` (scalar readout) is implicit."""
+def _pieces(dev: ReLUParams, x: Any, dt: np.dtype) -> tuple[list[Any], list[Any]]:
+    """:func:`~nnqs_fast.networks.relu.relu_forward_pieces` of a block of rows, C-contiguous in ``dt``."""
     cp = _shim.cupy()
-    L = len(Ws) - 1
-    hs, masks = [x], []
-    h = x
-    for l in range(L):
-        z = (W_std / math.sqrt(h.shape[1])) * (h @ Ws[l].T) + b_std * bs[l]
-        masks.append(z > 0)
-        h = cp.maximum(z, 0)
-        hs.append(h)
-    deltas: list[Any] = [None] * L
-    dl = (W_std / math.sqrt(hs[L].shape[1])) * Ws[L][0][None, :] * masks[L - 1]
-    deltas[L - 1] = cp.ascontiguousarray(dl)
-    for l in range(L - 2, -1, -1):
-        dl = ((W_std / math.sqrt(hs[l + 1].shape[1])) * (deltas[l + 1] @ Ws[l + 1])) * masks[l]
-        deltas[l] = cp.ascontiguousarray(dl)
-    return [cp.ascontiguousarray(t) for t in hs], deltas
+    acts, deltas = relu_forward_pieces(dev, x)
+    return [cp.ascontiguousarray(t, dtype=dt) for t in acts], [cp.ascontiguousarray(t, dtype=dt) for t in deltas]
 
 
-def _is_relu(params: Any) -> bool:
-    try:
-        from ..networks.relu import ReLUParams
-    except Exception:  # pragma: no cover
-        return False
-    return isinstance(params, ReLUParams)
-
-
-def _cpu_kernels() -> Any:
-    from ..kernels import empirical as E
-
-    return E
-
-
+@register_cuda("kernels.empirical_ntk")
 def empirical_ntk(params: Any, x1: Any, x2: Any = None, *, trainable: str | None = None,
                   chunk_size: int | None = None, dtype: Any = None) -> Any:
-    """CUDA path of :func:`nnqs_fast.kernels.empirical_ntk`: the structured empirical NTK ``Theta(x1, x2)`` of a
-    built-in ReLU network (any depth), never forming the Jacobian (issue 3):
-    ``Theta = sum_l (delta_l delta_l'^T) * ((W_std^2/n_l) h_l h_l'^T + b_std^2)``; for one hidden layer
-    ``(W^2/N) s s'^T + b^2 + (W^2/N)[(v s')(v s')^T] * (W^2 x.x'/d + b^2)`` (Eq. 7 for a real network). cuBLAS
-    forms the rank-N products per output tile, the fused ``ntk_tile_accumulate`` pass combines them (and mirrors
-    tiles of a symmetric output). Returns a CuPy ``(n1, n2)`` array (dtype: ``dtype``, else float32 for float32
-    ``x1``, else float64). Cos-net / Gauss-net parameters run the CPU path and are moved to the device.
+    """CUDA path of :func:`nnqs_fast.kernels.empirical_ntk` for built-in ReLU networks (any depth); other
+    networks return ``NotImplemented`` (the CPU path runs). Never forms the Jacobian:
+    ``Theta = sum_l (delta_l delta_l'^T) * (a_l a_l'^T + b_std^2)`` with the per-layer pieces of
+    :func:`nnqs_fast.networks.relu.relu_forward_pieces` (scaled activations ``a_l``, backpropagated ``delta_l``;
+    for one hidden layer Eq. 7 of a real network). cuBLAS forms the rank-N products per output tile, the fused
+    ``ntk_tile_accumulate`` pass combines them (and mirrors tiles of a symmetric output).
     """
+    if not isinstance(params, ReLUParams):
+        return NotImplemented
+    check_relu_trainable(trainable)
     cp = _shim.cupy()
-    if not _is_relu(params):
-        from .._backend import to_numpy
-
-        out = _cpu_kernels().empirical_ntk(params, to_numpy(x1), None if x2 is None else to_numpy(x2),
-                                           trainable=trainable, chunk_size=chunk_size, dtype=dtype, backend="cpu")
-        return cp.asarray(out)
-    if trainable not in (None, "all"):
-        raise InvalidInputError("ReLU networks train every layer: trainable must be None or 'all'")
     mod = _shim.cuda_module()
     chunk = check_chunk_size(chunk_size)
-    a, c, sym, dt = _inputs(x1, x2, dtype)
-    Ws, bs, W_std, b_std = _params_device(params, dt)
-    if a.shape[1] != Ws[0].shape[1]:
-        raise ShapeMismatchError(f"x1 has {a.shape[1]} features but the network expects {Ws[0].shape[1]}")
+    a, c, sym, dt = check_inputs(x1, x2, dtype=dtype, input_dim=params.input_dim, xp=cp)
+    dev = _params_device(params, dt)
     n1, n2 = a.shape[0], c.shape[0]
-    L = len(Ws) - 1
+    L = dev.depth
     tile = chunk or DEFAULT_TILE
     out = cp.empty((n1, n2), dt)
-    rb, cb = _blocks(n1, tile), _blocks(n2, tile)
+    rb, cb = blocks(n1, tile), blocks(n2, tile)
     tmax = max(r1 - r0 for r0, r1 in rb) * max(c1 - c0 for c0, c1 in cb)
     bufD = cp.empty(tmax, dt)
     bufH = cp.empty(tmax, dt)
     st = _shim.stream()
     isd = dt == np.float64
-    b2 = b_std * b_std
+    b2 = dev.b_std * dev.b_std
     for bi, (r0, r1) in enumerate(rb):
-        hr, dr = _relu_features(Ws, bs, W_std, b_std, a[r0:r1])
+        hr, dr = _pieces(dev, a[r0:r1], dt)
         for bj, (c0, c1) in enumerate(cb):
             if sym and bj < bi:
                 continue
             diag = sym and bi == bj
-            if diag:
-                hc, dc = hr, dr
-            else:
-                hc, dc = _relu_features(Ws, bs, W_std, b_std, c[c0:c1])
+            hc, dc = (hr, dr) if diag else _pieces(dev, c[c0:c1], dt)
             rows, cols = r1 - r0, c1 - c0
             D = bufD[: rows * cols].reshape(rows, cols)
             H = bufH[: rows * cols].reshape(rows, cols)
@@ -343,49 +246,24 @@ def empirical_ntk(params: Any, x1: Any, x2: Any = None, *, trainable: str | None
                 if has_d:
                     _gram_into(D, dr[l], None if diag else dc[l])
                 flags = base | (mod.TILE_ACCUMULATE if l > 0 else 0)
-                c_l = W_std * W_std / hr[l].shape[1]
                 _shim.launch(mod.ntk_tile_accumulate, _shim.ptr(out), n2, r0, c0, _shim.ptr(D) if has_d else 0,
-                             _shim.ptr(H), cols, rows, cols, c_l, b2, flags, isd, st)
+                             _shim.ptr(H), cols, rows, cols, 1.0, b2, flags, isd, st)
     return out
 
 
+@register_cuda("kernels.empirical_qsntk")
 def empirical_qsntk(params1: Any, params2: Any = None, x1: Any = None, x2: Any = None, *,
                     trainable: str | None = None, chunk_size: int | None = None, dtype: Any = None) -> Any:
-    """CUDA path of :func:`nnqs_fast.kernels.empirical_qsntk`. For ``psi = psi1 + i psi2`` from two independent
-    ReLU networks (decoupled, zero mixing, S10-S11: ``Theta = Theta1 - Theta2``, ``Phi = Theta1 + Theta2``;
-    ``params2=None``: real psi, ``Theta2 = 0``) the kernels are computed on the GPU; other built-in networks
-    (S16 complex network, Cos-net, Gauss-net) run the CPU path. Returns a :class:`nnqs_fast.kernels.QSNTK` holding
-    CuPy arrays."""
-    cp = _shim.cupy()
-    if x1 is None:
-        raise InvalidInputError("x1 (the inputs, shape (n, d)) is required")
-    if not (_is_relu(params1) and (params2 is None or _is_relu(params2))):
-        from .._backend import to_numpy
-
-        q = _cpu_kernels().empirical_qsntk(params1, params2, to_numpy(x1), None if x2 is None else to_numpy(x2),
-                                           trainable=trainable, chunk_size=chunk_size, dtype=dtype, backend="cpu")
-        return _to_device_qsntk(q)
-    t1 = empirical_ntk(params1, x1, x2, trainable=trainable, chunk_size=chunk_size, dtype=dtype)
-    t2 = (cp.zeros_like(t1) if params2 is None
-          else empirical_ntk(params2, x1, x2, trainable=trainable, chunk_size=chunk_size, dtype=dtype))
-    zero = cp.zeros_like(t1)
-    return _make_qsntk(t1 - t2, t1 + t2, t1, t2, zero, zero, x2 is None or x2 is x1,
-                       {"kind": "empirical", "network": type(params1).__name__, "backend": "cuda"})
-
-
-def _to_device_qsntk(q: Any) -> Any:
-    import dataclasses
-
-    cp = _shim.cupy()
-    arrays = {f.name: cp.asarray(getattr(q, f.name)) for f in dataclasses.fields(q)
-              if isinstance(getattr(q, f.name), np.ndarray)}
-    return dataclasses.replace(q, **arrays)
-
-
-def _make_qsntk(theta, phi, t1, t2, m, mt, symmetric, meta):
-    from ..kernels.qsntk import QSNTK
-
-    return QSNTK(theta, phi, t1, t2, m, mt, bool(symmetric), dict(meta))
+    """CUDA path of :func:`nnqs_fast.kernels.empirical_qsntk` for ``psi = psi1 + i psi2`` from two independent
+    ReLU networks (decoupled, zero mixing, S10-S11; ``params2=None``: real psi, ``Theta2 = 0``); other networks
+    return ``NotImplemented`` (the CPU path runs)."""
+    if not (isinstance(params1, ReLUParams) and (params2 is None or isinstance(params2, ReLUParams))):
+        return NotImplemented
+    kw = dict(trainable=trainable, chunk_size=chunk_size, dtype=dtype)
+    t1 = empirical_ntk(params1, x1, x2, **kw)
+    t2 = _shim.cupy().zeros_like(t1) if params2 is None else empirical_ntk(params2, x1, x2, **kw)
+    return qsntk_from_parts(t1, t2, symmetric=x2 is None or x2 is x1,
+                            meta={"kind": "empirical", "network": type(params1).__name__, "backend": "cuda"})
 
 
 # ------------------------------------------------------------------------------------------------ Jacobians
@@ -404,20 +282,11 @@ def _sym_gram(J: Any) -> Any:
     return out
 
 
-def _jac(J: Any, name: str, allow_complex: bool) -> Any:
-    a = _shim.to_device(J, None, name=name, allow_complex=allow_complex)
-    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-        raise ShapeMismatchError(f"{name} must be non-empty (n x P), got shape {tuple(a.shape)}")
-    _shim.check_finite_device(a, name)
-    return a
-
-
 def jacobian_grams(J1: Any, J2: Any, J1b: Any = None, J2b: Any = None) -> tuple[Any, Any, Any, Any, bool]:
     """``Theta1 = J1 J1b^T``, ``Theta2 = J2 J2b^T``, ``Theta12 = J1 J2b^T``, ``Theta12^T-block = J2 J1b^T`` for
     real Jacobians (rows: inputs x1; ``J1b, J2b`` for x2, default the same). cuBLAS GEMM/SYRK."""
     cp = _shim.cupy()
-    sym = J1b is None and J2b is None
-    if sym:
+    if J1b is None and J2b is None:
         t1, t2 = _sym_gram(J1), _sym_gram(J2)
         m = J1 @ J2.T
         return t1, t2, m, cp.ascontiguousarray(m.T), True
@@ -426,55 +295,17 @@ def jacobian_grams(J1: Any, J2: Any, J1b: Any = None, J2b: Any = None) -> tuple[
     return J1 @ J1b.T, J2 @ J2b.T, J1 @ J2b.T, J2 @ J1b.T, False
 
 
+@register_cuda("kernels.qsntk_from_jacobians")
 def qsntk_from_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2: Any = None, J1_x2: Any = None,
-                         J2_x2: Any = None, dtype: Any = None) -> Any:
-    """CUDA path of :func:`nnqs_fast.kernels.qsntk_from_jacobians` (Eq. 7, S8-S12).
-
-    Either the complex Jacobian ``J`` (n1, P) of ``psi = psi1 + i psi2`` w.r.t. real parameters (real ``J``: a
-    real wavefunction) and optionally ``J_x2`` (n2, P), or the real parts' Jacobians ``J1``, ``J2`` (``J2=None``:
-    ``psi2 = 0``) and optionally ``J1_x2``, ``J2_x2``. cuBLAS SYRK/GEMM; returns a
-    :class:`nnqs_fast.kernels.QSNTK` of CuPy arrays with ``theta = Theta1 - Theta2 + i(Theta12 + Theta12^T)``,
-    ``phi = Theta1 + Theta2 - i(Theta12 - Theta12^T)`` (S10-S11).
-    """
+                         J2_x2: Any = None, dtype: Any = None) -> QSNTK:
+    """CUDA path of :func:`nnqs_fast.kernels.qsntk_from_jacobians` (Eq. 7, S8-S12): the CPU area's argument
+    rules (:func:`~nnqs_fast.kernels.empirical.parse_jacobians`), cuBLAS SYRK/GEMM for the Gram blocks, the
+    CPU area's S10-S11 assembly (:func:`~nnqs_fast.kernels.qsntk_from_parts`)."""
     cp = _shim.cupy()
-
-    def parts(a: Any, dt: Any) -> tuple[Any, Any]:
-        if a.dtype.kind == "c":
-            return cp.ascontiguousarray(a.real, dtype=dt), cp.ascontiguousarray(a.imag, dtype=dt)
-        return cp.ascontiguousarray(a, dtype=dt), None
-
-    if (J is None) == (J1 is None):
-        raise InvalidInputError("pass either J (complex Jacobian) or J1 (and J2), not both / neither")
-    if J is not None:
-        if any(v is not None for v in (J2, J1_x2, J2_x2)):
-            raise InvalidInputError("with J use J_x2 for the second input set; J1/J2/J1_x2/J2_x2 are for real parts")
-        Jm = _jac(J, "J", True)
-        dt = (np.dtype(np.float32) if Jm.dtype in (np.float32, np.complex64) else np.dtype(np.float64)) \
-            if dtype is None else np.dtype(dtype)
-        j1, j2 = parts(Jm, dt)
-        k1 = k2 = None
-        if J_x2 is not None:
-            k1, k2 = parts(_jac(J_x2, "J_x2", True), dt)
-    else:
-        if J_x2 is not None:
-            raise InvalidInputError("J_x2 goes with J; use J1_x2 / J2_x2 with J1 / J2")
-        a = _jac(J1, "J1", False)
-        dt = (np.dtype(np.float32) if a.dtype == np.float32 else np.dtype(np.float64)) if dtype is None \
-            else np.dtype(dtype)
-        j1 = cp.ascontiguousarray(a, dtype=dt)
-        j2 = None if J2 is None else cp.ascontiguousarray(_jac(J2, "J2", False), dtype=dt)
-        k1 = k2 = None
-        if J1_x2 is not None or J2_x2 is not None:
-            if J1_x2 is None or (J2 is not None and J2_x2 is None) or (J2 is None and J2_x2 is not None):
-                raise InvalidInputError("for a second input set pass J1_x2 (and J2_x2 when J2 is given)")
-            k1 = cp.ascontiguousarray(_jac(J1_x2, "J1_x2", False), dtype=dt)
-            k2 = None if J2_x2 is None else cp.ascontiguousarray(_jac(J2_x2, "J2_x2", False), dtype=dt)
-    check_jacobian_shapes(j1, j2, k1, k2, dt)
+    j1, j2, k1, k2, sym, _ = parse_jacobians(J, J_x2, J1, J2, J1_x2, J2_x2, dtype, cp)
     if j2 is None:
         j2 = cp.zeros_like(j1)
-    if k1 is not None and k2 is None:
+    if not sym and k2 is None:
         k2 = cp.zeros_like(k1)
-    t1, t2, m, mt, sym = jacobian_grams(j1, j2, k1, k2)
-    theta = (t1 - t2) + 1j * (m + mt)
-    phi = (t1 + t2) - 1j * (m - mt)
-    return _make_qsntk(theta, phi, t1, t2, m, mt, sym, {"kind": "jacobian", "backend": "cuda"})
+    t1, t2, m, mt, sym = jacobian_grams(j1, j2, None if sym else k1, None if sym else k2)
+    return qsntk_from_parts(t1, t2, m, mt, symmetric=sym, meta={"kind": "jacobian", "backend": "cuda"})

@@ -1,4 +1,4 @@
-"""CUDA path of the ensemble trainer (issue 5 / 7): the fused full-batch gradient-descent step of M
+"""CUDA path of the ensemble trainer: the fused full-batch gradient-descent step of M
 one-hidden-layer ReLU networks (NTK parameterisation) that share the training inputs, trained together.
 
 Step (loss ``L_m = (1/n) sum_i (f_m(x_i) - y_m,i)^2`` per real network; for ``psi = psi1 + i psi2`` the two
@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import time
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from .._backend import register_cuda
 from .._validation import check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError, ShapeMismatchError
 from . import _shim
@@ -125,20 +127,18 @@ class GDStepCUDA:
 
     # ---- helpers -------------------------------------------------------------------------------------------
     def _inputs(self, x: Any, name: str) -> Any:
-        a = _shim.to_device(x, self.dtype, name=name)
+        a = _shim.to_device(x, self.dtype, name=name, finite=True)
         if a.ndim != 2 or a.shape[1] != self.d:
             raise ShapeMismatchError(f"{name} must have shape (n, {self.d}), got {tuple(a.shape)}")
-        _shim.check_finite_device(a, name)
         return a
 
     def _targets(self, y: Any, n: int, name: str) -> Any:
         cp = _shim.cupy()
-        a = _shim.to_device(y, self.dtype, name=name)
+        a = _shim.to_device(y, self.dtype, name=name, finite=True)
         if a.ndim == 1:
             a = cp.ascontiguousarray(cp.broadcast_to(a, (self.M, a.shape[0])))
         if tuple(a.shape) != (self.M, n):
             raise ShapeMismatchError(f"{name} must have shape ({self.M}, {n}) or ({n},), got {tuple(a.shape)}")
-        _shim.check_finite_device(a, name)
         return a
 
     @property
@@ -198,8 +198,8 @@ class GDStepCUDA:
         t0, t_end = self.step, self.step + n_steps
         tr = np.full((self.M, R), np.nan)
         te = np.full((self.M, R), np.nan)
-        ptr = np.full((self.M, R, self.n), np.nan) if record_predictions else None
-        pte = np.full((self.M, R, self.n_test), np.nan) if record_predictions else None
+        ptr: Any = np.full((self.M, R, self.n), np.nan) if record_predictions else None
+        pte: Any = np.full((self.M, R, self.n_test), np.nan) if record_predictions else None
         want = {int(t): r for r, t in enumerate(rs) if t0 <= t <= t_end}
         self._prev.fill(np.nan)  # as the CPU core: convergence compares consecutive steps within one call
         while True:
@@ -318,6 +318,7 @@ class CUDAReLUStep:
         return self._e.params()[0]
 
 
+@register_cuda("training.make_step")
 def make_step(params: Any, x: Any, y: Any, lr: float, x_test: Any = None, y_test: Any = None) -> CUDAReLUStep:
     """CUDA path of :func:`nnqs_fast.training.make_step` (``backend="cuda"``)."""
     return CUDAReLUStep(params, x, y, lr, x_test, y_test)
@@ -334,6 +335,7 @@ def _max_lr_gpu(x: np.ndarray, depth: int, W_std: float, b_std: float) -> float:
     return x.shape[0] / lam
 
 
+@register_cuda("training.train_ensemble")
 def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any = None, *, width: int = 5000,
                    n_members: int = 10, n_steps: int = 10_000, learning_rate: float | None = None,
                    lr_factor: float = 0.9, max_learning_rate: float | None = None, force: bool = False,
@@ -342,8 +344,8 @@ def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any =
                    chunk_flops: float | None = None, n_workers: int | None = None, quiet: bool = False,
                    desc: str = "train", chunk_steps: int = 200) -> Any:
     """CUDA path of :func:`nnqs_fast.training.train_ensemble`: the same arguments (``chunk_flops`` and
-    ``n_workers`` are CPU scheduling options, accepted and ignored here) and the same :class:`EnsembleResult`; all ``2K``
-    networks step together in one batched fused step (float64). Ctrl-C stops between chunks of ``chunk_steps``
+    ``n_workers`` are CPU scheduling options, accepted and ignored here) and the same :class:`EnsembleResult`; all
+    ``2K`` networks step together in one batched fused step (float64). Ctrl-C stops between chunks of ``chunk_steps``
     steps and returns what was recorded (``interrupted=True``)."""
     from .._progress import progress
     from .._random import member_seeds
@@ -372,8 +374,8 @@ def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any =
 
     part_tr = np.full((2 * K, R), np.nan)
     part_te = np.full((2 * K, R), np.nan)
-    preds_tr = np.full((2 * K, R, n), np.nan) if record_predictions else None
-    preds_te = np.full((2 * K, R, nt), np.nan) if record_predictions else None
+    preds_tr: Any = np.full((2 * K, R, n), np.nan) if record_predictions else None
+    preds_te: Any = np.full((2 * K, R, nt), np.nan) if record_predictions else None
     status = np.zeros(2 * K, np.int32)
     stop = np.full(2 * K, -1, np.int64)
     bar = progress(total=n_steps, desc=desc, quiet=quiet, unit="step")

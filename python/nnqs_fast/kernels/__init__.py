@@ -3,13 +3,12 @@
 See docs/kernels.md for the API tour and formulas.
 """
 
-from .analytic import (complex_single_qsntk, cosnet_kernel_fn, decoupled_qsntk, gaussnet_kernel_fn,
-                       relu_kernel_fn)
+from .analytic import complex_single_qsntk, cosnet_kernel_fn, decoupled_qsntk, gaussnet_kernel_fn, relu_kernel_fn
 from .empirical import empirical_ntk, empirical_qsntk, qsntk_from_jacobians
 from .qsntk import QSNTK, qsntk_from_parts
-from .spectrum import (KernelSpectrum, check_positive_definite, kernel_eigenvalues, kernel_spectrum,
-                       max_learning_rate)
+from .spectrum import KernelSpectrum, check_positive_definite, kernel_eigenvalues, kernel_spectrum, max_learning_rate
 
-__all__ = ["relu_kernel_fn", "cosnet_kernel_fn", "gaussnet_kernel_fn", "complex_single_qsntk", "decoupled_qsntk", "empirical_ntk", "empirical_qsntk", "qsntk_from_jacobians",
+__all__ = ["relu_kernel_fn", "cosnet_kernel_fn", "gaussnet_kernel_fn", "complex_single_qsntk", "decoupled_qsntk",
+           "empirical_ntk", "empirical_qsntk", "qsntk_from_jacobians",
            "QSNTK", "qsntk_from_parts", "KernelSpectrum", "check_positive_definite", "kernel_eigenvalues",
            "kernel_spectrum", "max_learning_rate"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import scipy.linalg.blas as _blas
 
+from .._backend import array_namespace, core_module, is_cupy_array, to_device
 from .._validation import as_array, check_chunk_size
 from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
 
@@ -19,7 +21,7 @@ _KERNEL_TUPLES: dict[tuple[str, ...], type] = {}
 def kernel_tuple(names: tuple[str, ...]) -> type:
     """namedtuple type ``Kernel(<names>)`` (cached)."""
     if names not in _KERNEL_TUPLES:
-        _KERNEL_TUPLES[names] = namedtuple("Kernel", names)  # type: ignore[misc]
+        _KERNEL_TUPLES[names] = namedtuple("Kernel", names)
     return _KERNEL_TUPLES[names]
 
 
@@ -44,24 +46,40 @@ def check_dtype(dtype: Any, default: Any = np.float64) -> np.dtype:
     return dt
 
 
-def check_inputs(x1: Any, x2: Any = None, *, dtype: Any = None, input_dim: int | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, bool, np.dtype]:
-    """Validate ``x1`` (n1, d) and ``x2`` (n2, d) (default ``x1``); returns C-contiguous arrays of ``dtype``.
+def as_input(x: Any, name: str, xp: Any = np, *, allow_complex: bool = False) -> Any:
+    """``x`` as a checked 2-D array of namespace ``xp`` (NumPy or CuPy): numeric, finite, real unless
+    ``allow_complex``; integer input becomes float64. NumPy input for ``xp = cupy`` is checked on the host and
+    moved to the device once."""
+    if xp is np or not is_cupy_array(x):
+        x = as_array(x, name, ndim=2, allow_complex=allow_complex)
+        if xp is np:
+            return x
+    a = to_device(x, None, name=name, allow_complex=allow_complex, finite=is_cupy_array(x))
+    if a.ndim != 2:
+        raise ShapeMismatchError(f"{name} must have 2 dimensions, got shape {tuple(a.shape)}")
+    return a
+
+
+def check_inputs(x1: Any, x2: Any = None, *, dtype: Any = None, input_dim: int | None = None, xp: Any = None
+                 ) -> tuple[Any, Any, bool, np.dtype]:
+    """Validate ``x1`` (n1, d) and ``x2`` (n2, d) (default ``x1``); returns C-contiguous arrays of ``dtype`` in
+    namespace ``xp`` (default: that of the inputs; the CUDA paths pass ``cupy`` to move NumPy inputs once).
 
     ``dtype=None``: float32 if ``x1`` is float32, else float64.
     """
-    a = as_array(x1, "x1", ndim=2, allow_complex=False)
+    xp = array_namespace(x1, x2) if xp is None else xp
+    a = as_input(x1, "x1", xp)
     dt = check_dtype(dtype, np.float32 if a.dtype == np.float32 else np.float64)
-    a = np.ascontiguousarray(a, dtype=dt)
+    a = xp.ascontiguousarray(a, dtype=dt)
     if a.shape[0] == 0 or a.shape[1] == 0:
-        raise ShapeMismatchError(f"x1 must have at least one row and one feature, got shape {a.shape}")
+        raise ShapeMismatchError(f"x1 must have at least one row and one feature, got shape {tuple(a.shape)}")
     if input_dim is not None and a.shape[1] != input_dim:
         raise ShapeMismatchError(f"x1 has {a.shape[1]} features but the network expects {input_dim}")
     if x2 is None or x2 is x1:
         return a, a, True, dt
-    b = np.ascontiguousarray(as_array(x2, "x2", ndim=2, allow_complex=False), dtype=dt)
+    b = xp.ascontiguousarray(as_input(x2, "x2", xp), dtype=dt)
     if b.shape[0] == 0:
-        raise ShapeMismatchError(f"x2 must have at least one row, got shape {b.shape}")
+        raise ShapeMismatchError(f"x2 must have at least one row, got shape {tuple(b.shape)}")
     if b.shape[1] != a.shape[1]:
         raise ShapeMismatchError(f"x1 has {a.shape[1]} features but x2 has {b.shape[1]}; they must match")
     return a, b, False, dt
@@ -134,33 +152,12 @@ class Workspace:
         return self._bufs.pop(name, None)
 
 
-def core():
-    from .._backend import core_module
-
+def core() -> Any:
     return core_module()
 
 
-__all__ = ["GETS", "kernel_tuple", "check_get", "check_dtype", "check_inputs", "blocks", "tile_pairs", "gram",
-           "core", "check_chunk_size", "Workspace"]
-
-
-def cuda_impl(backend: str, name: str):
-    """The CUDA implementation ``nnqs_fast.gpu.kernels.<name>`` when ``backend`` resolves to ``"cuda"``, else None.
-
-    ``backend="auto"`` falls back to the CPU when this build has no CUDA version of ``name``; an explicit
-    ``backend="cuda"`` raises :class:`~nnqs_fast.errors.BackendUnavailableError` instead.
-    """
-    from .._backend import gpu_impl, resolve_backend
-    from ..errors import BackendUnavailableError
-
-    if resolve_backend(backend) != "cuda":
-        return None
-    try:
-        return gpu_impl("kernels", name)
-    except BackendUnavailableError:
-        if backend.lower() == "auto":
-            return None
-        raise
+__all__ = ["GETS", "kernel_tuple", "check_get", "check_dtype", "as_input", "check_inputs", "blocks", "tile_pairs",
+           "gram", "core", "check_chunk_size", "Workspace", "check_jacobian_shapes"]
 
 
 def check_jacobian_shapes(j1: Any, j2: Any, k1: Any, k2: Any, dt: np.dtype) -> None:

@@ -17,13 +17,15 @@ symmetric case (``x2 = x1``) computes the upper triangle once and mirrors it.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from .._backend import dispatch
 from .._validation import check_choice, check_chunk_size, check_finite_scalar, check_memory, check_positive_int
 from ..errors import InvalidInputError
-from ._common import check_get, check_inputs, core, cuda_impl, gram, kernel_tuple, tile_pairs
+from ._common import check_get, check_inputs, core, gram, kernel_tuple, tile_pairs
 from .qsntk import QSNTK, qsntk_from_parts
 
 __all__ = ["relu_kernel_fn", "cosnet_kernel_fn", "gaussnet_kernel_fn", "complex_single_qsntk",
@@ -76,17 +78,22 @@ def relu_kernel_fn(depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> Ke
 
     def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
                   backend: str = "auto", dtype: Any = None) -> Any:
-        names, single = check_get(get)
-        chunk = check_chunk_size(chunk_size)
-        if (gpu := cuda_impl(backend, "relu_kernel")) is not None:
-            return gpu(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get,
-                       chunk_size=chunk_size, dtype=dtype)
-        a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
-        out = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
-        return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
+        return relu_kernel(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get, chunk_size=chunk_size,
+                           dtype=dtype, backend=backend)
 
     kernel_fn.depth, kernel_fn.W_std, kernel_fn.b_std = depth, W_std, b_std  # type: ignore[attr-defined]
     return kernel_fn
+
+
+@dispatch("kernels.relu_kernel")
+def relu_kernel(x1: Any, x2: Any = None, *, depth: int, W_std: float, b_std: float, get: Any = ("nngp", "ntk"),
+                chunk_size: int | None = None, dtype: Any = None, backend: str = "auto") -> Any:
+    """The dispatched body of :func:`relu_kernel_fn`'s ``kernel_fn`` (parameters already validated)."""
+    names, single = check_get(get)
+    chunk = check_chunk_size(chunk_size)
+    a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+    out = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
+    return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
 
 
 #: Input dimensions up to this form x1 . x2 on the fly in the fused C++ pass (lattice encodings have d = L);
@@ -95,7 +102,7 @@ _ON_THE_FLY_MAX_DIM = 64
 
 
 def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int, W_std: float, b_std: float,
-               names: tuple[str, ...], chunk: int | None) -> dict[str, np.ndarray]:
+               names: tuple[str, ...], chunk: int | None) -> dict[str, np.ndarray | None]:
     n1, n2 = a.shape[0], c.shape[0]
     check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
     want_nngp, want_ntk = "nngp" in names, "ntk" in names
@@ -130,32 +137,39 @@ def _stationary_fn(amp: float, scale: float, ntk_c0: float, ntk_c1: float, name:
 
     def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
                   backend: str = "auto", dtype: Any = None) -> Any:
-        names, single = check_get(get)
-        chunk = check_chunk_size(chunk_size)
-        if (gpu := cuda_impl(backend, "stationary_kernel")) is not None:
-            return gpu(x1, x2, amp=amp, scale=scale, ntk_c0=ntk_c0, ntk_c1=ntk_c1, get=get,
-                       chunk_size=chunk_size, dtype=dtype)
-        a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
-        n1, n2 = a.shape[0], c.shape[0]
-        check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
-        sq1 = np.einsum("ij,ij->i", a, a)
-        sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
-        cm = core()
-        res = {}
-        for g_name in names:
-            out = np.empty((n1, n2), dt)
-            c0, c1 = (1.0, 0.0) if g_name == "nngp" else (ntk_c0, ntk_c1)
-            for i0, i1, j0, j1 in tile_pairs(n1, n2, chunk, sym):
-                diag = sym and i0 == j0
-                g = gram(a[i0:i1], upper_only=True) if diag else gram(a[i0:i1], c[j0:j1])
-                cm.stationary_tile(g, sq1[i0:i1], sq2[j0:j1], out, i0, j0, amp, scale, c0, c1, diag)
-            if sym:
-                cm.mirror_upper(out)
-            res[g_name] = out
-        return res[names[0]] if single else kernel_tuple(names)(*(res[g] for g in names))
+        return stationary_kernel(x1, x2, amp=amp, scale=scale, ntk_c0=ntk_c0, ntk_c1=ntk_c1, get=get,
+                                 chunk_size=chunk_size, dtype=dtype, backend=backend)
 
     kernel_fn.__name__ = name
     return kernel_fn
+
+
+@dispatch("kernels.stationary_kernel")
+def stationary_kernel(x1: Any, x2: Any = None, *, amp: float, scale: float, ntk_c0: float, ntk_c1: float,
+                      get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None,
+                      backend: str = "auto") -> Any:
+    """The dispatched body of the Cos-net / Gauss-net ``kernel_fn``: ``nngp = amp exp(-scale |x - x'|^2)``,
+    ``ntk = nngp (ntk_c0 + ntk_c1 x.x')``."""
+    names, single = check_get(get)
+    chunk = check_chunk_size(chunk_size)
+    a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+    n1, n2 = a.shape[0], c.shape[0]
+    check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
+    sq1 = np.einsum("ij,ij->i", a, a)
+    sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
+    cm = core()
+    res = {}
+    for g_name in names:
+        out = np.empty((n1, n2), dt)
+        c0, c1 = (1.0, 0.0) if g_name == "nngp" else (ntk_c0, ntk_c1)
+        for i0, i1, j0, j1 in tile_pairs(n1, n2, chunk, sym):
+            diag = sym and i0 == j0
+            g = gram(a[i0:i1], upper_only=True) if diag else gram(a[i0:i1], c[j0:j1])
+            cm.stationary_tile(g, sq1[i0:i1], sq2[j0:j1], out, i0, j0, amp, scale, c0, c1, diag)
+        if sym:
+            cm.mirror_upper(out)
+        res[g_name] = out
+    return res[names[0]] if single else kernel_tuple(names)(*(res[g] for g in names))
 
 
 def cosnet_kernel_fn(sigma_a: float = 1.0, sigma_w: float = 1.0, trainable: str = "last") -> KernelFn:
@@ -213,6 +227,7 @@ def _with_dim(make: Callable[[int], KernelFn], name: str) -> KernelFn:
 
 
 # ------------------------------------------------------------------------------------ S16 / S18
+@dispatch("kernels.complex_single_qsntk")
 def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu", backend: str = "auto") -> QSNTK:
     """Infinite-width QS-NTK of the complex single-layer network (Eq. S16-S18), ``c ~ N(0, I_d)``.
 
@@ -225,8 +240,6 @@ def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu", b
     Returned with ``Theta1 = Theta2 = Phi / 2`` and zero mixing (``E[a b] = 0``), so ``theta = 0``, ``phi = Phi``.
     """
     act = check_choice(activation, "activation", ("relu", "erf"))
-    if (gpu := cuda_impl(backend, "complex_single_qsntk")) is not None:
-        return gpu(x1, x2, activation=activation)
     a, c, sym, _ = check_inputs(x1, x2, dtype=np.float64)
     g = a @ c.T
     s1 = np.einsum("ij,ij->i", a, a)[:, None]
@@ -267,8 +280,5 @@ def decoupled_qsntk(x1: Any, x2: Any = None, *, kernel_fn: KernelFn | None = Non
         t2 = t1
     else:
         t2 = kernel_fn2(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype)
-    from .._backend import to_numpy
-
-    t1, t2 = to_numpy(t1), to_numpy(t2)
     return qsntk_from_parts(t1, t2, symmetric=x2 is None or x2 is x1,
                             meta={"kind": "analytic", "architecture": getattr(kf1, "__name__", "kernel_fn")})

@@ -19,18 +19,20 @@ Two routes:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from .._validation import as_array, check_chunk_size, check_choice, check_memory
+from .._backend import array_namespace, dispatch
+from .._validation import check_choice, check_chunk_size, check_memory
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingleParams, activation_pieces
 from ..networks.cosnet import CosNetParams
 from ..networks.gaussnet import GaussNetParams
 from ..networks.relu import ReLUParams, relu_forward_pieces
-from ._common import Workspace, blocks, check_inputs, check_jacobian_shapes, core, cuda_impl, gram
+from ._common import Workspace, as_input, blocks, check_inputs, check_jacobian_shapes, core, gram
 from .qsntk import QSNTK, qsntk_from_parts, real_parameter_jacobian
 
 __all__ = ["empirical_ntk", "empirical_qsntk", "qsntk_from_jacobians", "FEATURE_BUDGET_BYTES"]
@@ -196,7 +198,7 @@ def _structured(plan: _Plan, a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dty
             fj = fi if (diag or (c is a and (i0, i1) == (j0, j1))) else plan.feats(c[j0:j1])
             rows, cols = i1 - i0, j1 - j0
 
-            def G(ln: str, rn: str, target: np.ndarray) -> np.ndarray:
+            def G(ln: str, rn: str, target: np.ndarray, fi: dict = fi, fj: dict = fj, diag: bool = diag) -> np.ndarray:
                 if diag:
                     return gram(fi[ln], upper_only=True, out=target)
                 return gram(fi[ln], fj[rn], out=target)
@@ -209,17 +211,22 @@ def _structured(plan: _Plan, a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dty
             cm.fused_ntk_tile(out, i0, j0, base, float(plan.alpha), float(plan.beta), Bs, Cs,
                               [float(p[4]) for p in plan.pairs], [float(p[5]) for p in plan.pairs], bool(diag),
                               rows, cols)
-            del base, Bs, Cs, fj  # drop this column block before the next one is computed
+            del base, Bs, Cs, fj, G  # drop this column block before the next one is computed
         del fi
     if sym:
         cm.mirror_upper(out)
     return out
 
 
+def check_relu_trainable(trainable: str | None) -> None:
+    """ReLU networks train every layer (shared by the CPU and CUDA paths)."""
+    if trainable not in (None, "all"):
+        raise InvalidInputError("ReLU networks train every layer: trainable must be None or 'all'")
+
+
 def _plan_for(params: Any, dt: np.dtype, trainable: str | None) -> _Plan:
     if isinstance(params, ReLUParams):
-        if trainable not in (None, "all"):
-            raise InvalidInputError("ReLU networks train every layer: trainable must be None or 'all'")
+        check_relu_trainable(trainable)
         return _relu_plan(params, dt)
     if isinstance(params, CosNetParams):
         return _cos_plan(params, dt, check_choice(trainable or "last", "trainable", ("last", "all")))
@@ -237,6 +244,7 @@ def _input_dim(params: Any) -> int:
     return int(params.input_dim)
 
 
+@dispatch("kernels.empirical_ntk")
 def empirical_ntk(params: Any, x1: Any, x2: Any = None, *, trainable: str | None = None,
                   chunk_size: int | None = None, dtype: Any = None, backend: str = "auto") -> np.ndarray:
     """NTK ``Theta(x1, x2) = sum_k d f(x1)/d theta_k d f(x2)/d theta_k`` of a built-in real network (S4, S8).
@@ -248,13 +256,11 @@ def empirical_ntk(params: Any, x1: Any, x2: Any = None, *, trainable: str | None
     that of ``x1`` if float32, else float64).
     """
     chunk = check_chunk_size(chunk_size)
-    if (gpu := cuda_impl(backend, "empirical_ntk")) is not None:
-        return gpu(params, x1, x2, trainable=trainable, chunk_size=chunk_size,
-                   dtype=dtype)
     a, c, sym, dt = check_inputs(x1, x2, dtype=dtype, input_dim=_input_dim(params))
     return _structured(_plan_for(params, dt, trainable), a, c, sym, dt, chunk)
 
 
+@dispatch("kernels.empirical_qsntk")
 def empirical_qsntk(params1: Any, params2: Any = None, x1: Any = None, x2: Any = None, *,
                     trainable: str | None = None, chunk_size: int | None = None, dtype: Any = None,
                     backend: str = "auto") -> QSNTK:
@@ -269,9 +275,6 @@ def empirical_qsntk(params1: Any, params2: Any = None, x1: Any = None, x2: Any =
     if x1 is None:
         raise InvalidInputError("x1 (the inputs, shape (n, d)) is required")
     chunk = check_chunk_size(chunk_size)
-    if (gpu := cuda_impl(backend, "empirical_qsntk")) is not None:
-        return gpu(params1, params2, x1, x2, trainable=trainable,
-                   chunk_size=chunk_size, dtype=dtype)
     a, c, sym, dt = check_inputs(x1, x2, dtype=dtype, input_dim=_input_dim(params1))
     if isinstance(params1, ComplexSingleParams):
         if params2 is not None:
@@ -307,17 +310,60 @@ def _reuse(ws: Workspace, name: str, shape: tuple[int, int], dt: np.dtype) -> np
 
 
 # ------------------------------------------------------------------------------------ from Jacobians
-def _jac(j: Any, name: str, allow_complex: bool) -> np.ndarray:
-    j = as_array(j, name, ndim=2, allow_complex=allow_complex)
+def _real_parts(J: Any, dt: np.dtype, xp: Any) -> tuple[Any, Any | None]:
+    if J.dtype.kind == "c":
+        return xp.ascontiguousarray(J.real, dtype=dt), xp.ascontiguousarray(J.imag, dtype=dt)
+    return xp.ascontiguousarray(J, dtype=dt), None
+
+
+def _jac(j: Any, name: str, allow_complex: bool, xp: Any) -> Any:
+    j = as_input(j, name, xp, allow_complex=allow_complex)
     if j.shape[0] == 0 or j.shape[1] == 0:
-        raise ShapeMismatchError(f"{name} must be non-empty (n x P), got shape {j.shape}")
+        raise ShapeMismatchError(f"{name} must be non-empty (n x P), got shape {tuple(j.shape)}")
     return j
 
 
-def _real_parts(J: np.ndarray, dt: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
-    if np.iscomplexobj(J):
-        return np.ascontiguousarray(J.real, dtype=dt), np.ascontiguousarray(J.imag, dtype=dt)
-    return np.ascontiguousarray(J, dtype=dt), None
+def parse_jacobians(J: Any, J_x2: Any, J1: Any, J2: Any, J1_x2: Any, J2_x2: Any, dtype: Any, xp: Any = None
+                    ) -> tuple[Any, Any, Any, Any, bool, np.dtype]:
+    """The argument rules of :func:`qsntk_from_jacobians`, shared by the CPU and CUDA paths (namespace ``xp``,
+    default that of the inputs): returns real C-contiguous ``(j1, j2, k1, k2, symmetric, dtype)`` with ``j2`` /
+    ``k2`` None for a real wavefunction and ``k1, k2 = j1, j2`` when there is no second input set."""
+    xp = array_namespace(J, J_x2, J1, J2, J1_x2, J2_x2) if xp is None else xp
+    if (J is None) == (J1 is None):
+        raise InvalidInputError("pass either J (complex Jacobian) or J1 (and J2), not both / neither")
+    if J is not None:
+        if any(v is not None for v in (J2, J1_x2, J2_x2)):
+            raise InvalidInputError("with J use J_x2 for the second input set; J1/J2/J1_x2/J2_x2 are for real parts")
+        Jm = _jac(J, "J", True, xp)
+        dt = np.dtype(np.float32 if Jm.dtype in (np.float32, np.complex64) else np.float64) if dtype is None \
+            else np.dtype(dtype)
+        j1, j2 = _real_parts(Jm, dt, xp)
+        if J_x2 is None:
+            k1, k2, sym = j1, j2, True
+        else:
+            k1, k2 = _real_parts(_jac(J_x2, "J_x2", True, xp), dt, xp)
+            sym = False
+            if k2 is None and j2 is not None:
+                k2 = xp.zeros_like(k1)
+            if j2 is None and k2 is not None:
+                j2 = xp.zeros_like(j1)
+    else:
+        if J_x2 is not None:
+            raise InvalidInputError("J_x2 goes with J; use J1_x2 / J2_x2 with J1 / J2")
+        a = _jac(J1, "J1", False, xp)
+        dt = np.dtype(np.float32 if a.dtype == np.float32 else np.float64) if dtype is None else np.dtype(dtype)
+        j1 = xp.ascontiguousarray(a, dtype=dt)
+        j2 = None if J2 is None else xp.ascontiguousarray(_jac(J2, "J2", False, xp), dtype=dt)
+        sym = J1_x2 is None and J2_x2 is None
+        if sym:
+            k1, k2 = j1, j2
+        else:
+            if J1_x2 is None or (J2 is not None and J2_x2 is None) or (J2 is None and J2_x2 is not None):
+                raise InvalidInputError("for a second input set pass J1_x2 (and J2_x2 when J2 is given)")
+            k1 = xp.ascontiguousarray(_jac(J1_x2, "J1_x2", False, xp), dtype=dt)
+            k2 = None if J2_x2 is None else xp.ascontiguousarray(_jac(J2_x2, "J2_x2", False, xp), dtype=dt)
+    check_jacobian_shapes(j1, j2, None if sym else k1, None if sym else k2, dt)
+    return j1, j2, k1, k2, sym, dt
 
 
 def qsntk_from_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2: Any = None, J1_x2: Any = None,
@@ -339,6 +385,7 @@ def qsntk_from_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2:
     Accepts NumPy arrays and anything with ``__array__`` / DLPack. Computes ``Theta1 = J1 J1'^T``,
     ``Theta2 = J2 J2'^T``, ``Theta12 = J1 J2'^T`` (SYRK when ``x2 = x1``) and assembles the rest by S10-S11.
     """
+
     def odd(j: Any) -> bool:  # anything but a plain 2-d array goes through the layout check
         return j is not None and not (hasattr(j, "ndim") and j.ndim == 2)
 
@@ -348,44 +395,15 @@ def qsntk_from_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2:
             J_x2 = real_parameter_jacobian(J_x2, layout=layout, name="J_x2", psi=psi_x2)
     elif J is None and (layout is not None or psi is not None):
         raise InvalidInputError("layout= and psi= apply to J (and J_x2); J1/J2 are real 2-d Jacobians already")
-    if (gpu := cuda_impl(backend, "qsntk_from_jacobians")) is not None:
-        return gpu(J, J_x2, J1=J1, J2=J2, J1_x2=J1_x2, J2_x2=J2_x2,
-                   dtype=dtype)
-    if (J is None) == (J1 is None):
-        raise InvalidInputError("pass either J (complex Jacobian) or J1 (and J2), not both / neither")
-    if J is not None:
-        if any(v is not None for v in (J2, J1_x2, J2_x2)):
-            raise InvalidInputError("with J use J_x2 for the second input set; J1/J2/J1_x2/J2_x2 are for real parts")
-        Jm = _jac(J, "J", True)
-        dt = np.dtype(np.float32 if Jm.dtype in (np.float32, np.complex64) else np.float64) if dtype is None \
-            else np.dtype(dtype)
-        j1, j2 = _real_parts(Jm, dt)
-        if J_x2 is None:
-            k1, k2, sym = j1, j2, True
-        else:
-            Jn = _jac(J_x2, "J_x2", True)
-            k1, k2 = _real_parts(Jn, dt)
-            sym = False
-            if k2 is None and j2 is not None:
-                k2 = np.zeros_like(k1)
-            if j2 is None and k2 is not None:
-                j2 = np.zeros_like(j1)
-    else:
-        if J_x2 is not None:
-            raise InvalidInputError("J_x2 goes with J; use J1_x2 / J2_x2 with J1 / J2")
-        a = _jac(J1, "J1", False)
-        dt = np.dtype(np.float32 if a.dtype == np.float32 else np.float64) if dtype is None else np.dtype(dtype)
-        j1 = np.ascontiguousarray(a, dtype=dt)
-        j2 = None if J2 is None else np.ascontiguousarray(_jac(J2, "J2", False), dtype=dt)
-        sym = J1_x2 is None and J2_x2 is None
-        if sym:
-            k1, k2 = j1, j2
-        else:
-            if J1_x2 is None or (J2 is not None and J2_x2 is None) or (J2 is None and J2_x2 is not None):
-                raise InvalidInputError("for a second input set pass J1_x2 (and J2_x2 when J2 is given)")
-            k1 = np.ascontiguousarray(_jac(J1_x2, "J1_x2", False), dtype=dt)
-            k2 = None if J2_x2 is None else np.ascontiguousarray(_jac(J2_x2, "J2_x2", False), dtype=dt)
-    check_jacobian_shapes(j1, j2, k1, k2, dt)
+    return _qsntk_from_real_jacobians(J, J_x2, J1=J1, J2=J2, J1_x2=J1_x2, J2_x2=J2_x2, dtype=dtype, backend=backend)
+
+
+@dispatch("kernels.qsntk_from_jacobians")
+def _qsntk_from_real_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2: Any = None,
+                               J1_x2: Any = None, J2_x2: Any = None, dtype: Any = None,
+                               backend: str = "auto") -> QSNTK:
+    """The dispatched CPU implementation of :func:`qsntk_from_jacobians` (2-d real-parameter Jacobians)."""
+    j1, j2, k1, k2, sym, _ = parse_jacobians(J, J_x2, J1, J2, J1_x2, J2_x2, dtype, np)
     if sym:
         t1 = gram(j1)
         if j2 is None:

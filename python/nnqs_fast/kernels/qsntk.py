@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .._backend import array_namespace, to_device
 from .._validation import as_array
 from ..errors import (AmbiguousJacobianLayoutError, DTypeError, InvalidInputError, ShapeMismatchError,
                       ZeroAmplitudeError)
@@ -59,7 +60,8 @@ class QSNTK:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return tuple(self.theta1.shape)  # type: ignore[return-value]
+        n1, n2 = self.theta1.shape
+        return int(n1), int(n2)
 
     @property
     def decoupled(self) -> bool:
@@ -93,20 +95,26 @@ def qsntk_from_parts(theta1: Any, theta2: Any, mixing: Any = None, mixing_t: Any
 
     ``mixing=None`` means zero mixing (decoupled networks): then ``theta = Theta1 - Theta2`` and
     ``phi = Theta1 + Theta2`` are real. ``mixing_t=None`` with a mixing kernel requires square blocks and uses
-    ``mixing.T`` (``x2 = x1``).
+    ``mixing.T`` (``x2 = x1``). NumPy or CuPy blocks (CuPy in any block: every block on the device).
     """
-    t1 = as_array(theta1, "theta1", ndim=2, allow_complex=False)
-    t2 = as_array(theta2, "theta2", ndim=2, allow_complex=False)
+    xp = array_namespace(theta1, theta2, mixing, mixing_t)
+
+    def real2d(a: Any, name: str) -> Any:
+        return as_array(a, name, ndim=2, allow_complex=False) if xp is np else \
+            to_device(a, None, name=name, allow_complex=False)
+
+    t1 = real2d(theta1, "theta1")
+    t2 = real2d(theta2, "theta2")
     if t1.shape != t2.shape:
         raise ShapeMismatchError(f"theta1 {t1.shape} and theta2 {t2.shape} must have the same shape")
-    dt = np.result_type(t1, t2)
+    dt = np.result_type(t1.dtype, t2.dtype)
     t1, t2 = t1.astype(dt, copy=False), t2.astype(dt, copy=False)
     if mixing is None:
         if mixing_t is not None:
             raise InvalidInputError("mixing_t given without mixing")
-        zero = np.zeros(t1.shape, dt)  # calloc: no memory touched until written
+        zero = xp.zeros(t1.shape, dt)  # calloc: no memory touched until written
         return QSNTK(t1 - t2, t1 + t2, t1, t2, zero, zero, symmetric, dict(meta or {}))
-    m = as_array(mixing, "mixing", ndim=2, allow_complex=False).astype(dt, copy=False)
+    m = real2d(mixing, "mixing").astype(dt, copy=False)
     if m.shape != t1.shape:
         raise ShapeMismatchError(f"mixing {m.shape} must have the shape of theta1 {t1.shape}")
     if mixing_t is None:
@@ -114,14 +122,14 @@ def qsntk_from_parts(theta1: Any, theta2: Any, mixing: Any = None, mixing_t: Any
             raise ShapeMismatchError("mixing_t is required when x2 differs from x1 (non-square blocks)")
         mt = m.T
     else:
-        mt = as_array(mixing_t, "mixing_t", ndim=2, allow_complex=False).astype(dt, copy=False)
+        mt = real2d(mixing_t, "mixing_t").astype(dt, copy=False)
         if mt.shape != t1.shape:
             raise ShapeMismatchError(f"mixing_t {mt.shape} must have the shape of theta1 {t1.shape}")
-    if np.iscomplexobj(m) or np.iscomplexobj(mt):  # pragma: no cover - as_array forbids it
+    if m.dtype.kind == "c" or mt.dtype.kind == "c":  # pragma: no cover - the conversion forbids it
         raise DTypeError("mixing kernels are real")
     theta = (t1 - t2) + 1j * (m + mt)            # S10
     phi = (t1 + t2) - 1j * (m - mt)              # S11
-    return QSNTK(theta, phi, t1, t2, m, np.ascontiguousarray(mt), symmetric, dict(meta or {}))
+    return QSNTK(theta, phi, t1, t2, m, xp.ascontiguousarray(mt), symmetric, dict(meta or {}))
 
 
 # ------------------------------------------------------------------------------------ Jacobian layouts

@@ -16,10 +16,12 @@ the NTK is O(1) as the width grows and gradient descent uses one learning rate f
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
+from .._backend import array_namespace
 from .._random import rng
 from .._validation import as_array, check_finite_scalar, check_positive_int
 from ..errors import ShapeMismatchError
@@ -74,7 +76,7 @@ def init_relu(seed: int, input_dim: int, width: int, depth: int = 1, *, W_std: f
     g = rng(seed)
     sizes = [d] + [n] * depth + [1]
     weights, biases = [], []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         weights.append(g.standard_normal((fan_out, fan_in)).astype(dtype))
         biases.append(g.standard_normal(fan_out).astype(dtype))
     return ReLUParams(tuple(weights), tuple(biases), W_std, b_std)
@@ -126,25 +128,27 @@ def relu_forward_pieces(params: ReLUParams, x: np.ndarray) -> tuple[list[np.ndar
 
     and the NTK is ``sum_l (deltas[l] deltas[l]'^T) * (acts[l] acts[l]'^T + b_std^2)`` (readout: delta = 1).
     """
-    x = as_array(x, "x", ndim=2, allow_complex=False)
+    xp = array_namespace(x, params.weights[0])  # NumPy, or CuPy for device weights and inputs (the CUDA path)
+    if xp is np:
+        x = as_array(x, "x", ndim=2, allow_complex=False)
     if x.shape[1] != params.input_dim:
         raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")
     dt = params.weights[0].dtype
-    h = np.ascontiguousarray(x, dtype=dt)
+    h = xp.ascontiguousarray(x, dtype=dt)
     acts, masks = [], []
     for l in range(params.depth):
         a = (params.W_std / np.sqrt(h.shape[1])) * h
         acts.append(a)
         z = a @ params.weights[l].T + params.b_std * params.biases[l]
         masks.append(z > 0)
-        h = np.maximum(z, 0)
+        h = xp.maximum(z, 0)
     acts.append((params.W_std / np.sqrt(h.shape[1])) * h)
     deltas: list[np.ndarray] = [None] * params.depth  # type: ignore[list-item]
-    g = np.broadcast_to(params.weights[-1][0] * (params.W_std / np.sqrt(params.weights[-1].shape[1])),
+    g = xp.broadcast_to(params.weights[-1][0] * (params.W_std / np.sqrt(params.weights[-1].shape[1])),
                         (x.shape[0], params.weights[-1].shape[1]))
     for l in range(params.depth - 1, -1, -1):
         dl = masks[l] * g
-        deltas[l] = np.ascontiguousarray(dl, dtype=dt)
+        deltas[l] = xp.ascontiguousarray(dl, dtype=dt)
         if l > 0:
             g = (dl @ params.weights[l]) * (params.W_std / np.sqrt(params.weights[l].shape[1]))
     return acts, deltas

@@ -16,7 +16,7 @@ from math import comb
 
 import numpy as np
 
-from .._validation import as_array, check_positive_int
+from .._validation import check_positive_int
 from ..errors import InvalidInputError
 
 __all__ = ["encode_spins", "encode_occupations", "popcount", "fixed_popcount_states"]
@@ -91,7 +91,7 @@ def encode_occupations(basis: object, n_sites: int) -> np.ndarray:
     if n_sites > MAX_FERMION_SITES:
         raise InvalidInputError(f"n_sites must be <= {MAX_FERMION_SITES}, got {n_sites}")
     if codes.size and codes.max() >= (1 << (2 * n_sites)):
-        raise InvalidInputError(f"basis holds codes >= 2**(2*n_sites); wrong n_sites?")
+        raise InvalidInputError("basis holds codes >= 2**(2*n_sites); wrong n_sites?")
     shifts = np.arange(n_sites, dtype=np.int64)[None, :]
     up = (codes[:, None] >> shifts) & 1
     dn = (codes[:, None] >> (shifts + n_sites)) & 1

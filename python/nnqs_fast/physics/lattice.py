@@ -57,12 +57,12 @@ class Lattice:
                 if x + 1 < lx:
                     pairs.add((i, i + 1))
                 elif periodic and lx > 2:
-                    pairs.add(tuple(sorted((i, 0 + lx * y))))
+                    pairs.add((min(i, lx * y), max(i, lx * y)))
                 # +y neighbour
                 if y + 1 < ly:
                     pairs.add((i, i + lx))
                 elif periodic and ly > 2:
-                    pairs.add(tuple(sorted((i, x))))
+                    pairs.add((min(i, x), max(i, x)))
         bonds = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
         bonds.setflags(write=False)
         object.__setattr__(self, "bonds", bonds)

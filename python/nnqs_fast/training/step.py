@@ -16,13 +16,13 @@ the train/test loss (and optionally the predictions) at the requested absolute s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .._backend import core_module
 from .._validation import as_array, check_finite_scalar
-from ..errors import InvalidInputError, ShapeMismatchError
+from ..errors import BackendUnavailableError, InvalidInputError, ShapeMismatchError
 from ..networks.relu import ReLUParams
 
 __all__ = ["GDStep", "StepRecord", "CPUReLUStep", "NumpyReLUStep", "make_step"]
@@ -51,11 +51,16 @@ class StepRecord:
 
 @runtime_checkable
 class GDStep(Protocol):
-    """Full-batch gradient descent of one real network; implemented by the CPU core and (later) CUDA."""
+    """Full-batch gradient descent of one real network; implemented by the CPU core, NumPy and CUDA."""
 
-    step: int
-    learning_rate: float
-    flops_per_step: float
+    @property
+    def step(self) -> int: ...
+
+    @property
+    def learning_rate(self) -> float: ...
+
+    @property
+    def flops_per_step(self) -> float: ...
 
     def run(self, n_steps: int, record_steps: np.ndarray, record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> StepRecord: ...
@@ -214,9 +219,9 @@ class NumpyReLUStep:
         rs = _record_steps(record_steps)
         R = rs.size
         tr, te = np.full(R, np.nan), np.full(R, np.nan)
-        ptr = np.full((R, self.x.shape[0]), np.nan) if record_predictions else None
+        ptr: Any = np.full((R, self.x.shape[0]), np.nan) if record_predictions else None
         nt = 0 if self.x_test is None else self.x_test.shape[0]
-        pte = np.full((R, nt), np.nan) if record_predictions else None
+        pte: Any = np.full((R, nt), np.nan) if record_predictions else None
         t_end = self.step + int(n_steps)
         done = 0
         for r, t in enumerate(rs):
@@ -247,7 +252,9 @@ def make_step(params: ReLUParams, x, y, lr: float, x_test=None, y_test=None, *, 
     if backend == "numpy":
         return NumpyReLUStep(params, x, y, lr, x_test, y_test)
     if backend == "cuda":
-        from .._backend import gpu_impl
+        from .._backend import cuda_implementation
 
-        return gpu_impl("training", "make_step")(params, x, y, lr, x_test, y_test)
+        if (fn := cuda_implementation("training.make_step")) is None:
+            raise BackendUnavailableError("no CUDA implementation of training.make_step; use backend='cpu'")
+        return fn(params, x, y, lr, x_test, y_test)
     raise InvalidInputError(f"backend must be 'cpu', 'numpy' or 'cuda', got {backend!r}")

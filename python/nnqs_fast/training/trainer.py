@@ -26,11 +26,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._backend import gpu_impl, resolve_backend, to_numpy
+from .._backend import cuda_implementation, parse_backend, resolve_backend, to_numpy
 from .._progress import progress
 from .._random import check_seed, member_seeds
 from .._validation import as_array, check_finite_scalar, check_positive_int
-from ..errors import BackendUnavailableError, InvalidInputError, LearningRateTooLargeError, PrecisionLossWarning, ShapeMismatchError
+from ..errors import (
+    BackendUnavailableError,
+    InvalidInputError,
+    LearningRateTooLargeError,
+    PrecisionLossWarning,
+    ShapeMismatchError,
+)
 from ..networks.relu import init_relu
 from .step import STATUS_CONVERGED, STATUS_DIVERGED, make_step
 
@@ -164,7 +170,7 @@ def ensemble_statistics(part_tr: np.ndarray, part_te: np.ndarray, preds_tr: np.n
     ok = np.all(np.isfinite(member_pred), axis=2) if n else np.ones((K, R), bool)
     count = ok.sum(axis=0)
     sum_tr = np.where(ok[:, :, None], member_pred, 0).sum(axis=0)
-    if nt:
+    if nt and preds_te is not None:
         member_te = preds_te[:, 0] + 1j * preds_te[:, 1]
         sum_te = np.where(ok[:, :, None], np.nan_to_num(member_te), 0).sum(axis=0)
     else:
@@ -173,7 +179,7 @@ def ensemble_statistics(part_tr: np.ndarray, part_te: np.ndarray, preds_tr: np.n
     mean_tr, mean_te = sum_tr / c, sum_te / c
     has = count > 0
     out["lom_tr"][has] = np.mean(np.abs(mean_tr[has] - y[None, :]) ** 2, axis=1)
-    if nt:
+    if nt and yt is not None:
         out["lom_te"][has] = np.mean(np.abs(mean_te[has] - yt[None, :]) ** 2, axis=1)
     mean_tr[~has] = np.nan
     mean_te[~has] = np.nan
@@ -233,7 +239,8 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
                    max_learning_rate: float | None = None, force: bool = False, depth: int = 1,
                    W_std: float = 0.5, b_std: float = 0.1, seed: int = 0, record_steps=None, n_record: int = 40,
                    early_stop_rtol: float = 0.0, record_predictions: bool = True, chunk_flops: float = 5e9,
-                   n_workers: int | None = None, backend: str = "auto", quiet: bool = False, desc: str = "train") -> EnsembleResult:
+                   n_workers: int | None = None, backend: str = "auto", quiet: bool = False,
+                   desc: str = "train") -> EnsembleResult:
     """Train ``n_members`` NNQS ψ = ψ1 + iψ2 on ``(x_train, y_train)`` by full-batch gradient descent.
 
     Parameters
@@ -260,22 +267,18 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     if b == "cuda":
         # The CUDA path: a whole-ensemble implementation if nnqs_fast.gpu.training has one, else this loop with
         # its GDStep (nnqs_fast.gpu.training.make_step); backend="auto" falls back to the CPU when neither exists.
-        try:
-            impl = gpu_impl("training", "train_ensemble")
-        except BackendUnavailableError:
-            impl = None
+        impl = cuda_implementation("training.train_ensemble")
         if impl is not None:
             return impl(x_train, y_train, x_test, y_test, width=width, n_members=n_members, n_steps=n_steps,
                         learning_rate=learning_rate, lr_factor=lr_factor, max_learning_rate=max_learning_rate,
                         force=force, depth=depth, W_std=W_std, b_std=b_std, seed=seed, record_steps=record_steps,
                         n_record=n_record, early_stop_rtol=early_stop_rtol, record_predictions=record_predictions,
                         chunk_flops=chunk_flops, n_workers=n_workers, quiet=quiet, desc=desc)
-        try:
-            gpu_impl("training", "make_step")
+        if cuda_implementation("training.make_step") is not None:
             step_backend = "cuda"
-        except BackendUnavailableError:
-            if str(backend).lower() == "cuda":
-                raise
+        elif parse_backend(backend) == "cuda":
+            raise BackendUnavailableError("no CUDA implementation of training.make_step; use backend='cpu'")
+        else:
             b = "cpu"
     t_start = time.perf_counter()
     v = validate_ensemble_inputs(x_train, y_train, x_test, y_test, width=width, n_members=n_members,
@@ -292,8 +295,8 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     finished = np.zeros((K, 2), dtype=bool)
     seeds_flat = member_seeds(seed, 2 * K)
     seeds = np.array(seeds_flat, dtype=np.uint64).reshape(K, 2)
-    preds_tr = np.full((K, 2, R, n), np.nan) if record_predictions else None
-    preds_te = np.full((K, 2, R, nt), np.nan) if record_predictions else None
+    preds_tr: Any = np.full((K, 2, R, n), np.nan) if record_predictions else None
+    preds_te: Any = np.full((K, 2, R, nt), np.nan) if record_predictions else None
     targets = [(y.real.copy(), None if yt is None else yt.real.copy()),
                (y.imag.copy(), None if yt is None else yt.imag.copy())]
     workers = _n_workers(n_workers if (n_workers is not None or step_backend == "cpu") else 1, 2 * K)
