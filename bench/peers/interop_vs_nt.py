@@ -55,9 +55,9 @@ def role_ours(params_path: str, L: int, out: str, chunk: int | None) -> dict:
     import jax
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
-    from test_bench_interop import FFN
 
     from nnqs_fast.interop.jax import empirical_qsntk_fn
+    from test_bench_interop import FFN
     d = np.load(params_path)
     params = {"Dense_0": {"kernel": jnp.asarray(d["W"]), "bias": jnp.asarray(d["b"])},
               "Dense_1": {"kernel": jnp.asarray(d["v"]), "bias": jnp.asarray(d["c"])}}

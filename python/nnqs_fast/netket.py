@@ -23,8 +23,9 @@ Conventions, each checked numerically against NetKet in tests/interop/test_netke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -35,14 +36,14 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without NetKet
     raise OptionalDependencyError("nnqs_fast.netket needs NetKet: pip install \"nnqs_fast[netket]\"") from exc
 
-from .interop.jax import empirical_qsntk_fn  # noqa: E402  (JAX comes with NetKet)
-from .kernels.qsntk import QSNTK, qsntk_from_parts  # noqa: E402
-from .physics.encoding import encode_occupations, encode_spins, popcount  # noqa: E402
-from .physics.hubbard import HubbardBasis  # noqa: E402
-from .physics.lattice import Lattice  # noqa: E402
-from .physics.operators import target_from_operator as _target_from_matrix  # noqa: E402
-from .physics.targets import Target  # noqa: E402
-from .physics.tfim import tfim_basis  # noqa: E402
+from .interop.jax import empirical_qsntk_fn
+from .kernels.qsntk import QSNTK, qsntk_from_parts
+from .physics.encoding import encode_occupations, encode_spins, popcount
+from .physics.hubbard import HubbardBasis
+from .physics.lattice import Lattice
+from .physics.operators import target_from_operator as _target_from_matrix
+from .physics.targets import Target
+from .physics.tfim import tfim_basis
 
 __all__ = ["site_permutation", "basis_map", "to_netket", "from_netket", "netket_states", "target_from_operator",
            "apply_fn_of", "qsntk", "qsntk_fn", "amplitudes"]
@@ -72,7 +73,8 @@ def site_permutation(lattice: Lattice | tuple[int, int], graph: Any = None, site
     pos = np.asarray(graph.positions, dtype=np.float64)
     if pos.ndim != 2 or pos.shape[1] != 2 or not np.allclose(pos, np.round(pos)):
         raise InvalidInputError("graph positions are not integer 2-d coordinates; pass sites= explicitly")
-    lookup = {(int(round(p[0])), int(round(p[1]))): k for k, p in enumerate(pos)}
+    ipos = np.rint(pos).astype(np.int64)
+    lookup = {(int(p[0]), int(p[1])): k for k, p in enumerate(ipos)}
     perm = np.empty(L, dtype=np.int64)
     for s in range(L):
         xy = (s % lx, s // lx)

@@ -11,7 +11,8 @@ The library-specific modules import their library only when used:
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["empirical_qsntk_fn", "linearize"]
 

@@ -15,7 +15,8 @@ tiles ``Theta1, Theta12, Theta12^T, Theta2``. ``"holo"``: ``d psi/d Re w = F``, 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

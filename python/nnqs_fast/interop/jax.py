@@ -9,13 +9,19 @@ docs/interop.md.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .._validation import as_array, check_chunk_size, check_choice
-from ..errors import (InvalidInputError, NotHolomorphicError, OptionalDependencyError, ShapeMismatchError,
-                      ZeroAmplitudeError)
+from .._validation import as_array, check_choice, check_chunk_size
+from ..errors import (
+    InvalidInputError,
+    NotHolomorphicError,
+    OptionalDependencyError,
+    ShapeMismatchError,
+    ZeroAmplitudeError,
+)
 from ..kernels.qsntk import QSNTK
 from ._tiles import auto_chunk, qsntk_tiles
 

@@ -28,8 +28,7 @@ import numpy as np
 
 from .._backend import array_namespace, to_device
 from .._validation import as_array
-from ..errors import (AmbiguousJacobianLayoutError, DTypeError, InvalidInputError, ShapeMismatchError,
-                      ZeroAmplitudeError)
+from ..errors import AmbiguousJacobianLayoutError, DTypeError, InvalidInputError, ShapeMismatchError, ZeroAmplitudeError
 
 __all__ = ["QSNTK", "qsntk_from_parts", "real_parameter_jacobian", "JACOBIAN_LAYOUTS"]
 

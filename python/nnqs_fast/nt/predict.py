@@ -23,7 +23,8 @@ common case); other layouts raise :class:`~nnqs_fast.errors.InvalidInputError`.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
