@@ -13,6 +13,7 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
+from ..networks.dense import B_STD, W_STD
 from ._common import add_backend_option, add_output_options, add_seed_option, add_target_options
 
 
@@ -26,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-size", type=int, default=2400, help="number of train points (default: 2400)")
     add_seed_option(p)
     p.add_argument("--depth", type=int, default=1, help="hidden layers of the ReLU network (default: 1)")
-    p.add_argument("--W-std", type=float, default=0.5, help="weight std (default: 0.5)")
-    p.add_argument("--b-std", type=float, default=0.1, help="bias std (default: 0.1)")
+    p.add_argument("--W-std", type=float, default=W_STD, help="weight std (default: 0.5)")
+    p.add_argument("--b-std", type=float, default=B_STD, help="bias std (default: 0.1)")
     p.add_argument("--lr-fraction", type=float, default=0.9,
                    help="learning rate as a fraction of eta_max = n / lambda_max(NTK) (default: 0.9, the paper's)")
     p.add_argument("--learning-rate", type=float, default=None, help="absolute learning rate (overrides --lr-fraction)")
@@ -37,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="exact discrete GD steps instead of continuous gradient flow (time unit: steps either way)")
     p.add_argument("--diag-reg", type=float, default=0.0, help="added to the NTK diagonal (default: 0)")
     p.add_argument("--no-plot", action="store_true", help="skip predict.png")
+    p.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
+                   help="total memory the run may hold, in GiB (default: 80%% of physical memory, or the "
+                        "NNQS_FAST_MAX_TOTAL_BYTES environment variable); larger runs are refused before any work "
+                        "with the estimate in the message")
     add_backend_option(p)
     add_output_options(p)
     p.set_defaults(func=run)
@@ -47,6 +52,13 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.io import save_results
     from ..experiments.predict_curves import PredictConfig, plot_predict_curves, run_predict_curves
 
+    if args.memory_limit is not None:
+        import os
+
+        from .._validation import check_finite_scalar
+
+        gib = check_finite_scalar(args.memory_limit, "--memory-limit", positive=True)
+        os.environ["NNQS_FAST_MAX_TOTAL_BYTES"] = str(int(gib * 1024**3))
     backend = resolve_backend(args.backend)
     cfg = PredictConfig(system=args.system, boundary=args.boundary, lx=args.lx, ly=args.ly,
                         train_size=args.train_size, seed=args.seed, depth=args.depth, W_std=args.W_std,

@@ -38,24 +38,28 @@ def pd_tolerance(lam_max: float, n: int) -> float:
 def _not_pd_error(lam_min: float, lam_max: float, n: int, what: str, why: str) -> KernelNotPositiveDefiniteError:
     tol = pd_tolerance(lam_max, n)
     suggest = max(-lam_min, 0.0) + max(1e3 * tol, 1e-10 * max(lam_max, 0.0))
-    return KernelNotPositiveDefiniteError(
-        f"{what} is {why}: smallest eigenvalue {lam_min:.6g} (largest {lam_max:.6g}, tolerance {tol:.3g}); "
-        f"pass diag_reg >= {suggest:.3g} (adds diag_reg to the diagonal of the real-part kernels) or remove "
-        "duplicate training points")
+    return KernelNotPositiveDefiniteError(what, lam_min, lam_max, tol, suggest, why=why,
+                                          hint="adds diag_reg to the diagonal of the real-part kernels",
+                                          remedy="remove duplicate training points")
 
 
 def smallest_eigenvalue(H: np.ndarray) -> tuple[float, float]:
     """(λ_min, λ_max) of a Hermitian matrix (two partial eigensolves)."""
+    from .._linalg import eigh
+
     n = H.shape[0]
-    lo = scipy.linalg.eigh(H, eigvals_only=True, subset_by_index=[0, 0], check_finite=False)[0]
-    hi = scipy.linalg.eigh(H, eigvals_only=True, subset_by_index=[n - 1, n - 1], check_finite=False)[0]
+    lo = eigh(H, eigvals_only=True, subset_by_index=(0, 0))[0]
+    hi = eigh(H, eigvals_only=True, subset_by_index=(n - 1, n - 1))[0]
     return float(lo), float(hi)
 
 
 @register_cpu("dynamics.eigh")
 def host_eigh(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(λ ascending, V)`` of a real symmetric / complex Hermitian matrix (LAPACK ``syevd``/``heevd``)."""
-    return scipy.linalg.eigh(H, check_finite=False, driver="evd")
+    """``(λ ascending, V)`` of a real symmetric / complex Hermitian matrix (LAPACK through
+    :func:`nnqs_fast._linalg.eigh`: ``syevd``/``heevd``, MRRR with one BLAS thread above 8192 rows)."""
+    from .._linalg import eigh
+
+    return eigh(H)
 
 
 def checked_spectrum(lam: np.ndarray, n: int, what: str) -> tuple[np.ndarray, float]:
@@ -64,7 +68,7 @@ def checked_spectrum(lam: np.ndarray, n: int, what: str) -> tuple[np.ndarray, fl
     returns ``(max(λ, 0), λ_min)`` (rounding-level negatives are zero modes)."""
     lam = np.asarray(lam)
     if not np.all(np.isfinite(lam)):
-        raise KernelNotPositiveDefiniteError(f"{what} has non-finite eigenvalues; check the kernel")
+        raise KernelNotPositiveDefiniteError.non_finite(what)
     lam_min, lam_max = float(lam[0]), float(lam[-1])
     if lam_min < -pd_tolerance(lam_max, n):
         raise _not_pd_error(lam_min, lam_max, n, what, "indefinite")
@@ -109,6 +113,10 @@ class SpectralFlow:
         if self._eig is None:
             lam, V = self._eigh(self.H)
             self._set_eig(lam, V)
+            from .._linalg import SINGLE_THREAD_MIN_N
+
+            if self.n > SINGLE_THREAD_MIN_N:  # large: (λ, V) replaces H (everything after reads the eigenpairs)
+                self.H = None  # type: ignore[assignment]
         return self._eig  # type: ignore[return-value]
 
     @property
@@ -118,10 +126,8 @@ class SpectralFlow:
     def check_discrete_stable(self, learning_rate: float, eta_max: float) -> None:
         lam = self.eig()[0]
         if self.c * lam[-1] >= 2.0:
-            raise LearningRateTooLargeError(
-                f"learning_rate {learning_rate:.6g} exceeds the maximal stable rate {eta_max:.6g} for discrete "
-                f"gradient descent on L = (1/n) Σ |ψ_T − ψ|² (|1 − c λ_max| >= 1 with λ_max = {lam[-1]:.6g}); "
-                "use a smaller learning_rate (the paper uses 0.9 × maximum) or discrete=False")
+            raise LearningRateTooLargeError(learning_rate, eta_max, lambda_max=float(lam[-1]),
+                                            alternative="pass discrete=False (continuous time)")
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """``H^{-1} b`` (τ → ∞), from the eigendecomposition if cached (or if a device eigensolver was given), else
@@ -137,7 +143,9 @@ class SpectralFlow:
             return _apply(V, _apply(V.conj().T if np.iscomplexobj(V) else V.T, b) / _col(lam, b))
         if self._chol is None:
             try:
-                self._chol = scipy.linalg.cho_factor(self.H, lower=True, check_finite=False)
+                from .._linalg import cho_factor
+
+                self._chol = cho_factor(self.H)  # robust at every size (nnqs_fast._linalg)
             except np.linalg.LinAlgError:
                 lo, hi = smallest_eigenvalue(self.H)
                 raise _not_pd_error(lo, hi, self.n, self.what,

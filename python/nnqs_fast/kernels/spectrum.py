@@ -1,7 +1,8 @@
 """Spectra of kernel Gram matrices: eigenvalues, condition number, positive definiteness, maximal learning rate.
 
 All eigendecompositions are done in float64 with :func:`scipy.linalg.eigh` (the matrices are symmetric or
-Hermitian). :func:`max_learning_rate` is the single home of the package's stability bound (docs/CONVENTIONS.md):
+Hermitian). :func:`eta_max_from_lambda` is the single home of the package's stability bound (CONTRIBUTING.md,
+"Conventions"); :func:`max_learning_rate` applies it to every kernel form:
 
 * loss (Eq. 13) ``L = (1/n) sum_{x in B} |psi_T(x) - psi(x)|^2``, ``n = |B|``;
 * gradient descent ``theta <- theta - eta grad L`` on the real part ``psi1`` with NTK ``Theta1`` linearises to
@@ -18,13 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 
 from .._validation import as_array, check_finite_scalar
 from ..errors import InvalidInputError, KernelNotPositiveDefiniteError, ShapeMismatchError
 
 __all__ = ["KernelSpectrum", "kernel_eigenvalues", "kernel_spectrum", "check_positive_definite",
-           "max_learning_rate", "lambda_max"]
+           "max_learning_rate", "lambda_max", "eta_max_from_lambda"]
 
 
 def _square(k: Any, name: str) -> np.ndarray:
@@ -52,17 +52,50 @@ def kernel_eigenvalues(k: Any, *, check_symmetric: bool = True) -> np.ndarray:
     if check_symmetric:
         _check_hermitian(k, "k")
     # all eigenvalues: divide-and-conquer (syevd/heevd) is ~2x faster than the default MRRR driver here
-    return scipy.linalg.eigh(k, eigvals_only=True, check_finite=False, driver="evd")
+    from .._linalg import eigh
+
+    return eigh(k, eigvals_only=True, driver="evd")
 
 
 def lambda_max(k: Any, *, check_symmetric: bool = True) -> float:
-    """Largest eigenvalue of a symmetric/Hermitian Gram matrix (float64, only that eigenvalue is computed)."""
+    """Largest eigenvalue of a symmetric/Hermitian Gram matrix (float64), by a Krylov method.
+
+    Implicitly restarted Lanczos (:func:`scipy.sparse.linalg.eigsh`, ``k=1, which="LA"``, tolerance at machine
+    precision, deterministic start vector) costs a few dozen matrix-vector products instead of the O(n³)
+    tridiagonalisation of a subset ``eigh`` (equal to the dense value to ~1e-12 relative; tests). Matrices with
+    fewer than :data:`_KRYLOV_MIN_N` rows use the dense solver (:func:`nnqs_fast._linalg.eigh`).
+    """
     k = _square(k, "k")
     if check_symmetric:
         _check_hermitian(k, "k")
     n = k.shape[0]
-    w = scipy.linalg.eigh(k, eigvals_only=True, subset_by_index=[n - 1, n - 1], check_finite=False)
-    return float(w[-1])
+    if n < _KRYLOV_MIN_N:
+        from .._linalg import eigh
+
+        return float(eigh(k, eigvals_only=True, subset_by_index=(n - 1, n - 1))[-1])
+    import scipy.sparse.linalg
+
+    v0 = np.random.default_rng(0).standard_normal(n).astype(k.dtype)  # fixed start: reproducible
+    w = scipy.sparse.linalg.eigsh(k, k=1, which="LA", v0=v0, tol=0.0, return_eigenvectors=False,
+                                  ncv=min(n, 32), maxiter=max(1000, 10 * n))
+    return float(np.real(w[-1]))
+
+
+#: below this size :func:`lambda_max` uses the dense eigensolver (Lanczos needs n > ncv and gains nothing)
+_KRYLOV_MIN_N = 64
+
+
+def eta_max_from_lambda(lambda_max: float, n: float, *, what: str = "the kernel") -> float:
+    """The maximal stable learning rate ``η_max = n / λ_max`` (the one home of the formula).
+
+    Gradient descent on ``L = (1/n) Σ_x |ψ_T(x) − ψ(x)|²`` (Eq. 13) linearises to ``e <- (I − (2η/n) Θ) e``,
+    stable iff ``(2η/n) λ_max(Θ) < 2``. For the complex path ``n`` is the size ``2 n_train`` of ``ΩM``.
+    Raises :class:`KernelNotPositiveDefiniteError` unless ``λ_max > 0`` (no bound exists then).
+    """
+    lam = float(lambda_max)
+    if not (lam > 0 and np.isfinite(lam)):
+        raise KernelNotPositiveDefiniteError.no_positive_eigenvalue(what, lam)
+    return float(n) / lam
 
 
 @dataclass(frozen=True)
@@ -94,7 +127,7 @@ def kernel_spectrum(k: Any, *, rtol: float = 1e-10) -> KernelSpectrum:
     w = kernel_eigenvalues(k)
     lmin, lmax = float(w[0]), float(w[-1])
     cond = lmax / lmin if lmin > 0 else float("inf")
-    eta = w.size / lmax if lmax > 0 else float("inf")
+    eta = eta_max_from_lambda(lmax, w.size) if lmax > 0 else float("inf")  # a summary: no bound -> inf
     return KernelSpectrum(w, lmin, lmax, cond, eta, bool(lmin > rtol * max(abs(lmax), 0.0)))
 
 
@@ -110,9 +143,7 @@ def check_positive_definite(k: Any, *, rtol: float = 1e-10, name: str = "kernel"
     thresh = rtol * max(abs(lmax), np.finfo(np.float64).tiny)
     if not lmin > thresh:
         suggest = max(thresh - lmin, 0.0) + max(abs(lmax), 1.0) * max(rtol, 1e-12) * 10
-        raise KernelNotPositiveDefiniteError(
-            f"{name} is not positive definite: smallest eigenvalue {lmin:.6g} (largest {lmax:.6g}, tolerance "
-            f"{thresh:.3g}); add diag_reg >= {suggest:.3g} (K + diag_reg * I), or remove duplicate inputs")
+        raise KernelNotPositiveDefiniteError(name, lmin, lmax, thresh, suggest)
     return lmin
 
 
@@ -132,14 +163,9 @@ def max_learning_rate(k_train_train: Any, *more: Any, omega_m: bool = False) -> 
     def one(k: Any) -> float:
         if isinstance(k, QSNTK):
             om = k.omega_m
-            return om.shape[0] / lambda_max(om)
-        lm = lambda_max(k)
-        n = np.shape(k)[0]
-        if not lm > 0:
-            raise KernelNotPositiveDefiniteError(
-                f"the kernel's largest eigenvalue is {lm:.3g} <= 0: no learning rate is stable-bounded; "
-                "check that the kernel is train-vs-train")
-        return n / lm  # omega_m: n = 2 n_train, bound 2 n_train / lambda_max
+            return eta_max_from_lambda(lambda_max(om), om.shape[0], what="the QS-NTK ΩM")
+        # omega_m=True: n = 2 n_train, bound 2 n_train / lambda_max
+        return eta_max_from_lambda(lambda_max(k), np.shape(k)[0], what="the kernel")
 
     if omega_m and (more or isinstance(k_train_train, QSNTK)):
         raise InvalidInputError("omega_m=True takes exactly one 2n x 2n Omega M matrix")
