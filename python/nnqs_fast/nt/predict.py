@@ -150,7 +150,7 @@ def gradient_descent_mse(k_train_train: Any, y_train: Any, learning_rate: float 
         if f0 is not None:
             d = eig.apply(eig.expm1(tt, size), rhs)
             out_train = (f0[None] + d).reshape(tshape + y.shape)
-        if ft0 is not None:
+        if ft0 is not None and Ktd is not None:
             d = eig.apply(eig.inv_expm1(tt, size), rhs)
             out_test = (ft0[None] + np.einsum("mn,tnc->tmc", Ktd, d)).reshape(tshape + ft0.shape)
         if out_train is not None and out_test is not None:
@@ -261,6 +261,7 @@ def gradient_descent_mse_ensemble(kernel_fn: Callable, x_train: Any, y_train: An
                         E = np.einsum("mi,ti,ki->tmk", V, np.exp(-lam * tt / size), V)
                         cov = np.einsum("tmk,kl,tnl->tmn", E, train("nngp"), E)
                 else:
+                    assert ktt is not None  # compute_cov with x_test: fetched above
                     if g == "nngp":
                         A = ktd["nngp"] @ V
                         cov = ktt[None] - np.einsum("mi,ti,li->tml", A, -e.inv_expm1(2 * tt, size), A)
