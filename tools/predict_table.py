@@ -52,7 +52,8 @@ def main(argv=None) -> int:
                            L_mu_test_1e4=d["L_mu_test_final"], fidelity_inf=d["fidelity_inf"],
                            fidelity_1e4=d["fidelity_final"], seconds=time.perf_counter() - t0)
                 rows.append(row)
-                print(f"| {system} | {boundary} | {n} | {row['n_test']} | {row['eta']:.4g} | {row['L_mu_test_inf']:.3e} | "
+                print(f"| {system} | {boundary} | {n} | {row['n_test']} | {row['eta']:.4g} | "
+                      f"{row['L_mu_test_inf']:.3e} | "
                       f"{row['L_gamma_test_inf']:.3e} | {row['L_psi_test_inf']:.3e} | {row['L_psi_test_1e4']:.3e} | "
                       f"{row['L_psi_test_inf'] / 4:.3e} | {row['fidelity_inf']:.4f} | {row['fidelity_1e4']:.4f} | "
                       f"{row['seconds']:.0f} |")
