@@ -19,6 +19,10 @@ __all__ = [
     "BackendUnavailableError",
     "PrecisionLossError",
     "PrecisionLossWarning",
+    "ResourceLimitWarning",
+    "CostLimitError",
+    "InputFileError",
+    "OutputPathError",
 ]
 
 
@@ -67,3 +71,23 @@ class PrecisionLossError(NnqsError, ArithmeticError):
 
 class PrecisionLossWarning(UserWarning):
     """A computation lost some precision; the result is returned but should be treated with care."""
+
+
+class ResourceLimitWarning(UserWarning):
+    """A requested resource (e.g. an OpenMP thread count far above the machine's cores) was reduced to a usable
+    value; the result is unaffected. Ask for fewer threads to silence it."""
+
+
+class CostLimitError(NnqsError, ValueError):
+    """The requested computation would run for hours (the message gives the estimate); reduce the problem size or
+    raise the limit with the NNQS_FAST_MAX_FLOPS environment variable if you really mean it."""
+
+
+class InputFileError(InvalidInputError):
+    """An input file is missing, unreadable, truncated or corrupt, or does not hold the expected array; the
+    message names the file and what was expected."""
+
+
+class OutputPathError(InvalidInputError):
+    """An output location (``--out``) cannot be used: it is an existing file, lies under a file, or is not
+    writable. Checked before any work starts; choose another directory."""

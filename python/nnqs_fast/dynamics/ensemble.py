@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
-from .._validation import as_array, check_chunk_size, check_finite_scalar
+from .._validation import as_array, check_chunk_size, check_finite_scalar, check_psd
 from ..errors import InvalidInputError, ShapeMismatchError
 from ._spectral import SpectralFlow, apply
 from ._structure import KernelSpec, as_targets, parse_kernel, parse_train_kernel
@@ -96,6 +96,9 @@ class EnsemblePredictor(FollowsInputs):
         self.y = y
         self.learning_rate = learning_rate
         self.discrete = discrete
+        for m in nngp.mats:  # a covariance: an indefinite NNGP gave negative variances and a negative L_gamma
+            if isinstance(m, np.ndarray) and not np.iscomplexobj(m):
+                check_psd(m, "nngp_train_train")
         c = 2.0 * learning_rate / self.n
         shared = nngp.kind == "single" and ntk.kind == "single"
         if shared:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,20 +53,31 @@ def parse_entropy_kind(kind: Any) -> tuple[str, str, float | None]:
     """``"vn"``, ``"renyi2"``, ``"renyi_inf"``, ``"tsallis2"``, ``("renyi", 3)`` -> (name, kind, order)."""
     if isinstance(kind, (tuple, list)) and len(kind) == 2:
         k, order = str(kind[0]).lower(), kind[1]
+        if isinstance(order, numbers.Real) and not isinstance(order, bool) and math.isnan(float(order)):
+            raise InvalidInputError(f"entropy order must be > 0, got {order!r}")
     elif isinstance(kind, str):
-        s = kind.lower().replace("-", "").replace("_", "")
-        if s in ("vn", "vonneumann", "s1"):
+        if kind.lower().replace("-", "").replace("_", "") in ("vn", "vonneumann", "s1"):
             return "vn", "vn", None
+        s = kind.lower()
         for pre in ("renyi", "tsallis"):
             if s.startswith(pre):
                 k, rest = pre, s[len(pre):]
                 break
         else:
             raise InvalidInputError(f"unknown entropy kind {kind!r}; use 'vn', 'renyiN', 'renyi_inf' or 'tsallisQ'")
-        try:
-            order = math.inf if rest in ("inf", "infinity") else float(rest)
-        except ValueError as exc:
-            raise InvalidInputError(f"cannot read the order of entropy kind {kind!r}") from exc
+        if "-" in rest:  # 'renyi-2': a separator or a minus sign? Refuse rather than guess.
+            raise InvalidInputError(f"entropy kind {kind!r} is ambiguous ('-' could be a minus sign); write "
+                                    f"'{pre}{rest.replace('-', '')}' or '{pre}_{rest.replace('-', '')}'")
+        rest = rest[1:] if rest.startswith("_") else rest
+        if rest in ("inf", "infinity"):
+            order = math.inf
+        elif re.fullmatch(r"[0-9]*\.?[0-9]+(e[+]?[0-9]+)?", rest):
+            order = float(rest)
+            if not math.isfinite(order):
+                raise InvalidInputError(f"the order of entropy kind {kind!r} overflows; use '{pre}_inf'")
+        else:
+            raise InvalidInputError(f"cannot read the order of entropy kind {kind!r}; use e.g. '{pre}2', "
+                                    f"'{pre}_0.5' or '{pre}_inf'")
     else:
         raise InvalidInputError(f"unknown entropy kind {kind!r}")
     if k not in ("renyi", "tsallis"):

@@ -28,11 +28,12 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
-from scipy.special import xlogy
+from scipy.special import logsumexp, xlogy
 
-from .._validation import as_array, check_finite_scalar, check_positive_int
+from .._validation import as_array, check_finite_scalar, check_positive_int, check_tolerance
 from ..errors import InvalidInputError, ShapeMismatchError
 
 __all__ = [
@@ -95,6 +96,7 @@ def normalize_subsystem(subsystem: int | Iterable[int], n_sites: int) -> tuple[i
 
 
 def _check_psi(psi, *, normalize: bool, atol: float) -> np.ndarray:
+    atol = check_tolerance(atol, "atol")
     psi = as_array(psi, "psi", ndim=None)
     if psi.ndim < 1:
         raise ShapeMismatchError("psi must have at least one dimension (the basis index last)")
@@ -178,11 +180,44 @@ def _log_base(base: float | None) -> float:
     return math.log(b)
 
 
+#: tolerance of the spectrum checks: entries above -SPECTRUM_TOL are clipped to 0, sums within it of 1
+SPECTRUM_TOL = 1e-6
+
+
+def _check_spectrum(p: Any) -> np.ndarray:
+    """A probability spectrum (last axis): real, finite, non-negative (round-off below -SPECTRUM_TOL is clipped),
+    summing to 1 — the properties the entropy formulas need (a negative entry made the von Neumann entropy NaN)."""
+    p = as_array(p, "p", ndim=None, dtype=np.float64, allow_complex=False)
+    if p.ndim < 1:
+        raise ShapeMismatchError("the spectrum p must have at least one dimension (eigenvalues on the last axis)")
+    if p.shape[-1] == 0:
+        raise ShapeMismatchError("the spectrum p is empty; it must hold the eigenvalues of a density matrix")
+    if np.any(p < -SPECTRUM_TOL):
+        raise InvalidInputError(f"the spectrum p has negative entries (down to {float(p.min()):.3g}); it must be "
+                                "the eigenvalues of a density matrix (>= 0, summing to 1)")
+    p = np.clip(p, 0.0, None)
+    s = np.sum(p, axis=-1)
+    if np.any(np.abs(s - 1.0) > SPECTRUM_TOL):
+        raise InvalidInputError(f"the spectrum p sums to {float(np.ravel(s)[np.argmax(np.ravel(np.abs(s - 1)))]):.6g},"
+                                " not 1; normalise it (p / p.sum(-1)) first")
+    return p
+
+
+def _log_sum_pow(p: np.ndarray, a: float) -> np.ndarray:
+    """``log(sum_i p_i**a)`` over the last axis by log-sum-exp over the non-zero entries (``p**a`` under- or
+    overflows for large or small ``a``: Rényi-300 used to return inf)."""
+    with np.errstate(divide="ignore"):
+        logp = np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), -np.inf)
+    return logsumexp(a * logp, axis=-1)
+
+
 def entropy_from_spectrum(p, kind: str = "vn", order: float | None = None, *, base: float | None = None) -> np.ndarray:
     """Entropy of spectra ``p`` (last axis; each summing to 1): ``kind`` = ``"vn"``, ``"renyi"`` (``order`` n > 0,
     ``np.inf`` allowed, n = 1 is von Neumann) or ``"tsallis"`` (``order`` q > 0, q = 1 is von Neumann in nats)."""
-    p = np.asarray(p, dtype=np.float64)
-    kind = str(kind).lower()
+    p = _check_spectrum(p)
+    if not isinstance(kind, str):
+        raise InvalidInputError(f"kind must be 'vn', 'renyi' or 'tsallis', got {kind!r}")
+    kind = kind.lower()
     lb = _log_base(base)
     if kind in ("vn", "von_neumann", "vonneumann"):
         return -np.sum(xlogy(p, p), axis=-1) / lb
@@ -196,7 +231,7 @@ def entropy_from_spectrum(p, kind: str = "vn", order: float | None = None, *, ba
             return -np.sum(xlogy(p, p), axis=-1) / lb
         if math.isinf(a):
             return -np.log(np.max(p, axis=-1)) / lb
-        return np.log(np.sum(p ** a, axis=-1)) / (1.0 - a) / lb
+        return _log_sum_pow(p, a) / (1.0 - a) / lb
     if kind == "tsallis":
         if base is not None:
             raise InvalidInputError("the Tsallis entropy has no logarithm: base= does not apply")

@@ -56,7 +56,7 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 from .._backend import core_module, dispatch, to_numpy
-from .._validation import as_array, check_finite_scalar, check_memory, check_positive_int
+from .._validation import as_array, check_memory, check_positive_int, check_scale
 from ..errors import InvalidInputError, ShapeMismatchError
 from .entropy import _matrix_view, normalize_subsystem
 
@@ -163,22 +163,22 @@ class GPKernel:
 
 def rbf_kernel(amplitude: float, gamma: float) -> GPKernel:
     """``amplitude · exp(−gamma |x − y|²)``."""
-    return GPKernel("rbf", (check_finite_scalar(amplitude, "amplitude", nonnegative=True),
-                            check_finite_scalar(gamma, "gamma", nonnegative=True)))
+    return GPKernel("rbf", (check_scale(amplitude, "amplitude", nonnegative=True),
+                            check_scale(gamma, "gamma", nonnegative=True)))
 
 
 def cosnet_gp_kernel(sigma_a: float, sigma_w: float, input_dim: int) -> GPKernel:
     """Cos-net NNGP, Eq. 4: ``(σ_a²/2) exp(−σ_w² |x−y|²/(2d))`` for f = Σ_i a_i cos(w_i·x + b_i)."""
-    sa = check_finite_scalar(sigma_a, "sigma_a", nonnegative=True)
-    sw = check_finite_scalar(sigma_w, "sigma_w", nonnegative=True)
+    sa = check_scale(sigma_a, "sigma_a", nonnegative=True)
+    sw = check_scale(sigma_w, "sigma_w", nonnegative=True)
     d = check_positive_int(input_dim, "input_dim")
     return GPKernel("rbf", (sa * sa / 2.0, sw * sw / (2.0 * d)))
 
 
 def gaussnet_gp_kernel(sigma_a: float, sigma_w: float, input_dim: int) -> GPKernel:
     """Gauss-net NNGP, Eq. S27 scaled by σ_a²: ``σ_a² exp(−σ_w² |x−y|²/(2d))``."""
-    sa = check_finite_scalar(sigma_a, "sigma_a", nonnegative=True)
-    sw = check_finite_scalar(sigma_w, "sigma_w", nonnegative=True)
+    sa = check_scale(sigma_a, "sigma_a", nonnegative=True)
+    sw = check_scale(sigma_w, "sigma_w", nonnegative=True)
     d = check_positive_int(input_dim, "input_dim")
     return GPKernel("rbf", (sa * sa, sw * sw / (2.0 * d)))
 
@@ -187,13 +187,13 @@ def relu_nngp_kernel(input_dim: int, depth: int = 1, W_std: float = 0.5, b_std: 
     """NNGP of :func:`nnqs_fast.networks.relu.apply_relu` (arc-cosine recursion; does not factorise)."""
     d = check_positive_int(input_dim, "input_dim")
     depth = check_positive_int(depth, "depth")
-    return GPKernel("relu", (check_finite_scalar(W_std, "W_std", nonnegative=True),
-                             check_finite_scalar(b_std, "b_std", nonnegative=True), float(depth), float(d)))
+    return GPKernel("relu", (check_scale(W_std, "W_std", nonnegative=True),
+                             check_scale(b_std, "b_std", nonnegative=True), float(depth), float(d)))
 
 
 def delta_kernel(amplitude: float = 1.0) -> GPKernel:
     """``amplitude · [x = y]``: the σ_w → ∞ limit (i.i.d. amplitudes)."""
-    return GPKernel("delta", (check_finite_scalar(amplitude, "amplitude", nonnegative=True),))
+    return GPKernel("delta", (check_scale(amplitude, "amplitude", nonnegative=True),))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -528,7 +528,7 @@ def wick_purity_factorized(kernel1: GPKernel | tuple[float, np.ndarray], kernel2
                 amp, F = k
             except (TypeError, ValueError) as exc:
                 raise InvalidInputError("a factorised kernel is a GPKernel or a pair (amp, factors)") from exc
-            amp = check_finite_scalar(amp, "amp", nonnegative=True)
+            amp = check_scale(amp, "amp", nonnegative=True)
         F = as_array(F, "factors", ndim=(2, 3), dtype=np.float64, allow_complex=False)
         if F.shape[-1] != F.shape[-2] or (F.ndim == 3 and F.shape[0] != L):
             raise ShapeMismatchError(f"factors must have shape (q, q) or ({L}, q, q), got {F.shape}")

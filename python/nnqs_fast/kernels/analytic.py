@@ -23,7 +23,16 @@ from typing import Any
 import numpy as np
 
 from .._backend import dispatch
-from .._validation import check_choice, check_chunk_size, check_finite_scalar, check_memory, check_positive_int
+from .._validation import (
+    MAX_INT32,
+    check_choice,
+    check_cost,
+    check_finite_output,
+    check_chunk_size,
+    check_memory,
+    check_positive_int,
+    check_scale,
+)
 from ..errors import InvalidInputError
 from ._common import check_get, check_inputs, core, gram, kernel_tuple, tile_pairs
 from .qsntk import QSNTK, qsntk_from_parts
@@ -70,9 +79,9 @@ def relu_kernel_fn(depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> Ke
     every layer is trained; for ``psi = psi1 + i psi2`` with two such networks the QS-NTK is
     :func:`decoupled_qsntk` (S10-S11).
     """
-    depth = check_positive_int(depth, "depth")
-    W_std = check_finite_scalar(W_std, "W_std", nonnegative=True)
-    b_std = check_finite_scalar(b_std, "b_std", nonnegative=True)
+    depth = check_positive_int(depth, "depth", maximum=MAX_INT32)
+    W_std = check_scale(W_std, "W_std", nonnegative=True)
+    b_std = check_scale(b_std, "b_std", nonnegative=True)
     if W_std == 0 and b_std == 0:
         raise InvalidInputError("W_std and b_std are both 0: the kernel would vanish identically")
 
@@ -92,8 +101,32 @@ def relu_kernel(x1: Any, x2: Any = None, *, depth: int, W_std: float, b_std: flo
     names, single = check_get(get)
     chunk = check_chunk_size(chunk_size)
     a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+    check_cost(_RELU_OPS_PER_ENTRY_LAYER * float(depth) * a.shape[0] * c.shape[0],
+               f"the depth-{depth} ReLU kernels of {a.shape[0]} x {c.shape[0]} inputs")
+    # the C++ recursion keeps sqrt(k) and 1/sqrt(k) of every layer for each row and column of a tile
+    check_memory(16.0 * (a.shape[0] + c.shape[0]) * depth, f"the depth-{depth} ReLU recursion's work buffers")
     out = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
+    if b_std == 0:
+        _zero_variance_rows(out, a, c)
+    for g in names:
+        check_finite_output(out[g], f"relu_kernel_fn {g}")
     return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
+
+
+#: cost model of the ReLU recursion (an arccos, a sqrt and a few products per entry and layer)
+_RELU_OPS_PER_ENTRY_LAYER = 100.0
+
+
+def _zero_variance_rows(out: dict[str, np.ndarray | None], a: np.ndarray, c: np.ndarray) -> None:
+    """With ``b_std = 0`` an all-zero input has pre-activations identically 0 at every layer, so its NNGP and NTK
+    rows are exactly 0 (the recursion's ``k / sqrt(k1 k2)`` is 0/0 there and gave NaN)."""
+    z1, z2 = ~np.any(a != 0, axis=1), ~np.any(c != 0, axis=1)
+    if not (z1.any() or z2.any()):
+        return
+    for k in out.values():
+        if k is not None:
+            k[z1, :] = 0
+            k[:, z2] = 0
 
 
 #: Input dimensions up to this form x1 . x2 on the fly in the fused C++ pass (lattice encodings have d = L);
@@ -181,8 +214,8 @@ def cosnet_kernel_fn(sigma_a: float = 1.0, sigma_w: float = 1.0, trainable: str 
     directly in the standard parameterisation ``a ~ N(0, sigma_a^2/N)`` scales the Case-1 NTK by
     ``N / sigma_a^2``.) Same ``kernel_fn`` signature as :func:`relu_kernel_fn`.
     """
-    sigma_a = check_finite_scalar(sigma_a, "sigma_a", nonnegative=True)
-    sigma_w = check_finite_scalar(sigma_w, "sigma_w", nonnegative=True)
+    sigma_a = check_scale(sigma_a, "sigma_a", nonnegative=True)
+    sigma_w = check_scale(sigma_w, "sigma_w", nonnegative=True)
     trainable = check_choice(trainable, "trainable", ("last", "all"))
     # scale uses d at call time: wrap to inject d
     return _with_dim(lambda d: _stationary_fn(sigma_a ** 2 / 2, sigma_w ** 2 / (2 * d),
@@ -197,8 +230,8 @@ def gaussnet_kernel_fn(sigma: float = 1.0, sigma_a: float = 1.0, trainable: str 
     ``nngp = sigma_a^2 exp(-sigma^2 |x - x'|^2 / (2 d))`` (S27). ``ntk``: ``trainable="last"`` (S23-S25, Case 1)
     ``ntk = nngp``; ``"all"``: ``ntk = nngp (1 + sigma^2 x.x' / d)``.
     """
-    sigma = check_finite_scalar(sigma, "sigma", nonnegative=True)
-    sigma_a = check_finite_scalar(sigma_a, "sigma_a", nonnegative=True)
+    sigma = check_scale(sigma, "sigma", nonnegative=True)
+    sigma_a = check_scale(sigma_a, "sigma_a", nonnegative=True)
     trainable = check_choice(trainable, "trainable", ("last", "all"))
     return _with_dim(lambda d: _stationary_fn(sigma_a ** 2, sigma ** 2 / (2 * d), 1.0,
                                               0.0 if trainable == "last" else sigma ** 2 / d, "gaussnet_kernel_fn"),

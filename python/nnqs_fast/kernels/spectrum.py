@@ -65,6 +65,20 @@ def lambda_max(k: Any, *, check_symmetric: bool = True) -> float:
     return float(w[-1])
 
 
+def _refuse_indefinite(k: Any, name: str) -> None:
+    """``eta_max = n / lambda_max`` bounds gradient descent only for a PSD kernel: along a negative eigenvalue GD
+    diverges at every learning rate, so an indefinite kernel is refused (it used to get a finite eta_max)."""
+    k = _square(k, name)
+    n = k.shape[0]
+    if n == 0:
+        return
+    lo, hi = scipy.linalg.eigh(k, eigvals_only=True, subset_by_index=[0, 0], check_finite=False)[0], lambda_max(k)
+    if lo < -1e-9 * max(1, n) * max(abs(hi), np.finfo(float).tiny):
+        raise KernelNotPositiveDefiniteError(
+            f"{name} is indefinite (smallest eigenvalue {lo:.3g}, largest {hi:.3g}): gradient descent diverges along "
+            "the negative directions at every learning rate; check the kernel (train vs train, symmetric, PSD)")
+
+
 @dataclass(frozen=True)
 class KernelSpectrum:
     """Spectrum summary of a Gram matrix ``K`` (``n x n``).
@@ -132,8 +146,10 @@ def max_learning_rate(k_train_train: Any, *more: Any, omega_m: bool = False) -> 
     def one(k: Any) -> float:
         if isinstance(k, QSNTK):
             om = k.omega_m
+            _refuse_indefinite(om, "the QS-NTK's Omega M")
             return om.shape[0] / lambda_max(om)
         lm = lambda_max(k)
+        _refuse_indefinite(k, "k_train_train")
         n = np.shape(k)[0]
         if not lm > 0:
             raise KernelNotPositiveDefiniteError(

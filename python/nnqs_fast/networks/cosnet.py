@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._random import rng
-from .._validation import as_array, check_choice, check_finite_scalar, check_positive_int
+from .._validation import as_array, check_choice, check_positive_int, check_scale
 from ..errors import ShapeMismatchError
 
 __all__ = ["CosNetParams", "init_cosnet", "apply_cosnet", "cosnet_features", "cosnet_jacobian"]
@@ -46,8 +46,8 @@ def init_cosnet(seed: int, input_dim: int, width: int, *, sigma_a: float = 1.0, 
     """Seeded Cos-net (draw order: a, w, b)."""
     d = check_positive_int(input_dim, "input_dim")
     n = check_positive_int(width, "width")
-    sigma_a = check_finite_scalar(sigma_a, "sigma_a", nonnegative=True)
-    sigma_w = check_finite_scalar(sigma_w, "sigma_w", nonnegative=True)
+    sigma_a = check_scale(sigma_a, "sigma_a", nonnegative=True)
+    sigma_w = check_scale(sigma_w, "sigma_w", nonnegative=True)
     g = rng(seed)
     a = g.standard_normal(n).astype(dtype)
     w = g.standard_normal((n, d)).astype(dtype)

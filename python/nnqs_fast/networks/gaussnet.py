@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._random import rng
-from .._validation import as_array, check_choice, check_finite_scalar, check_positive_int
+from .._validation import as_array, check_choice, check_positive_int, check_scale
 from ..errors import ShapeMismatchError
 
 __all__ = ["GaussNetParams", "init_gaussnet", "apply_gaussnet", "gaussnet_features", "gaussnet_jacobian"]
@@ -44,8 +44,8 @@ def init_gaussnet(seed: int, input_dim: int, width: int, *, sigma: float = 1.0, 
     """Seeded Gauss-net (draw order: a, w)."""
     d = check_positive_int(input_dim, "input_dim")
     n = check_positive_int(width, "width")
-    sigma = check_finite_scalar(sigma, "sigma", nonnegative=True)
-    sigma_a = check_finite_scalar(sigma_a, "sigma_a", nonnegative=True)
+    sigma = check_scale(sigma, "sigma", nonnegative=True)
+    sigma_a = check_scale(sigma_a, "sigma_a", nonnegative=True)
     g = rng(seed)
     a = g.standard_normal(n).astype(dtype)
     w = g.standard_normal((n, d)).astype(dtype)

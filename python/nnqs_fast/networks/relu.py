@@ -23,7 +23,14 @@ import numpy as np
 
 from .._backend import array_namespace
 from .._random import rng
-from .._validation import as_array, check_finite_scalar, check_positive_int
+from .._validation import (
+    as_array,
+    check_float_dtype,
+    check_nbytes,
+    check_network_params,
+    check_positive_int,
+    check_scale,
+)
 from ..errors import ShapeMismatchError
 
 __all__ = ["ReLUParams", "init_relu", "apply_relu", "relu_jacobian", "relu_param_vector", "relu_from_vector",
@@ -71,10 +78,12 @@ def init_relu(seed: int, input_dim: int, width: int, depth: int = 1, *, W_std: f
     d = check_positive_int(input_dim, "input_dim")
     n = check_positive_int(width, "width")
     depth = check_positive_int(depth, "depth")
-    W_std = check_finite_scalar(W_std, "W_std", nonnegative=True)
-    b_std = check_finite_scalar(b_std, "b_std", nonnegative=True)
-    g = rng(seed)
+    W_std = check_scale(W_std, "W_std", nonnegative=True)
+    b_std = check_scale(b_std, "b_std", nonnegative=True)
     sizes = [d] + [n] * depth + [1]
+    dtype = check_float_dtype(dtype)
+    check_nbytes((sum(a * b + b for a, b in itertools.pairwise(sizes)),), dtype.itemsize, "init_relu parameters")
+    g = rng(seed)
     weights, biases = [], []
     for fan_in, fan_out in itertools.pairwise(sizes):
         weights.append(g.standard_normal((fan_out, fan_in)).astype(dtype))
@@ -84,7 +93,8 @@ def init_relu(seed: int, input_dim: int, width: int, depth: int = 1, *, W_std: f
 
 def apply_relu(params: ReLUParams, x: np.ndarray) -> np.ndarray:
     """Forward pass ``f(x)`` for a batch ``x`` of shape ``(n, d)``; returns shape ``(n,)``."""
-    x = as_array(x, "x", ndim=2)
+    check_network_params(params)
+    x = as_array(x, "x", ndim=2, allow_complex=False)
     if x.shape[1] != params.input_dim:
         raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")
     h = x.astype(params.weights[0].dtype, copy=False)
@@ -133,6 +143,7 @@ def relu_forward_pieces(params: ReLUParams, x: np.ndarray) -> tuple[list[np.ndar
         x = as_array(x, "x", ndim=2, allow_complex=False)
     if x.shape[1] != params.input_dim:
         raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")
+    check_network_params(params)
     dt = params.weights[0].dtype
     h = xp.ascontiguousarray(x, dtype=dt)
     acts, masks = [], []
