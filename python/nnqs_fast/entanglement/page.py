@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from fractions import Fraction
 
 import numpy as np
 from scipy.special import digamma
@@ -89,7 +90,7 @@ def max_entropy(m: int, n: int | None = None, *, base: float | None = None) -> f
 def haar_purity(m: int, n: int) -> float:
     """Exact Haar average ``E Tr ρ_A² = (m + n)/(mn + 1)``."""
     m, n = _dims(m, n)
-    return (m + n) / (m * n + 1.0)
+    return float(Fraction(m + n, m * n + 1))  # exact ints: (m + n) / (m n + 1.0) overflowed for m, n ~ 1e200
 
 
 def page_entropy_sites(n_sites: int, subsystem_size: int | np.ndarray, *, local_dim: int = 2,

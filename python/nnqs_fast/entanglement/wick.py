@@ -50,13 +50,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 from scipy.special import gammaln, logsumexp
 
 from .._backend import core_module, dispatch, to_numpy
-from .._validation import as_array, check_memory, check_positive_int, check_scale
+from .._validation import (
+    MAX_INT32,
+    as_array,
+    check_cost,
+    check_memory,
+    check_nbytes,
+    check_positive_int,
+    check_psd,
+    check_real_scalar,
+    check_scale,
+)
 from ..errors import InvalidInputError, ShapeMismatchError
 from .entropy import _matrix_view, normalize_subsystem
 
@@ -78,6 +89,7 @@ __all__ = [
 ]
 
 _FAMILIES = {"zero": 0, "rbf": 1, "relu": 2, "delta": 3}
+_N_PARAMS = {"zero": 0, "rbf": 2, "relu": 4, "delta": 1}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -99,6 +111,26 @@ class GPKernel:
     def __post_init__(self) -> None:
         if self.family not in _FAMILIES:
             raise InvalidInputError(f"kernel family must be one of {tuple(_FAMILIES)}, got {self.family!r}")
+        want = _N_PARAMS.get(self.family)
+        if want is not None and len(self.params) != want:
+            raise InvalidInputError(f"a {self.family!r} kernel takes {want} parameters, got {self.params!r}; build it "
+                                    "with the family's constructor (rbf_kernel, relu_nngp_kernel, ...)")
+        for v in self.params:
+            check_scale(v, f"{self.family} kernel parameter", nonnegative=False)
+        if self.family == "relu":
+            depth = self.params[2]
+            if depth != int(depth) or not 1 <= depth <= MAX_INT32:
+                raise InvalidInputError(f"relu kernel depth must be an integer in [1, {MAX_INT32}], got {depth!r}")
+
+    @property
+    def eval_cost(self) -> float:
+        """Rough floating-point operations of one kernel evaluation (the ReLU recursion costs ~50 per layer)."""
+        return 50.0 * self.params[2] if self.family == "relu" else 20.0
+
+    def numpy_cost(self, n_values: float) -> float:
+        """Cost (in flop-equivalents) of :meth:`from_products` on ``n_values`` products: the ReLU recursion loops
+        over the layers in Python (~2e4 flop-equivalents of overhead per layer)."""
+        return n_values * self.eval_cost + (2e4 * self.params[2] if self.family == "relu" else 0.0)
 
     @property
     def code(self) -> int:
@@ -229,8 +261,19 @@ class WickResult:
 
     @property
     def haar_purity(self) -> float:
-        """(D_A + D_B)/(D_A D_B + 1): the i.i.d.-amplitude value, for comparison."""
-        return (self.dim_a + self.dim_b) / (self.dim_a * self.dim_b + 1.0)
+        """(D_A + D_B)/(D_A D_B + 1): the i.i.d.-amplitude value, for comparison (exact for any dimensions)."""
+        return float(Fraction(self.dim_a + self.dim_b, self.dim_a * self.dim_b + 1))
+
+    def __repr__(self) -> str:
+        """Dimensions of thousands of sites are written as ``2**k`` (a 40 000-site ``dim_a`` has 6 000 digits, more
+        than Python's int-to-str limit)."""
+        def dim(d: int) -> str:
+            if d < 10**15:
+                return str(d)
+            return f"2**{d.bit_length() - 1}" if d & (d - 1) == 0 else f"~2**{d.bit_length()}"
+        return (f"WickResult(purity={self.purity!r}, renyi2={self.renyi2!r}, log_numerator={self.log_numerator!r}, "
+                f"log_denominator={self.log_denominator!r}, dim_a={dim(self.dim_a)}, dim_b={dim(self.dim_b)}, "
+                f"method={self.method!r}, terms={self.terms!r})")
 
 
 def _safe_exp(x: float) -> float:
@@ -267,9 +310,8 @@ def spin_basis_inputs(n_sites: int, spin_values: tuple[float, float] = (-1.0, 1.
     L = check_positive_int(n_sites, "n_sites")
     if L > 30:
         raise InvalidInputError(f"the full basis of {L} sites is too large to enumerate")
-    v = np.asarray(spin_values, float)
-    if v.shape != (2,):
-        raise ShapeMismatchError("spin_values must be two numbers (bit 0 value, bit 1 value)")
+    v = np.asarray(_spins(spin_values), float)
+    check_nbytes((1 << L, L), 8, f"the {L}-site spin basis inputs")
     bits = (np.arange(1 << L)[:, None] >> np.arange(L)[None, :]) & 1
     return v[bits]
 
@@ -285,6 +327,16 @@ def _kernel2(kernel1: GPKernel, kernel2: Any) -> tuple[GPKernel, bool]:
         raise InvalidInputError("kernel2 must be 'same' (ψ = f1 + i f2 with identical kernels), None (real ψ) or "
                                 "a GPKernel")
     return kernel2, kernel2 == kernel1
+
+
+def _spins(spin_values: Any) -> tuple[float, float]:
+    """Two distinct finite local values (spins are two-level: (-1, 0, 1) would silently answer for qutrits)."""
+    if isinstance(spin_values, (str, bytes)) or not hasattr(spin_values, "__len__") or len(spin_values) != 2:
+        raise ShapeMismatchError(f"spin_values must be two numbers (bit 0 value, bit 1 value), got {spin_values!r}")
+    a, b = (check_real_scalar(v, "spin_values") for v in spin_values)
+    if a == b:
+        raise InvalidInputError(f"spin_values must be two different numbers, got {spin_values!r}")
+    return a, b
 
 
 def _sizes(n_sites: int | None, subsystem: Any) -> tuple[int, tuple[int, ...]]:
@@ -305,6 +357,7 @@ def wick_purity_brute(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int,
     L, A = _sizes(n_sites, subsystem)
     if L > 12:
         raise InvalidInputError("the brute-force path is an oracle for L <= 12; use method='partial_trace'")
+    check_cost(max(k1.numpy_cost(4.0**L), k2.numpy_cost(4.0**L)), f"the brute-force Wick sum on {L} sites")
     X = spin_basis_inputs(L, spin_values)
     K1, K2 = k1(X), k2(X)
     return _brute_from_matrices(K1 + K2, K1 - K2, A, L)
@@ -354,6 +407,9 @@ def wick_purity_from_matrices(k1, k2: Any = "same", *, n_sites: int, subsystem,
     :func:`spin_basis_inputs`; ``k2="same"`` (K2 = K1) or ``None`` (real ψ). Complex Hermitian C is allowed
     when given as matrices ``C``-style (K1, K2 real symmetric is the GP case)."""
     L, A = _sizes(n_sites, subsystem)
+    spin_values = _spins(spin_values)
+    if L > 30:
+        raise InvalidInputError(f"the matrix path needs the {L}-site basis's D x D matrices; use at most 30 sites")
     D = 1 << L
     check_memory(4.0 * D * D * 8, "the D×D kernel matrices of the matrix path")
     X = None
@@ -367,6 +423,8 @@ def wick_purity_from_matrices(k1, k2: Any = "same", *, n_sites: int, subsystem,
         K = as_array(k, name, ndim=2)
         if K.shape != (D, D):
             raise ShapeMismatchError(f"{name} must have shape ({D}, {D}) for {L} sites, got {K.shape}")
+        # Wick's formula needs covariances: -eye gave purity 0.25, an asymmetric matrix 2.09
+        check_psd(K, name)
         return K
 
     K1 = mat(k1, "k1")
@@ -476,12 +534,15 @@ def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sit
     k1, k2, same, XA, XB = partial_trace_inputs(kernel1, kernel2, n_sites, subsystem, spin_values, features_a,
                                                 features_b, max_sites=40)
     DA, DB = XA.shape[0], XB.shape[0]
+    tile = check_positive_int(tile, "tile", maximum=MAX_INT32)
     if not compress:
         check_memory(32.0 * (DA * DA + DB * DB), "the uncompressed pair tables")
     else:
         check_memory(64.0 * (DA * DA + DB * DB), "the pair tables")
     pa, da = _tables(XA, compress, halve=True)  # A pairs: halved (outer loop over all B pairs)
     pb, db = _tables(XB, compress)
+    check_cost(float(pa.shape[-1]) * pb.shape[-1] * 2 * max(k1.eval_cost, k2.eval_cost),
+               f"the Wick pair sums ({pa.shape[-1]} x {pb.shape[-1]} table rows)")
     core = core_module()
     f1, p1, f2, p2 = k1.code, k1.param_array(), k2.code, k2.param_array()
     tr_c, _ = core.wick_partial_trace_sums(f1, p1, f2, p2, same, da, db)
@@ -516,6 +577,8 @@ def wick_purity_factorized(kernel1: GPKernel | tuple[float, np.ndarray], kernel2
     ‖C‖² = Σ uv Π_i ⟨U_i,V_i⟩;  ‖P‖² = PP = Σ s_U s_V uv Π_i ⟨U_i,V_i⟩ (symmetric factors).
     """
     L, A = _sizes(n_sites, subsystem)
+    spin_values = _spins(spin_values)
+    check_nbytes((16 * (L + 1),), 8, f"the factorised-path tables of {L} sites")
     nA = len(A)
     counts = {"A": nA, "B": L - nA, "all": L}
     masks: dict[str, np.ndarray] = {}
@@ -691,6 +754,10 @@ def wick_purity_hamming(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: in
                                     "method='partial_trace' or wick_purity_from_matrices for other kernels")
     k2, same = _kernel2(kernel1, kernel2)
     L, A = _sizes(n_sites, subsystem)
+    spin_values = _spins(spin_values)
+    check_nbytes((16 * (L + 1),), 8, f"the Hamming-path tables of {L} sites")
+    check_cost(2.0 * max(kernel1.numpy_cost(L + 1.0), k2.numpy_cost(L + 1.0)),
+               f"the Hamming-path kernel values on {L} sites")
     s2 = _symmetric_spin_scale(spin_values)
     if s2 is None:
         raise InvalidInputError(f"the Hamming path needs symmetric spin values (−s, s), got {spin_values!r}; use "

@@ -129,7 +129,8 @@ def plot(results: dict, path: Path) -> None:
     ax.set_title(f"Fig. 1: Cos-net NNQS, L = {results['n_sites']}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    from .io import atomic_savefig
+    atomic_savefig(fig, path, dpi=130)
     plt.close(fig)
 
 

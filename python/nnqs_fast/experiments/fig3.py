@@ -118,7 +118,8 @@ def plot(config: dict, arrays: dict, path: Path) -> None:
     ax.ticklabel_format(axis="y", style="sci", scilimits=(0, 0))
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    from .io import atomic_savefig
+    atomic_savefig(fig, path, dpi=130)
     plt.close(fig)
 
 

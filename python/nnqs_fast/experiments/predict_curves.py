@@ -214,7 +214,8 @@ def plot_predict_curves(steps: np.ndarray, curves: dict[str, np.ndarray], limits
     ax.legend(fontsize=8)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=130)
+        from .io import atomic_savefig
+        atomic_savefig(fig, path, dpi=130)
     return fig
 
 

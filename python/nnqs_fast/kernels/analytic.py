@@ -26,9 +26,9 @@ from .._backend import dispatch
 from .._validation import (
     MAX_INT32,
     check_choice,
+    check_chunk_size,
     check_cost,
     check_finite_output,
-    check_chunk_size,
     check_memory,
     check_positive_int,
     check_scale,
