@@ -37,7 +37,7 @@ import numpy as np
 
 from .._progress import progress
 from .._random import member_seeds, rng
-from .._validation import check_finite_scalar, check_positive_int
+from .._validation import MAX_INT32, check_nbytes, check_positive_int, check_scale
 from ..errors import InvalidInputError, NonFiniteError
 from .entropy import _matrix_view, _spectrum_of_matrix, entropy_from_spectrum, normalize_subsystem
 from .wick import spin_basis_inputs
@@ -199,8 +199,14 @@ class _Context:
             raise InvalidInputError(f"n_sites={self.L}: the full basis 2**L is too large to sample states on")
         self.width = check_positive_int(width, "width")
         for k in ("sigma_a", "sigma_w", "W_std", "b_std"):
-            params[k] = check_finite_scalar(params[k], k, nonnegative=True)
-        params["depth"] = check_positive_int(params["depth"], "depth")
+            params[k] = check_scale(params[k], k, nonnegative=True)
+        params["depth"] = check_positive_int(params["depth"], "depth", maximum=MAX_INT32)
+        # before any allocation: two states of 2**L amplitudes, the networks' parameters and, for networks
+        # evaluated on the full basis, its (2**L, L) inputs (relu at n_sites=26: a 13 GiB table)
+        check_nbytes((4, 1 << self.L), 8, f"the {self.L}-site states")
+        check_nbytes((self.width, self.L + 3, params["depth"]), 8, f"the width-{self.width} networks")
+        if not (isinstance(network, str) and network in ("cosnet", "gaussnet")):
+            check_nbytes((1 << self.L, self.L), 8, f"the inputs of the full {self.L}-site basis")
         self.network, self.params, self.chunk = network, params, chunk_size
         kA = self.L // 2
         self.XA = spin_basis_inputs(kA) if kA else np.zeros((1, 0))

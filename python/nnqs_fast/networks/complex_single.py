@@ -13,7 +13,14 @@ import numpy as np
 from scipy.special import erf
 
 from .._random import rng
-from .._validation import as_array, check_choice, check_positive_int
+from .._validation import (
+    as_array,
+    check_choice,
+    check_float_dtype,
+    check_nbytes,
+    check_network_params,
+    check_positive_int,
+)
 from ..errors import ShapeMismatchError
 
 __all__ = ["ComplexSingleParams", "init_complex_single", "apply_complex_single", "complex_single_jacobian",
@@ -50,6 +57,8 @@ def init_complex_single(seed: int, input_dim: int, width: int, *, activation: st
     d = check_positive_int(input_dim, "input_dim")
     n = check_positive_int(width, "width")
     act = check_choice(activation, "activation", ACTIVATIONS)
+    dtype = check_float_dtype(dtype)
+    check_nbytes((n, d + 2), dtype.itemsize, "the network parameters")
     g = rng(seed)
     a = g.standard_normal(n).astype(dtype)
     b = g.standard_normal(n).astype(dtype)
@@ -59,6 +68,7 @@ def init_complex_single(seed: int, input_dim: int, width: int, *, activation: st
 
 def activation_pieces(params: ComplexSingleParams, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(x, sigma(c.x), sigma'(c.x))`` with ``x`` validated, shapes (n, d), (n, N), (n, N)."""
+    check_network_params(params)
     x = as_array(x, "x", ndim=2, allow_complex=False)
     if x.shape[1] != params.input_dim:
         raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")

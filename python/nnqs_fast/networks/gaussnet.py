@@ -13,7 +13,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._random import rng
-from .._validation import as_array, check_choice, check_positive_int, check_scale
+from .._validation import (
+    as_array,
+    check_choice,
+    check_float_dtype,
+    check_nbytes,
+    check_network_params,
+    check_positive_int,
+    check_scale,
+)
 from ..errors import ShapeMismatchError
 
 __all__ = ["GaussNetParams", "init_gaussnet", "apply_gaussnet", "gaussnet_features", "gaussnet_jacobian"]
@@ -46,6 +54,8 @@ def init_gaussnet(seed: int, input_dim: int, width: int, *, sigma: float = 1.0, 
     n = check_positive_int(width, "width")
     sigma = check_scale(sigma, "sigma", nonnegative=True)
     sigma_a = check_scale(sigma_a, "sigma_a", nonnegative=True)
+    dtype = check_float_dtype(dtype)
+    check_nbytes((n, d + 2), dtype.itemsize, "the network parameters")
     g = rng(seed)
     a = g.standard_normal(n).astype(dtype)
     w = g.standard_normal((n, d)).astype(dtype)
@@ -53,6 +63,7 @@ def init_gaussnet(seed: int, input_dim: int, width: int, *, sigma: float = 1.0, 
 
 
 def _g(params: GaussNetParams, x) -> tuple[np.ndarray, np.ndarray]:
+    check_network_params(params)
     x = as_array(x, "x", ndim=2, allow_complex=False)
     if x.shape[1] != params.input_dim:
         raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")
