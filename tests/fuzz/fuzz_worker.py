@@ -12,6 +12,30 @@ import sys
 import time
 
 
+def _segfault() -> None:
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+def _hang() -> None:
+    time.sleep(3600)
+
+
+def _oom() -> bytearray:
+    return bytearray(16 * 1024**3)
+
+
+def _self_tests() -> dict:
+    from fuzz_harness import Case
+
+    return {f"selftest[{n}]": Case(f"selftest[{n}]", "selftest", f) for n, f in
+            (("segfault", _segfault), ("hang", _hang), ("oom", _oom))}
+
+
+SELF_TESTS: dict = {}
+
+
 def main() -> int:
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything the library prints goes to stderr, never into the protocol
@@ -20,12 +44,13 @@ def main() -> int:
     from fuzz_harness import classify_call
 
     cases = fuzz_cases.all_cases()
+    SELF_TESTS.update(_self_tests())
     for line in sys.stdin:
         cid = line.strip()
         if not cid:
             continue
         t0 = time.perf_counter()
-        case = cases.get(cid)
+        case = cases.get(cid) or SELF_TESTS.get(cid)
         if case is None:
             outcome, detail = "generic-exception", f"unknown case id {cid!r}"
         else:

@@ -55,9 +55,10 @@ NORM_ATOL = 1e-8
 def _infer_sites(dim: int, local_dim: int, n_sites: int | None) -> int:
     if n_sites is not None:
         n_sites = check_positive_int(n_sites, "n_sites")
-        if local_dim ** n_sites != dim:
+        # compare in logs first: local_dim ** 10**9 is a billion-digit int (minutes, then a str() error)
+        if n_sites * math.log(local_dim) > math.log(max(dim, 1)) + 1.0 or local_dim ** n_sites != dim:
             raise ShapeMismatchError(f"psi has length {dim} but n_sites={n_sites} with local dimension {local_dim} "
-                                     f"needs {local_dim ** n_sites}; pass the full-basis state")
+                                     f"needs {local_dim}**{n_sites}; pass the full-basis state")
         return n_sites
     L = round(math.log(dim, local_dim)) if dim > 1 else 0
     if L < 1 or local_dim ** L != dim:
@@ -132,7 +133,7 @@ def _matrix_view(psi: np.ndarray, A: Sequence[int], L: int, q: int) -> np.ndarra
 def schmidt_matrix(psi, subsystem, n_sites: int | None = None, *, local_dim: int = 2, normalize: bool = False,
                    atol: float = NORM_ATOL) -> np.ndarray:
     """The matrix ``M[..., a, b] = ψ(a, b)`` of the bipartition ``A|B`` (see the module docstring)."""
-    q = check_positive_int(local_dim, "local_dim", minimum=2)
+    q = check_positive_int(local_dim, "local_dim", minimum=2, maximum=2**31)
     psi = _check_psi(psi, normalize=normalize, atol=atol)
     L = _infer_sites(psi.shape[-1], q, n_sites)
     A = normalize_subsystem(subsystem, L)
@@ -175,8 +176,8 @@ def _log_base(base: float | None) -> float:
     if base is None:
         return 1.0
     b = check_finite_scalar(base, "base", positive=True)
-    if b == 1.0:
-        raise InvalidInputError("base must be a positive number other than 1")
+    if b <= 1.0:  # base 1 divides by log 1 = 0; a base below 1 turns every entropy negative
+        raise InvalidInputError(f"the logarithm base must be > 1 (e.g. 2 for bits, e for nats), got {b:g}")
     return math.log(b)
 
 

@@ -45,8 +45,8 @@ def _lb(base) -> float:
     if base is None:
         return 1.0
     b = check_finite_scalar(base, "base", positive=True)
-    if b == 1.0:
-        raise InvalidInputError("base must be a positive number other than 1")
+    if b <= 1.0:  # base 1 divides by log 1 = 0; a base below 1 turns every entropy negative
+        raise InvalidInputError(f"the logarithm base must be > 1 (e.g. 2 for bits, e for nats), got {b:g}")
     return math.log(b)
 
 

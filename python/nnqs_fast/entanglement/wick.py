@@ -124,8 +124,8 @@ class GPKernel:
 
     @property
     def eval_cost(self) -> float:
-        """Rough floating-point operations of one kernel evaluation (the ReLU recursion costs ~50 per layer)."""
-        return 50.0 * self.params[2] if self.family == "relu" else 20.0
+        """Rough cost of one kernel evaluation in flop-equivalents (an arccos layer of the ReLU recursion ~200)."""
+        return 200.0 * self.params[2] if self.family == "relu" else 20.0
 
     def numpy_cost(self, n_values: float) -> float:
         """Cost (in flop-equivalents) of :meth:`from_products` on ``n_values`` products: the ReLU recursion loops
@@ -541,8 +541,9 @@ def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sit
         check_memory(64.0 * (DA * DA + DB * DB), "the pair tables")
     pa, da = _tables(XA, compress, halve=True)  # A pairs: halved (outer loop over all B pairs)
     pb, db = _tables(XB, compress)
-    check_cost(float(pa.shape[-1]) * pb.shape[-1] * 2 * max(k1.eval_cost, k2.eval_cost),
-               f"the Wick pair sums ({pa.shape[-1]} x {pb.shape[-1]} table rows)")
+    na, nb, nda, ndb = pa.shape[-1], pb.shape[-1], da.shape[-1], db.shape[-1]
+    check_cost(4.0 * (na * nb + na * ndb + nb * nda + nda * ndb) * max(k1.eval_cost, k2.eval_cost),
+               f"the Wick pair sums ({na} x {nb} table rows)")
     core = core_module()
     f1, p1, f2, p2 = k1.code, k1.param_array(), k2.code, k2.param_array()
     tr_c, _ = core.wick_partial_trace_sums(f1, p1, f2, p2, same, da, db)

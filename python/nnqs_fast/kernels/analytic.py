@@ -25,6 +25,7 @@ import numpy as np
 from .._backend import dispatch
 from .._validation import (
     MAX_INT32,
+    as_array,
     check_choice,
     check_chunk_size,
     check_cost,
@@ -33,7 +34,7 @@ from .._validation import (
     check_positive_int,
     check_scale,
 )
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, ShapeMismatchError
 from ._common import check_get, check_inputs, core, gram, kernel_tuple, tile_pairs
 from .qsntk import QSNTK, qsntk_from_parts
 
@@ -298,6 +299,17 @@ def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu", b
 
 
 # ---------------------------------------------------------------------------------------- decoupled
+def _checked_kernel(k: Any, n1: int, n2: int, name: str) -> Any:
+    """A user ``kernel_fn``'s result must be the finite ``(n1, n2)`` matrix of the inputs (a wrong shape used to be
+    accepted silently)."""
+    if hasattr(k, "__cuda_array_interface__"):  # device arrays are checked by the CUDA path
+        return k
+    arr = as_array(k, f"{name}(x1, x2)", ndim=2)
+    if arr.shape != (n1, n2):
+        raise ShapeMismatchError(f"{name} returned shape {arr.shape}, expected ({n1}, {n2}) for these inputs")
+    return k
+
+
 def decoupled_qsntk(x1: Any, x2: Any = None, *, kernel_fn: KernelFn | None = None,
                     kernel_fn2: KernelFn | None = None, chunk_size: int | None = None, backend: str = "auto",
                     dtype: Any = None) -> QSNTK:
@@ -308,10 +320,16 @@ def decoupled_qsntk(x1: Any, x2: Any = None, *, kernel_fn: KernelFn | None = Non
     ``kernel_fn2`` (default: the same architecture) gives ``Theta2``.
     """
     kf1 = relu_kernel_fn() if kernel_fn is None else kernel_fn
-    t1 = kf1(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype)
+    for f, nm in ((kf1, "kernel_fn"), (kernel_fn2, "kernel_fn2")):
+        if f is not None and not callable(f):
+            raise InvalidInputError(f"{nm} must be a kernel function (e.g. relu_kernel_fn()), got {type(f).__name__}")
+    a, c, _, _ = check_inputs(x1, x2, dtype=np.float64)
+    t1 = _checked_kernel(kf1(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype),
+                         a.shape[0], c.shape[0], "kernel_fn")
     if kernel_fn2 is None or kernel_fn2 is kf1:
         t2 = t1
     else:
-        t2 = kernel_fn2(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype)
+        t2 = _checked_kernel(kernel_fn2(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype),
+                             a.shape[0], c.shape[0], "kernel_fn2")
     return qsntk_from_parts(t1, t2, symmetric=x2 is None or x2 is x1,
                             meta={"kind": "analytic", "architecture": getattr(kf1, "__name__", "kernel_fn")})

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, dispatch
-from .._validation import check_choice, check_chunk_size, check_memory
+from .._validation import check_choice, check_chunk_size, check_memory, check_network_params
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingleParams, activation_pieces
 from ..networks.cosnet import CosNetParams
@@ -241,6 +241,7 @@ def _plan_for(params: Any, dt: np.dtype, trainable: str | None) -> _Plan:
 def _input_dim(params: Any) -> int:
     if not isinstance(params, (ReLUParams, CosNetParams, GaussNetParams, ComplexSingleParams)):
         _plan_for(params, np.dtype(np.float64), None)  # raises the InvalidInputError naming the supported types
+    check_network_params(params)  # NaN or integer weights used to flow silently into the kernel
     return int(params.input_dim)
 
 

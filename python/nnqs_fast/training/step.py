@@ -150,7 +150,7 @@ class CPUReLUStep:
 
     def run(self, n_steps: int, record_steps=(), record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> StepRecord:
-        n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
+        n_steps = check_positive_int(n_steps, "n_steps", minimum=0, maximum=2**62)
         rs = _record_steps(record_steps)
         rtol = check_finite_scalar(early_stop_rtol, "early_stop_rtol", nonnegative=True)
         out = self._impl.run(n_steps, rs, bool(record_predictions), rtol)
@@ -229,7 +229,7 @@ class NumpyReLUStep:
 
     def run(self, n_steps: int, record_steps=(), record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> StepRecord:
-        n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
+        n_steps = check_positive_int(n_steps, "n_steps", minimum=0, maximum=2**62)
         rs = _record_steps(record_steps)
         R = rs.size
         tr, te = np.full(R, np.nan), np.full(R, np.nan)
