@@ -202,7 +202,7 @@ def stationary_kernel(x1: Any, x2: Any = None, *, amp: float, scale: float, ntk_
             cm.stationary_tile(g, sq1[i0:i1], sq2[j0:j1], out, i0, j0, amp, scale, c0, c1, diag)
         if sym:
             cm.mirror_upper(out)
-        res[g_name] = out
+        res[g_name] = check_finite_output(out, f"{g_name} kernel (inputs too large for float64?)")
     return res[names[0]] if single else kernel_tuple(names)(*(res[g] for g in names))
 
 
