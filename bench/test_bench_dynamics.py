@@ -1,8 +1,8 @@
-"""Benchmarks of the closed-form dynamics (issue 4).
+"""Benchmarks of the closed-form dynamics.
 
 Group ``dynamics-predict``: predicting ψ at 50 times for n train / m test points (fresh predictor each round,
 so the eigendecomposition is included) against one :func:`scipy.linalg.eigh` of the n × n train kernel
-(default LAPACK driver, the issue's baseline; the ``evd`` driver, which the predictor uses, is shown too).
+(default LAPACK driver, the baseline; the ``evd`` driver, which the predictor uses, is shown too).
 Target: predict ≤ 1.3 × eigh. Default sizes are small; ``NNQS_BENCH_FULL=1`` uses n = 4000, m = 356.
 
 Group ``dynamics-ensemble-losses``: L_μ, L_γ, L_Ψl train/test curves at 50 times + τ → ∞.
@@ -105,7 +105,7 @@ def test_predict_cost_ratio(data, record_property, monkeypatch):
 
     The machine is shared, so one eigh of the same matrix varies by several × between calls; the asserted
     number (full size only) is therefore predict / the eigh inside that same predict call (the predictor's own
-    overhead), while the issue's ratio against the separate baseline call is recorded alongside.
+    overhead), while the ratio against the separate baseline call is recorded alongside.
     """
     import nnqs_fast.dynamics._spectral as sp
 

@@ -1,6 +1,6 @@
 """Benchmarks of the entanglement area (pytest-benchmark; baselines in the same group, results asserted).
 
-Default sizes are modest (the test run uses --benchmark-disable); NNQS_BENCH_FULL=1 uses the issue's sizes:
+Default sizes are modest (the test run uses --benchmark-disable); NNQS_BENCH_FULL=1 uses the full sizes:
 
 * ``wick-generic``: Wick purity for the (non-factorising) ReLU NNGP kernel, half cut. NumPy baselines build the
   D × D kernel and sum the four-index expression (``numpy_four_index``) or its partial traces

@@ -9,7 +9,7 @@
 * ``kernels-memory``: peak traced memory of the chunked vs unchunked empirical kernel (O(n^2 + chunk N)).
 
 Default sizes are modest (the default test run executes each once with ``--benchmark-disable``);
-``NNQS_BENCH_FULL=1`` uses the issue's sizes (n = 4096, N = 5000). Timing:
+``NNQS_BENCH_FULL=1`` uses the full sizes (n = 4096, N = 5000). Timing:
 ``PYTHONPATH=python python3 -m pytest bench/test_bench_kernels.py --benchmark-only``.
 """
 
@@ -43,7 +43,7 @@ def nets():
 
 
 def _numpy_structured_ntk(p: nf.ReLUParams, x: np.ndarray) -> np.ndarray:
-    """The issue's one-hidden-layer formula in plain NumPy (full matrices, no fusion)."""
+    """The one-hidden-layer structured NTK formula in plain NumPy (full matrices, no fusion)."""
     W, b, v = p.weights[0], p.biases[0], p.weights[1][0]
     N, d = W.shape
     h = p.W_std / np.sqrt(d) * x @ W.T + p.b_std * b
@@ -108,7 +108,7 @@ def test_empirical_throughput_vs_dsyrk(inputs, nets, record_property):
     record_property("throughput_ratio", ratio)
     print(f"\nempirical QS-NTK n={N_IN} N={WIDTH}: {t_kernel:.3f} s; DSYRK {N_IN}x{WIDTH}: {t_syrk:.3f} s; "
           f"throughput ratio 4*t_dsyrk/t_kernel = {ratio:.2f} (target >= 0.6)")
-    if FULL:  # timing targets are asserted at the issue's sizes only; small sizes are overhead-bound
+    if FULL:  # timing targets are asserted at the full sizes only; small sizes are overhead-bound
         assert ratio >= 0.6
 
 

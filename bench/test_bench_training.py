@@ -5,7 +5,7 @@ BLAS products with n×N temporaries) on the same network and data; both assert t
 Group ``training-blas-peak``: a DGEMM, this machine's BLAS reference for the GFLOP/s report.
 ``test_gd_step_report`` times both steps in the same run (best of several) and asserts the speed-up.
 
-Default size (smoke, with ``--benchmark-disable``): width 1000, 600 points. ``NNQS_BENCH_FULL=1``: the issue's
+Default size (smoke, with ``--benchmark-disable``): width 1000, 600 points. ``NNQS_BENCH_FULL=1``: the paper's
 width 5000 on 2400 points (d = 12). Run for timing:
 ``NNQS_BENCH_FULL=1 PYTHONPATH=python python3 -m pytest bench/test_bench_training.py --benchmark-only -s``.
 """

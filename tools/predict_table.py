@@ -5,7 +5,7 @@ For TFIM and Hubbard, open and periodic boundaries, train sizes 2400/3200/4000, 
 L_Psi_l at tau -> infinity and at step 10^4, and the fidelity of the mean state, at 0.9 x eta_max (continuous time).
 Prints a Markdown table and writes predict_table.json (+ .npz) to --out.
 
-Loss convention: L = (1/n) sum |psi_T - psi|^2 (docs/CONVENTIONS.md). The column "L_psi/4" rescales to
+Loss convention: L = (1/n) sum |psi_T - psi|^2 (CONTRIBUTING.md, "Conventions"). The column "L_psi/4" rescales to
 neural-tangents' 0.5 * mean over the two real outputs (psi1, psi2), a plausible convention for the paper's plots.
 
 Usage: PYTHONPATH=python python3 tools/predict_table.py --out /tmp/predict_table [--sizes 2400 3200 4000]

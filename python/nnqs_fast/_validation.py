@@ -152,10 +152,7 @@ def check_memory(n_bytes: float, what: str, *, limit: float | None = None) -> No
     """Refuse allocations larger than ``limit`` (default :data:`DEFAULT_MAX_BYTES`) with an actionable error."""
     limit = max_bytes() if limit is None else limit
     if not n_bytes <= limit:  # also refuses NaN estimates
-        raise MemoryLimitError(
-            f"{what} needs about {n_bytes / 1024**3:.2f} GiB, more than the limit of {limit / 1024**3:.2f} GiB; "
-            "use a smaller system or chunk_size, or raise the limit with the NNQS_FAST_MAX_BYTES environment "
-            "variable if the machine has the memory")
+        raise MemoryLimitError(n_bytes, what, limit)
 
 
 def check_chunk_size(chunk_size: Any, name: str = "chunk_size") -> int | None:

@@ -2,7 +2,9 @@
 
 Every error raised for bad user input is a subclass of :class:`NnqsError` and says what was wrong and what to
 do about it. Input errors also subclass :class:`ValueError` (or :class:`TypeError`/:class:`MemoryError`) so
-generic handlers keep working.
+generic handlers keep working. Errors that carry data build their own message from it (one home per message,
+as NetKet does): e.g. ``LearningRateTooLargeError(lr, eta_max, n)``; the data stay available as attributes.
+Every class still accepts a single prepared message string.
 """
 
 from __future__ import annotations
@@ -25,52 +27,162 @@ __all__ = [
     "OutputPathError",
 ]
 
+#: The loss every learning-rate bound refers to (paper Eq. 13).
+_LOSS = "L = (1/n) Σ_x |ψ_T(x) − ψ(x)|²"
+
 
 class NnqsError(Exception):
-    """Base class of every nnqs_fast error."""
+    """Base class of every nnqs_fast error.
+
+    Cause: any failure the package detects and names. Fix: read the message; catch this class to handle all of
+    them at once.
+    """
 
 
 class InvalidInputError(NnqsError, ValueError):
-    """An argument has an invalid value (non-positive size, unknown name, more fermions than sites, ...)."""
+    """An argument has an invalid value (non-positive size, unknown name, more fermions than sites, ...).
+
+    Cause: a value outside the documented range or set of choices. Fix: pass one of the values the message lists.
+    """
 
 
 class ShapeMismatchError(InvalidInputError):
-    """Array shapes are inconsistent with each other or with what the function expects."""
+    """Array shapes are inconsistent with each other or with what the function expects.
+
+    Cause: e.g. a kernel with the wrong number of rows, inputs with the wrong number of features. Fix: pass arrays
+    of the shapes the message names (it gives both the expected and the received shape).
+    """
 
 
 class DTypeError(NnqsError, TypeError):
-    """An array has a dtype the function cannot use (e.g. complex where real is required)."""
+    """An array has a dtype the function cannot use (e.g. complex where real is required).
+
+    Cause: the array's dtype. Fix: convert it (e.g. take the real part, or cast to float64) before the call.
+    """
 
 
 class NonFiniteError(InvalidInputError):
-    """An input contains NaN or infinity."""
+    """An input contains NaN or infinity.
+
+    Cause: a NaN/inf in the named argument (often from an earlier overflow). Fix: clean or recompute the input.
+    """
 
 
 class MemoryLimitError(NnqsError, MemoryError):
-    """The requested computation would not fit in memory; the message gives the estimate and the limit."""
+    """The requested computation would not fit in memory; the message gives the estimate and the limit.
+
+    Cause: an allocation estimated above the limit (``NNQS_FAST_MAX_BYTES``, default a fraction of the RAM).
+    Fix: a smaller system or ``chunk_size``, or raise the limit if the machine has the memory.
+
+    ``MemoryLimitError(n_bytes, what, limit)`` builds the message.
+    """
+
+    def __init__(self, n_bytes: float | str, what: str | None = None, limit: float | None = None) -> None:
+        self.n_bytes = None if isinstance(n_bytes, str) else float(n_bytes)
+        self.what, self.limit = what, limit
+        if isinstance(n_bytes, str) or what is None or limit is None:
+            super().__init__(str(n_bytes))
+            return
+        super().__init__(
+            f"{what} needs about {n_bytes / 1024**3:.2f} GiB, more than the limit of {limit / 1024**3:.2f} GiB; "
+            "use a smaller system or chunk_size, or raise the limit with the NNQS_FAST_MAX_BYTES environment "
+            "variable if the machine has the memory")
 
 
 class KernelNotPositiveDefiniteError(NnqsError, ValueError):
     """A kernel matrix that must be positive definite is not (within tolerance).
 
-    The message reports the smallest eigenvalue and suggests a ``diag_reg`` that would fix it.
+    Cause: duplicate or nearly duplicate inputs, a kernel that is not train-vs-train, or rounding on a singular
+    kernel. Fix: add ``diag_reg`` (the message suggests a value) or remove the duplicate inputs.
+
+    ``KernelNotPositiveDefiniteError(what, lam_min, lam_max, tol, diag_reg)`` builds the message (``why``: what
+    is wrong, e.g. ``"indefinite"``; ``hint``: how ``diag_reg`` is applied); see also :meth:`non_finite` and
+    :meth:`no_positive_eigenvalue`.
     """
+
+    def __init__(self, what: str, lam_min: float | None = None, lam_max: float | None = None,
+                 tol: float | None = None, diag_reg: float | None = None, *, why: str = "not positive definite",
+                 hint: str = "K + diag_reg * I", remedy: str = "remove duplicate inputs") -> None:
+        self.what, self.lam_min, self.lam_max, self.tol, self.diag_reg = what, lam_min, lam_max, tol, diag_reg
+        if lam_min is None or lam_max is None or tol is None or diag_reg is None:
+            super().__init__(what)
+            return
+        super().__init__(
+            f"{what} is {why}: smallest eigenvalue {lam_min:.6g} (largest {lam_max:.6g}, tolerance {tol:.3g}); "
+            f"add diag_reg >= {diag_reg:.3g} ({hint}), or {remedy}")
+
+    @classmethod
+    def non_finite(cls, what: str) -> KernelNotPositiveDefiniteError:
+        """The eigensolver returned NaN/inf for ``what`` (a NaN/inf in the kernel)."""
+        err = cls(f"{what} has non-finite eigenvalues; check the kernel")
+        err.what = what
+        return err
+
+    @classmethod
+    def no_positive_eigenvalue(cls, what: str, lam_max: float) -> KernelNotPositiveDefiniteError:
+        """``λ_max <= 0``: no learning rate is bounded by ``n/λ_max``."""
+        err = cls(f"{what}'s largest eigenvalue is {lam_max:.3g} <= 0: no learning rate is stable-bounded; "
+                  "check that the kernel is train-vs-train (a Gram matrix of the training inputs)")
+        err.what, err.lam_max = what, lam_max
+        return err
 
 
 class LearningRateTooLargeError(NnqsError, ValueError):
-    """The learning rate exceeds the maximal stable rate for gradient descent on the stated loss."""
+    """The learning rate exceeds the maximal stable rate for gradient descent on the stated loss.
+
+    Cause: ``η > η_max = n / λ_max(Θ)`` for the loss of Eq. 13 (discrete gradient descent then diverges). Fix: use
+    at most ``η_max`` (the paper uses ``0.9 η_max``), or the alternative the message names.
+
+    ``LearningRateTooLargeError(learning_rate, eta_max, n)`` builds the message (``lambda_max``: shown when given;
+    ``alternative``: the other way out, e.g. ``"pass force=True"``).
+    """
+
+    def __init__(self, learning_rate: float | str, eta_max: float | None = None, n: int | None = None, *,
+                 lambda_max: float | None = None, alternative: str | None = None) -> None:
+        self.learning_rate = None if isinstance(learning_rate, str) else float(learning_rate)
+        self.eta_max, self.n, self.lambda_max = eta_max, n, lambda_max
+        if isinstance(learning_rate, str) or eta_max is None:
+            super().__init__(str(learning_rate))
+            return
+        where = f"n = {n}" if n is not None else "n the number of training points"
+        if lambda_max is not None:
+            where += f", λ_max = {lambda_max:.6g}"
+        tail = f" or {alternative}" if alternative else ""
+        super().__init__(
+            f"learning rate {learning_rate:.6g} exceeds the maximal stable rate {eta_max:.6g} = n/λ_max ({where}) "
+            f"for gradient descent on {_LOSS}; gradient descent would diverge. Use at most {eta_max:.6g} (the "
+            f"paper uses 0.9 × that = {0.9 * eta_max:.6g}){tail}")
 
 
 class BackendUnavailableError(NnqsError, RuntimeError):
-    """A requested backend (e.g. ``backend='cuda'``) cannot be used here; the message says why."""
+    """A requested backend (e.g. ``backend='cuda'``) cannot be used here; the message says why.
+
+    Cause: no CUDA build, no device, no CuPy, or no CUDA implementation of the function. Fix: ``backend='cpu'``
+    (or ``'auto'``), or install the missing piece the message names (``pip install .[gpu]``, a CUDA build).
+    """
 
 
 class PrecisionLossError(NnqsError, ArithmeticError):
-    """A computation lost so much precision that its result would be meaningless (instead of silent NaN)."""
+    """A computation lost so much precision that its result would be meaningless (instead of silent NaN).
+
+    Cause: cancellation or overflow in the named quantity. Fix: the message names a better-conditioned option
+    (e.g. a log-space path, float64, a smaller system).
+    """
 
 
 class PrecisionLossWarning(UserWarning):
-    """A computation lost some precision; the result is returned but should be treated with care."""
+    """A computation lost some precision; the result is returned but should be treated with care.
+
+    Cause: e.g. a training member whose loss became non-finite. Fix: a smaller learning rate, or float64.
+    :meth:`member_diverged` builds the trainers' message.
+    """
+
+    @classmethod
+    def member_diverged(cls, member: int, part: int, step: int, learning_rate: float,
+                        eta_max: float) -> PrecisionLossWarning:
+        """Member ``member``'s real part ``part`` (1: Re ψ, 2: Im ψ) diverged at ``step``."""
+        return cls(f"member {member} part {part}: the loss became non-finite at step {step} (learning rate "
+                   f"{learning_rate:.6g}, maximal stable {eta_max:.6g}); its later losses are NaN")
 
 
 class ResourceLimitWarning(UserWarning):

@@ -5,7 +5,6 @@ kernels equal the NumPy ones; the ReLU NNGP equals a wide-network average."""
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -60,13 +59,23 @@ def test_all_paths_equal_brute_force(k1, k2, A):
             assert r.terms[key] == pytest.approx(ref.terms[key], rel=1e-11, abs=1e-9), (r.method, key)
 
 
-def test_user_matrices_and_callables():
-    k = cosnet_gp_kernel(1.0, 2.0, 4)
-    X = spin_basis_inputs(4)
-    ref = wick_purity_brute(k, None, n_sites=4, subsystem=(1, 2))
-    assert wick_purity_from_matrices(k(X), None, n_sites=4, subsystem=(1, 2)).purity == pytest.approx(ref.purity)
-    assert wick_purity_from_matrices(lambda a, b: k(a, b), None, n_sites=4,
-                                     subsystem=(1, 2)).purity == pytest.approx(ref.purity)
+def test_user_matrices_and_callables_rank_one_oracle(rng):
+    """Oracle: for a rank-one kernel K = v vᵀ, ψ = g v with a scalar Gaussian g (real: K2 = 0; complex: K2 = K1),
+    so ψ/‖ψ‖ = ±v/‖v‖ and E‖ψ‖⁴Trρ²/E‖ψ‖⁴ is exactly the purity of the fixed state v (an SVD in NumPy)."""
+    Ls = 4
+    v = rng.normal(size=2 ** Ls)
+    # A = sites {0, 1} (the low bits of the index): rows of the reshape are B = sites {2, 3}, columns A
+    s = np.linalg.svd(v.reshape(4, 4) / np.linalg.norm(v), compute_uv=False)
+    oracle = float(np.sum(s ** 4))
+    K = np.outer(v, v)
+    for k2 in (None, "same"):
+        assert wick_purity_from_matrices(K, k2, n_sites=Ls, subsystem=(0, 1)).purity == pytest.approx(oracle,
+                                                                                                     rel=1e-12)
+    # the same kernel as a callable k(X1, X2) of the spin inputs (bit i of the index = site i, +1 = bit 1)
+    codes = lambda X: (((X + 1) // 2).astype(int) << np.arange(Ls)).sum(axis=1)  # noqa: E731
+    r = wick_purity_from_matrices(lambda a, b: np.outer(v[codes(a)], v[codes(b)]), None, n_sites=Ls,
+                                  subsystem=(1, 0))
+    assert r.purity == pytest.approx(oracle, rel=1e-12)
     with pytest.raises(errors.ShapeMismatchError):
         wick_purity_from_matrices(np.eye(8), n_sites=4, subsystem=1)
 
@@ -120,12 +129,17 @@ def test_relu_nngp_equals_wide_network_average(rng):
     np.testing.assert_allclose(relu_nngp_kernel(d, 1, W, b)(x), emp, rtol=1e-2)
 
 
-def test_factorized_large_L_is_fast_and_finite():
-    k = cosnet_gp_kernel(10.0, math.sqrt(2 * 1000), 1000)
-    wick_purity_factorized(k, n_sites=1000, subsystem=500)
-    t = time.perf_counter()
-    r = wick_purity_factorized(k, n_sites=1000, subsystem=500)
-    assert time.perf_counter() - t < 0.05
+def test_factorized_large_L_closed_form():
+    """L = 1000 against the closed form of the same-kernel rbf on ±1 spins (c = 2k, P = 0, per-site factor
+    [[1, q], [q, 1]] with q = exp(−4γ)): Tr C = 2a·2^L, ‖C‖² = 4a²·2^L(1 + q²)^L,
+    Tr R_A² = 4a²·2^(L_A + 2 L_B)(1 + q²)^(L_A). (Timing: bench/test_bench_entanglement.py, group wick-factorized.)"""
+    L, LA = 1000, 500
+    k = cosnet_gp_kernel(10.0, math.sqrt(2 * L), L)  # a = 50, γ = 1
+    r = wick_purity_factorized(k, n_sites=L, subsystem=LA)
+    la, l2, l1q = math.log(4 * 50.0 ** 2), math.log(2.0), math.log1p(math.exp(-8.0))
+    lnum = np.logaddexp(la + (LA + 2 * (L - LA)) * l2 + LA * l1q, la + ((L - LA) + 2 * LA) * l2 + (L - LA) * l1q)
+    lden = np.logaddexp(2 * (math.log(100.0) + L * l2), la + L * l2 + L * l1q)
+    assert r.renyi2 == pytest.approx(lden - lnum, rel=1e-12)
     assert math.isfinite(r.renyi2) and 0 < r.renyi2 < 500 * math.log(2)
     # the near-delta kernel is close to the Haar value −log((m+n)/(mn+1)) ≈ 499 log 2
     assert r.renyi2 == pytest.approx(499 * math.log(2), abs=0.5)

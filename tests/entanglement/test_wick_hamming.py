@@ -167,3 +167,30 @@ def test_errors():
         wick_purity_hamming(k, n_sites=4, subsystem=[4])
     with pytest.raises(errors.InvalidInputError):
         wick_purity_hamming(k, "other", n_sites=4, subsystem=1)
+
+
+def test_isotropic_is_computed_and_auto_picks_the_right_path():
+    """Isotropic (functions of |x − y|²: rbf, delta) vs non-isotropic (the ReLU NNGP depends on |x|, |y|) kernels.
+
+    On ±1 spins both depend on the Hamming distance only (auto: hamming); on (0, 1) spins only the isotropic one
+    does, so the Hamming path is valid for rbf (equal to the brute sum) and must be refused for ReLU, where auto
+    takes the partial-trace path (equal to the brute sum)."""
+    iso, non_iso = cosnet_gp_kernel(1.2, 0.9, 5), relu_nngp_kernel(5)
+    assert iso.isotropic and delta_kernel(1.0).isotropic and GPKernel("zero").isotropic
+    assert not non_iso.isotropic
+    for k in (iso, non_iso):
+        assert wick_purity(k, n_sites=5, subsystem=2).method == "hamming"
+        assert k.hamming_reducible((-1.0, 1.0)) and k.hamming_reducible((2.0, -2.0))
+    assert iso.hamming_reducible((0.0, 1.0)) and not non_iso.hamming_reducible((0.0, 1.0))
+    assert not iso.hamming_reducible((1.0, 1.0))
+    for vals in ((0.0, 1.0), (0.5, 2.0)):
+        ref = wick_purity_brute(iso, None, n_sites=5, subsystem=(0, 3), spin_values=vals)
+        r = wick_purity_hamming(iso, None, n_sites=5, subsystem=(0, 3), spin_values=vals)
+        assert r.purity == pytest.approx(ref.purity, rel=1e-12)
+        assert wick_purity(iso, n_sites=5, subsystem=2, spin_values=vals).method == "factorized"
+        r = wick_purity(non_iso, None, n_sites=5, subsystem=(0, 3), spin_values=vals)
+        assert r.method == "partial_trace"
+        assert r.purity == pytest.approx(
+            wick_purity_brute(non_iso, None, n_sites=5, subsystem=(0, 3), spin_values=vals).purity, rel=1e-12)
+        with pytest.raises(errors.InvalidInputError, match="not isotropic"):
+            wick_purity_hamming(non_iso, n_sites=5, subsystem=2, spin_values=vals)

@@ -46,8 +46,7 @@ def test_fig1_small_run(tmp_path):
 
 
 def test_reproduce_fig1_cli(tmp_path):
-    """`nnqs-fast reproduce fig1` (the training area's command; skipped until it is merged)."""
-    pytest.importorskip("nnqs_fast.commands.reproduce")
+    """`nnqs-fast reproduce fig1` end to end at tiny settings."""
     from nnqs_fast.cli import main
 
     assert main(["reproduce", "fig1", "--sites", "4", "--members", "3", "--widths", "20", "--out", str(tmp_path),

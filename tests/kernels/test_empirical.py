@@ -24,7 +24,7 @@ def test_structured_relu_ntk_equals_explicit_jacobian_product(depth, chunk, rng)
     np.testing.assert_allclose(nf.empirical_ntk(p, x, y, chunk_size=chunk), J @ Jy.T, rtol=1e-12, atol=1e-13)
 
 
-def test_structured_one_layer_formula_of_the_issue(rng):
+def test_structured_one_layer_closed_formula(rng):
     """Theta = (W^2/N) s(h)s(h')^T + b^2 + (W^2/N) [(v s'(h))(v s'(h'))^T] * (W^2 x.x'/d + b^2)."""
     p = nf.init_relu(0, 6, 50, W_std=0.5, b_std=0.1)
     x = rng.choice([-1.0, 1.0], (9, 6))

@@ -86,3 +86,17 @@ def test_spectrum_input_errors(rng):
         nf.max_learning_rate(-np.eye(3))
     with pytest.raises(InvalidInputError):
         nf.max_learning_rate(np.eye(3), np.eye(3), omega_m=True)
+
+
+def test_eta_max_zero_lambda_raises_named_error():
+    """λ_max = 0 (a zero kernel): no bound exists; every form raises KernelNotPositiveDefiniteError (not a bare
+    ZeroDivisionError), the summary reports inf."""
+    z = np.zeros((3, 3))
+    with pytest.raises(KernelNotPositiveDefiniteError, match="largest eigenvalue"):
+        nf.max_learning_rate(nf.qsntk_from_parts(z, z))
+    with pytest.raises(KernelNotPositiveDefiniteError, match="largest eigenvalue"):
+        nf.max_learning_rate(z)
+    with pytest.raises(KernelNotPositiveDefiniteError):
+        nf.kernels.spectrum.eta_max_from_lambda(0.0, 3)
+    assert nf.kernel_spectrum(z).max_learning_rate == np.inf
+    assert nf.kernels.spectrum.eta_max_from_lambda(4.0, 10) == 2.5

@@ -1,4 +1,4 @@
-"""Gradient descent against the QS-NTK (linearised) prediction, for the decoupled ψ1 part (docs/CONVENTIONS.md):
+"""Gradient descent against the QS-NTK (linearised) prediction, for the decoupled ψ1 part (CONTRIBUTING.md):
 e(t) = (I − (2η/n) Θ)^t e(0) on the train set; test: f_T(t) = f_T(0) − Θ_TB Θ⁻¹ (I − (I − (2η/n)Θ)^t) e(0)."""
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ import time
 import numpy as np
 
 from ..experiments.io import save_results
+from ..kernels.spectrum import eta_max_from_lambda
+from ..networks.dense import B_STD, W_STD
 from ._common import add_backend_option, add_output_options, add_seed_option, add_target_options
 
 
@@ -37,8 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-down", dest="n_down", type=int, default=2, help="Hubbard spin-down fermions (default: 2)")
     p.add_argument("--width", type=int, default=5000, help="hidden width N of the finite networks (default: 5000)")
     p.add_argument("--depth", type=int, default=1, help="number of hidden layers (default: 1, the paper's)")
-    p.add_argument("--W-std", dest="W_std", type=float, default=0.5, help="weight std (default: 0.5)")
-    p.add_argument("--b-std", dest="b_std", type=float, default=0.1, help="bias std (default: 0.1)")
+    p.add_argument("--W-std", dest="W_std", type=float, default=W_STD, help="weight std (default: 0.5)")
+    p.add_argument("--b-std", dest="b_std", type=float, default=B_STD, help="bias std (default: 0.1)")
     p.add_argument("--chunk-size", dest="chunk_size", type=int, default=None,
                    help="rows/columns per tile (default: automatic)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             spectra[key] = sp.summary()
         else:
             lm = lambda_max(mat)
-            spectra[key] = {"lambda_max": lm, "max_learning_rate": n / lm}
+            spectra[key] = {"lambda_max": lm, "max_learning_rate": eta_max_from_lambda(lm, n) if lm > 0 else np.inf}
     bar.update(1)
     fro = float(np.linalg.norm(ntk))
     results = {

@@ -13,6 +13,7 @@ import argparse
 from dataclasses import asdict
 from pathlib import Path
 
+from ..networks.dense import B_STD, W_STD
 from ._common import add_backend_option, add_output_options, add_seed_option, add_target_options
 
 
@@ -26,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train-size", type=int, default=2400, help="number of train points (default: 2400)")
     add_seed_option(p)
     p.add_argument("--depth", type=int, default=1, help="hidden layers of the ReLU network (default: 1)")
-    p.add_argument("--W-std", type=float, default=0.5, help="weight std (default: 0.5)")
-    p.add_argument("--b-std", type=float, default=0.1, help="bias std (default: 0.1)")
+    p.add_argument("--W-std", type=float, default=W_STD, help="weight std (default: 0.5)")
+    p.add_argument("--b-std", type=float, default=B_STD, help="bias std (default: 0.1)")
     p.add_argument("--lr-fraction", type=float, default=0.9,
                    help="learning rate as a fraction of eta_max = n / lambda_max(NTK) (default: 0.9, the paper's)")
     p.add_argument("--learning-rate", type=float, default=None, help="absolute learning rate (overrides --lr-fraction)")

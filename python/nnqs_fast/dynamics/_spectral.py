@@ -38,10 +38,9 @@ def pd_tolerance(lam_max: float, n: int) -> float:
 def _not_pd_error(lam_min: float, lam_max: float, n: int, what: str, why: str) -> KernelNotPositiveDefiniteError:
     tol = pd_tolerance(lam_max, n)
     suggest = max(-lam_min, 0.0) + max(1e3 * tol, 1e-10 * max(lam_max, 0.0))
-    return KernelNotPositiveDefiniteError(
-        f"{what} is {why}: smallest eigenvalue {lam_min:.6g} (largest {lam_max:.6g}, tolerance {tol:.3g}); "
-        f"pass diag_reg >= {suggest:.3g} (adds diag_reg to the diagonal of the real-part kernels) or remove "
-        "duplicate training points")
+    return KernelNotPositiveDefiniteError(what, lam_min, lam_max, tol, suggest, why=why,
+                                          hint="adds diag_reg to the diagonal of the real-part kernels",
+                                          remedy="remove duplicate training points")
 
 
 def smallest_eigenvalue(H: np.ndarray) -> tuple[float, float]:
@@ -64,7 +63,7 @@ def checked_spectrum(lam: np.ndarray, n: int, what: str) -> tuple[np.ndarray, fl
     returns ``(max(λ, 0), λ_min)`` (rounding-level negatives are zero modes)."""
     lam = np.asarray(lam)
     if not np.all(np.isfinite(lam)):
-        raise KernelNotPositiveDefiniteError(f"{what} has non-finite eigenvalues; check the kernel")
+        raise KernelNotPositiveDefiniteError.non_finite(what)
     lam_min, lam_max = float(lam[0]), float(lam[-1])
     if lam_min < -pd_tolerance(lam_max, n):
         raise _not_pd_error(lam_min, lam_max, n, what, "indefinite")
@@ -118,10 +117,8 @@ class SpectralFlow:
     def check_discrete_stable(self, learning_rate: float, eta_max: float) -> None:
         lam = self.eig()[0]
         if self.c * lam[-1] >= 2.0:
-            raise LearningRateTooLargeError(
-                f"learning_rate {learning_rate:.6g} exceeds the maximal stable rate {eta_max:.6g} for discrete "
-                f"gradient descent on L = (1/n) Σ |ψ_T − ψ|² (|1 − c λ_max| >= 1 with λ_max = {lam[-1]:.6g}); "
-                "use a smaller learning_rate (the paper uses 0.9 × maximum) or discrete=False")
+            raise LearningRateTooLargeError(learning_rate, eta_max, lambda_max=float(lam[-1]),
+                                            alternative="pass discrete=False (continuous time)")
 
     def solve(self, b: np.ndarray) -> np.ndarray:
         """``H^{-1} b`` (τ → ∞), from the eigendecomposition if cached (or if a device eigensolver was given), else

@@ -29,6 +29,7 @@ import numpy as np
 from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
 from .._validation import as_array, check_chunk_size, check_finite_scalar, check_psd
 from ..errors import InvalidInputError, ShapeMismatchError
+from ..kernels.spectrum import eta_max_from_lambda
 from ._spectral import SpectralFlow, apply
 from ._structure import KernelSpec, as_targets, parse_kernel, parse_train_kernel
 from .predict import DEFAULT_TEST_CHUNK, Gaussian, _add_diag, _check_times
@@ -119,7 +120,7 @@ class EnsemblePredictor(FollowsInputs):
             times = np.array([np.inf])
         if self.discrete and not self._checked:
             for p in self._parts:
-                eta_max = 2.0 / (p.flow.c / self.learning_rate * p.flow.lam_max)
+                eta_max = eta_max_from_lambda(p.flow.lam_max, 2.0 * self.learning_rate / p.flow.c, what=p.flow.what)
                 p.flow.check_discrete_stable(self.learning_rate, eta_max)
             self._checked = True
         return times, scalar

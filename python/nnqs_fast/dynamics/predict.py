@@ -1,6 +1,6 @@
 """Closed-form gradient-descent dynamics of the linearised ∞-NNQS (Eqs. 13–15) and NNGP inference.
 
-Conventions (docs/CONVENTIONS.md)
+Conventions (CONTRIBUTING.md, "Conventions")
 ---------------------------------
 * Loss (Eq. 13): ``L = (1/n) Σ_{x∈B} |ψ_T(x) − ψ(x)|²`` with ``n = |B|`` the number of train points.
 * Gradient descent on the parameters, ``θ ← θ − η ∇_θ L``. Time ``t`` is measured in gradient-descent steps.
@@ -28,6 +28,7 @@ import numpy as np
 from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
 from .._validation import as_array, check_chunk_size, check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError, ShapeMismatchError
+from ..kernels.spectrum import eta_max_from_lambda
 from ._spectral import SpectralFlow, apply
 from ._structure import KernelSpec, as_initial, as_targets, check_same_form, omega_m, parse_kernel, parse_train_kernel
 
@@ -218,7 +219,9 @@ class GradientDescentPredictor(FollowsInputs):
     @property
     def max_learning_rate(self) -> float:
         """``η_max`` of these kernels (from the cached eigendecomposition; computes it if needed)."""
-        return float(min(2.0 / (ch.flow.c / self.learning_rate * ch.flow.lam_max) for ch in self._channels))
+        # each channel steps e <- (I - c H) e with c = (2 η / n) per unit η: η_max = n / λ_max, n = 2 η / c
+        return float(min(eta_max_from_lambda(ch.flow.lam_max, 2.0 * self.learning_rate / ch.flow.c, what=ch.flow.what)
+                         for ch in self._channels))
 
     def _check_lr(self) -> None:
         if self.discrete and not self._checked:

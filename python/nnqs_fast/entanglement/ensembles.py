@@ -39,6 +39,7 @@ from .._progress import progress
 from .._random import member_seeds, rng
 from .._validation import MAX_INT32, check_nbytes, check_positive_int, check_scale
 from ..errors import InvalidInputError, NonFiniteError
+from ..networks.dense import B_STD, W_STD
 from .entropy import _matrix_view, _spectrum_of_matrix, entropy_from_spectrum, normalize_subsystem
 from .wick import spin_basis_inputs
 
@@ -180,8 +181,8 @@ def _network_values(network: Any, seed: int, L: int, width: int, params: dict[st
 
 
 def sample_nnqs_state(network: Any = "cosnet", *, n_sites: int, width: int, seed: int, sigma_a: float = 1.0,
-                      sigma_w: float = 1.0, complex_psi: bool = True, depth: int = 1, W_std: float = 0.5,
-                      b_std: float = 0.1, chunk_size: int | None = None, normalize: bool = True) -> np.ndarray:
+                      sigma_w: float = 1.0, complex_psi: bool = True, depth: int = 1, W_std: float = W_STD,
+                      b_std: float = B_STD, chunk_size: int | None = None, normalize: bool = True) -> np.ndarray:
     """One member ψ = ψ1 + iψ2 (seeds ``seed`` -> member_seeds(seed, 2)) on the full basis, normalised."""
     s1, s2 = member_seeds(seed, 2)
     ctx = _Context(network, n_sites, width, dict(sigma_a=sigma_a, sigma_w=sigma_w, depth=depth, W_std=W_std,
@@ -232,7 +233,7 @@ class _Context:
 def sample_ensemble_entropies(network: Any = "cosnet", *, n_sites: int, n_members: int, width: int,
                               cuts: Sequence[Any] | None = None, seed: int = 0, sigma_a: float = 1.0,
                               sigma_w: float = 1.0, complex_psi: bool = True, kinds: Sequence[Any] = ("vn",),
-                              depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
+                              depth: int = 1, W_std: float = W_STD, b_std: float = B_STD,
                               chunk_size: int | None = None, quiet: bool = True) -> EnsembleEntropies:
     """Sample ``n_members`` NNQS, compute their entanglement entropies for every cut, and the ensemble mean ± SEM.
 

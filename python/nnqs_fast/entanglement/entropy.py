@@ -11,7 +11,7 @@ reshaped into the matrix ``M[a, b] = ψ(a, b)`` with ``a = Σ_k d_{A[k]} q**k`` 
 entanglement spectrum (the Schmidt probabilities) is the spectrum of ``ρ_A`` (equal to that of ``ρ_B``).
 
 Fermions (Hubbard): see :func:`fermion_entanglement_spectrum` — mode entanglement of the modes on a set of
-sites, with the Jordan–Wigner signs of the physics area's code convention.
+sites, with the Jordan–Wigner signs of the code convention of :mod:`nnqs_fast.physics.hubbard`.
 
 Entropies (natural log unless ``base=`` is given)
 ------------------------------------------------
@@ -173,6 +173,8 @@ def reduced_density_matrix(psi, subsystem, n_sites: int | None = None, *, local_
 
 
 def _log_base(base: float | None) -> float:
+    """``log(base)``, the divisor that turns natural logs into logs to ``base`` (``None``: natural log, 1.0).
+    The one home of the ``base=`` convention of every entropy and Page value."""
     if base is None:
         return 1.0
     b = check_finite_scalar(base, "base", positive=True)

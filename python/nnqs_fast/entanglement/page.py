@@ -25,8 +25,8 @@ from fractions import Fraction
 import numpy as np
 from scipy.special import digamma
 
-from .._validation import check_finite_scalar
 from ..errors import InvalidInputError
+from .entropy import _log_base
 
 __all__ = ["page_entropy", "page_entropy_approx", "max_entropy", "haar_purity", "page_entropy_sites"]
 
@@ -39,15 +39,6 @@ def _dims(m, n) -> tuple[int, int]:
             raise InvalidInputError(f"{name} (a Hilbert-space dimension) must be an integer >= 1, got {v!r}")
     m, n = int(m), int(n)
     return (m, n) if m <= n else (n, m)
-
-
-def _lb(base) -> float:
-    if base is None:
-        return 1.0
-    b = check_finite_scalar(base, "base", positive=True)
-    if b <= 1.0:  # base 1 divides by log 1 = 0; a base below 1 turns every entropy negative
-        raise InvalidInputError(f"the logarithm base must be > 1 (e.g. 2 for bits, e for nats), got {b:g}")
-    return math.log(b)
 
 
 def _digamma_plus1(N: int) -> float:
@@ -69,22 +60,22 @@ def page_entropy(m: int, n: int, *, base: float | None = None) -> float:
         h = math.fsum(1.0 / k for k in range(n + 1, m * n + 1))
     else:
         h = _digamma_plus1(m * n) - _digamma_plus1(n)
-    return (h - (m - 1) / (2.0 * n)) / _lb(base)
+    return (h - (m - 1) / (2.0 * n)) / _log_base(base)
 
 
 def page_entropy_approx(m: int, n: int, *, base: float | None = None) -> float:
     """The paper's Eq. S40: ``log m − (m² − 1)/(2 m n)`` (``m ≤ n``, valid for ``n ≫ 1``)."""
     m, n = _dims(m, n)
-    return (math.log(m) - (m * m - 1.0) / (2.0 * m * n)) / _lb(base)
+    return (math.log(m) - (m * m - 1.0) / (2.0 * m * n)) / _log_base(base)
 
 
 def max_entropy(m: int, n: int | None = None, *, base: float | None = None) -> float:
     """Maximum entanglement entropy ``log min(m, n)`` (``log m`` when ``n`` is omitted)."""
     if n is None:
         m, _ = _dims(m, m)
-        return math.log(m) / _lb(base)
+        return math.log(m) / _log_base(base)
     m, n = _dims(m, n)
-    return math.log(m) / _lb(base)
+    return math.log(m) / _log_base(base)
 
 
 def haar_purity(m: int, n: int) -> float:

@@ -40,17 +40,17 @@ Paths (all equal to rounding; tested against each other and a brute four-index s
 3. ``method="factorized"`` — for kernels that are products of per-site factors (Cos-net and Gauss-net on spins:
    exp(−γ|x−y|²) = Π_i exp(−γ(x_i−y_i)²); the delta kernel), every term is a product of per-site sums:
    O(L) work for any L (L = 1000 is exact), computed in logs (``log_numerator``, ``log_denominator``).
-4. ``method="hamming"`` (:func:`wick_purity_hamming`) — isotropic kernels (functions of x·y, |x|², |y|²: ReLU
-   NNGP, RBF, delta) on the full ±s spin basis depend on the Hamming distance h only (x·y = s²(L − 2h)); every
-   sum becomes a sum over h with binomial weights, and PP = ‖P‖_F². O(L) in logs; ``method="auto"`` uses it
-   whenever the spin values are (−s, s) (the default ±1 basis).
+4. ``method="hamming"`` (:func:`wick_purity_hamming`) — kernels that depend on the Hamming distance h only
+   (:meth:`GPKernel.hamming_reducible`): every built-in kernel (a function of x·y, |x|², |y|²) on the full ±s
+   spin basis (x·y = s²(L − 2h)), and isotropic kernels (functions of |x − y|²: RBF, delta) on any two-valued
+   basis; every sum becomes a sum over h with binomial weights, and PP = ‖P‖_F². O(L) in logs;
+   ``method="auto"`` uses it whenever the spin values are (−s, s) (the default ±1 basis).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -69,7 +69,14 @@ from .._validation import (
     check_scale,
 )
 from ..errors import InvalidInputError, ShapeMismatchError
+from ..networks.cosnet import CosNet
+from ..networks.dense import B_STD, W_STD
+from ..networks.gaussnet import GaussNet
+from ..networks.gp import GPKernel, rbf_gp_kernel
+from ..networks.relu import ReLUNet
+from ..physics.basis import spin_basis
 from .entropy import _matrix_view, normalize_subsystem
+from .page import haar_purity
 
 __all__ = [
     "GPKernel",
@@ -88,139 +95,31 @@ __all__ = [
     "spin_basis_inputs",
 ]
 
-_FAMILIES = {"zero": 0, "rbf": 1, "relu": 2, "delta": 3}
-_N_PARAMS = {"zero": 0, "rbf": 2, "relu": 4, "delta": 1}
-
-
 # ---------------------------------------------------------------------------------------------------------------
-# Kernels
+# Kernels (GPKernel lives with the architectures; the builders below are thin wrappers of their objects)
 # ---------------------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class GPKernel:
-    """A built-in GP kernel, evaluated from ``(x·y, |x|², |y|²)``.
-
-    ``family``: ``"rbf"`` (``params = (amplitude, gamma)``: ``amplitude·exp(−gamma |x−y|²)``),
-    ``"relu"`` (``(W_std, b_std, depth, input_dim)``: NNGP of :mod:`nnqs_fast.networks.relu`),
-    ``"delta"`` (``(amplitude,)``: ``amplitude·[x = y]``), ``"zero"``.
-    """
-
-    family: str
-    params: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.family not in _FAMILIES:
-            raise InvalidInputError(f"kernel family must be one of {tuple(_FAMILIES)}, got {self.family!r}")
-        want = _N_PARAMS.get(self.family)
-        if want is not None and len(self.params) != want:
-            raise InvalidInputError(f"a {self.family!r} kernel takes {want} parameters, got {self.params!r}; build it "
-                                    "with the family's constructor (rbf_kernel, relu_nngp_kernel, ...)")
-        for v in self.params:
-            check_scale(v, f"{self.family} kernel parameter", nonnegative=False)
-        if self.family == "relu":
-            depth = self.params[2]
-            if depth != int(depth) or not 1 <= depth <= MAX_INT32:
-                raise InvalidInputError(f"relu kernel depth must be an integer in [1, {MAX_INT32}], got {depth!r}")
-
-    @property
-    def eval_cost(self) -> float:
-        """Rough cost of one kernel evaluation in flop-equivalents (an arccos layer of the ReLU recursion ~200)."""
-        return 200.0 * self.params[2] if self.family == "relu" else 20.0
-
-    def numpy_cost(self, n_values: float) -> float:
-        """Cost (in flop-equivalents) of :meth:`from_products` on ``n_values`` products: the ReLU recursion loops
-        over the layers in Python (~2e4 flop-equivalents of overhead per layer)."""
-        return n_values * self.eval_cost + (2e4 * self.params[2] if self.family == "relu" else 0.0)
-
-    @property
-    def code(self) -> int:
-        return _FAMILIES[self.family]
-
-    def param_array(self) -> np.ndarray:
-        p = np.zeros(4)
-        p[: len(self.params)] = self.params
-        return p
-
-    @property
-    def factorizes(self) -> bool:
-        """True for kernels that are products of per-site factors (rbf, delta, zero)."""
-        return self.family in ("rbf", "delta", "zero")
-
-    @property
-    def isotropic(self) -> bool:
-        """True when the kernel is a function of ``(x·y, |x|², |y|²)`` (every built-in family): on the ±s spin
-        basis it then depends on the Hamming distance only (x·y = s²(L − 2h), |x|² = |y|² = s² L)."""
-        return self.family in _FAMILIES
-
-    def from_products(self, dot: Any, n1: Any, n2: Any) -> np.ndarray:
-        """NumPy evaluation (independent of the C++ one; used by the brute path and the tests)."""
-        dot, n1, n2 = np.broadcast_arrays(np.asarray(dot, float), np.asarray(n1, float), np.asarray(n2, float))
-        if self.family == "zero":
-            return np.zeros(dot.shape)
-        if self.family == "rbf":
-            amp, gamma = self.params[:2]
-            return amp * np.exp(-gamma * np.maximum(n1 + n2 - 2 * dot, 0.0))
-        if self.family == "delta":
-            return np.where(n1 + n2 - 2 * dot == 0.0, self.params[0], 0.0)
-        W, b, depth, d = self.params
-        w2, b2 = W * W, b * b
-        kxy, kxx, kyy = w2 * dot / d + b2, w2 * n1 / d + b2, w2 * n2 / d + b2
-        for _ in range(int(depth)):
-            s = np.sqrt(kxx * kyy)
-            c = np.clip(np.divide(kxy, s, out=np.zeros_like(s), where=s > 0), -1.0, 1.0)
-            th = np.arccos(c)
-            kxy = w2 * s * (np.sin(th) + (np.pi - th) * c) / (2 * np.pi) + b2
-            kxx, kyy = w2 * kxx / 2 + b2, w2 * kyy / 2 + b2
-        return kxy
-
-    def __call__(self, x1: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
-        """Kernel matrix between the rows of ``x1`` (n1, d) and ``x2`` (n2, d)."""
-        x1 = np.asarray(x1, float)
-        x2 = x1 if x2 is None else np.asarray(x2, float)
-        return self.from_products(x1 @ x2.T, np.sum(x1 * x1, 1)[:, None], np.sum(x2 * x2, 1)[None, :])
-
-    def site_factor(self, spin_values: Any) -> tuple[float, np.ndarray]:
-        """``(amplitude, F)`` with ``k(x, y) = amplitude · Π_i F[s_i, t_i]`` on the local values ``spin_values``."""
-        v = np.asarray(spin_values, float)
-        if self.family == "rbf":
-            amp, gamma = self.params[:2]
-            return float(amp), np.exp(-gamma * (v[:, None] - v[None, :]) ** 2)
-        if self.family == "delta":
-            return float(self.params[0]), np.eye(v.size)
-        if self.family == "zero":
-            return 0.0, np.ones((v.size, v.size))
-        raise InvalidInputError(f"the {self.family!r} kernel does not factorise over sites; use "
-                                "method='partial_trace'")
-
 
 def rbf_kernel(amplitude: float, gamma: float) -> GPKernel:
     """``amplitude · exp(−gamma |x − y|²)``."""
-    return GPKernel("rbf", (check_scale(amplitude, "amplitude", nonnegative=True),
-                            check_scale(gamma, "gamma", nonnegative=True)))
+    return rbf_gp_kernel(amplitude, gamma)
 
 
 def cosnet_gp_kernel(sigma_a: float, sigma_w: float, input_dim: int) -> GPKernel:
-    """Cos-net NNGP, Eq. 4: ``(σ_a²/2) exp(−σ_w² |x−y|²/(2d))`` for f = Σ_i a_i cos(w_i·x + b_i)."""
-    sa = check_scale(sigma_a, "sigma_a", nonnegative=True)
-    sw = check_scale(sigma_w, "sigma_w", nonnegative=True)
-    d = check_positive_int(input_dim, "input_dim")
-    return GPKernel("rbf", (sa * sa / 2.0, sw * sw / (2.0 * d)))
+    """Cos-net NNGP, Eq. 4: ``(σ_a²/2) exp(−σ_w² |x−y|²/(2d))`` for f = Σ_i a_i cos(w_i·x + b_i)
+    (``CosNet(sigma_a, sigma_w).gp_kernel(input_dim)``)."""
+    return CosNet(sigma_a, sigma_w).gp_kernel(input_dim)
 
 
 def gaussnet_gp_kernel(sigma_a: float, sigma_w: float, input_dim: int) -> GPKernel:
-    """Gauss-net NNGP, Eq. S27 scaled by σ_a²: ``σ_a² exp(−σ_w² |x−y|²/(2d))``."""
-    sa = check_scale(sigma_a, "sigma_a", nonnegative=True)
-    sw = check_scale(sigma_w, "sigma_w", nonnegative=True)
-    d = check_positive_int(input_dim, "input_dim")
-    return GPKernel("rbf", (sa * sa, sw * sw / (2.0 * d)))
+    """Gauss-net NNGP, Eq. S27 scaled by σ_a²: ``σ_a² exp(−σ_w² |x−y|²/(2d))``
+    (``GaussNet(sigma=sigma_w, sigma_a=sigma_a).gp_kernel(input_dim)``)."""
+    return GaussNet(sigma=sigma_w, sigma_a=sigma_a).gp_kernel(input_dim)
 
 
-def relu_nngp_kernel(input_dim: int, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> GPKernel:
-    """NNGP of :func:`nnqs_fast.networks.relu.apply_relu` (arc-cosine recursion; does not factorise)."""
-    d = check_positive_int(input_dim, "input_dim")
-    depth = check_positive_int(depth, "depth")
-    return GPKernel("relu", (check_scale(W_std, "W_std", nonnegative=True),
-                             check_scale(b_std, "b_std", nonnegative=True), float(depth), float(d)))
+def relu_nngp_kernel(input_dim: int, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD) -> GPKernel:
+    """NNGP of :func:`nnqs_fast.networks.relu.apply_relu` (arc-cosine recursion; does not factorise);
+    ``ReLUNet(depth, W_std, b_std).gp_kernel(input_dim)``."""
+    return ReLUNet(depth=depth, W_std=W_std, b_std=b_std).gp_kernel(input_dim)
 
 
 def delta_kernel(amplitude: float = 1.0) -> GPKernel:
@@ -261,8 +160,8 @@ class WickResult:
 
     @property
     def haar_purity(self) -> float:
-        """(D_A + D_B)/(D_A D_B + 1): the i.i.d.-amplitude value, for comparison (exact for any dimensions)."""
-        return float(Fraction(self.dim_a + self.dim_b, self.dim_a * self.dim_b + 1))
+        """(D_A + D_B)/(D_A D_B + 1): the i.i.d.-amplitude value, for comparison (:func:`.page.haar_purity`)."""
+        return haar_purity(self.dim_a, self.dim_b)
 
     def __repr__(self) -> str:
         """Dimensions of thousands of sites are written as ``2**k`` (a 40 000-site ``dim_a`` has 6 000 digits, more
@@ -285,16 +184,16 @@ def _result(lq: float, ln2: float, DA: int, DB: int, method: str, terms: dict[st
                       dim_a=int(DA), dim_b=int(DB), method=method, terms=terms)
 
 
-def _log(x: float) -> float:
-    return math.log(x) if x > 0 else -math.inf
+def _not_positive() -> InvalidInputError:
+    return InvalidInputError("the Wick numerator/denominator is not positive: the kernel is zero (or not a "
+                             "covariance) on this basis")
 
 
 def result_from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, method) -> WickResult:
     num = tr_ra2 + tr_rb2 + pp
     den = tr_c * tr_c + frob_c2 + frob_p2
     if not (num > 0 and den > 0):
-        raise InvalidInputError("the Wick numerator/denominator is not positive: the kernel is zero (or not a "
-                                "covariance) on this basis")
+        raise _not_positive()
     terms = {"trace_c": tr_c, "trace_ra2": tr_ra2, "trace_rb2": tr_rb2, "frob_c2": frob_c2, "frob_p2": frob_p2,
              "pp": pp}
     return _result(math.log(num), math.log(den), DA, DB, method, terms)
@@ -306,14 +205,8 @@ def result_from_terms(tr_c, tr_ra2, tr_rb2, frob_c2, frob_p2, pp, DA, DB, method
 
 def spin_basis_inputs(n_sites: int, spin_values: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
     """Inputs of the full spin basis, shape ``(2**L, L)``: row ``s`` has ``spin_values[(s >> i) & 1]`` in
-    column ``i`` (bit 1 = spin up = +1 by default, as in :func:`nnqs_fast.physics.encode_spins`)."""
-    L = check_positive_int(n_sites, "n_sites")
-    if L > 30:
-        raise InvalidInputError(f"the full basis of {L} sites is too large to enumerate")
-    v = np.asarray(_spins(spin_values), float)
-    check_nbytes((1 << L, L), 8, f"the {L}-site spin basis inputs")
-    bits = (np.arange(1 << L)[:, None] >> np.arange(L)[None, :]) & 1
-    return v[bits]
+    column ``i`` (bit 1 = spin up = +1 by default): :func:`nnqs_fast.physics.spin_basis`."""
+    return spin_basis(n_sites, spin_values)
 
 
 def _kernel2(kernel1: GPKernel, kernel2: Any) -> tuple[GPKernel, bool]:
@@ -391,8 +284,7 @@ def _brute_result(t_pp, t_a, t_b, den, C, P, DA, DB) -> WickResult:
              "trace_rb2": float(np.real(t_b)), "frob_c2": float(np.sum(np.abs(C) ** 2)),
              "frob_p2": float(np.sum(np.abs(P) ** 2)), "pp": float(np.real(t_pp))}
     if not (num > 0 and den > 0):
-        raise InvalidInputError("the Wick numerator/denominator is not positive: the kernel is zero (or not a "
-                                "covariance) on this basis")
+        raise _not_positive()
     return _result(math.log(num), math.log(den), DA, DB, "brute", terms)
 
 
@@ -660,6 +552,20 @@ def wick_purity_factorized(kernel1: GPKernel | tuple[float, np.ndarray], kernel2
 # Path 4: isotropic kernels on the full ±s spin basis, O(L) sums over Hamming distances, in logs
 # ---------------------------------------------------------------------------------------------------------------
 
+def _auto_method(k1: GPKernel, k2: GPKernel, spin_values: Any) -> str:
+    """The path ``method="auto"`` takes: ``"hamming"`` (O(L)) on symmetric spin values (−s, s), where every
+    built-in kernel depends on the Hamming distance only; on other values ``"factorized"`` (O(L)) for product
+    kernels, else ``"hamming"`` when both kernels are isotropic (functions of |x − y|²), else ``"partial_trace"``."""
+    if not isinstance(k1, GPKernel):
+        raise InvalidInputError(f"kernel1 must be a GPKernel (e.g. cosnet_gp_kernel(...)), got {type(k1)}")
+    reducible = k1.hamming_reducible(spin_values) and k2.hamming_reducible(spin_values)
+    if reducible and _symmetric_spin_scale(spin_values) is not None:
+        return "hamming"
+    if k1.factorizes and k2.factorizes:
+        return "factorized"
+    return "hamming" if reducible else "partial_trace"
+
+
 def _symmetric_spin_scale(spin_values) -> float | None:
     """s² when ``spin_values`` is (−s, s) or (s, −s) with s ≠ 0 (then |x|² = s² L for every configuration),
     else None."""
@@ -672,25 +578,29 @@ def _symmetric_spin_scale(spin_values) -> float | None:
     return float(v[0] * v[0])
 
 
-def _log_hamming_values(kernel: GPKernel, L: int, s2: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(log|k(h)|, sign k(h))`` for h = 0..L on the ±s spin basis (x·y = s²(L − 2h), |x|² = |y|² = s² L).
+def _log_hamming_values(kernel: GPKernel, L: int, spin_values: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(log|k(h)|, sign k(h))`` for h = 0..L on the full spin basis with local values ``(v0, v1)``.
 
-    rbf and delta analytically (no underflow at large L: log k = log amp − 4 γ s² h); other families through
-    :meth:`GPKernel.from_products`."""
+    Isotropic kernels (functions of |x − y|² = (v1 − v0)² h) analytically for rbf and delta (no underflow at
+    large L: log k = log amp − γ (v1 − v0)² h); on symmetric values (−s, s) every family through
+    :meth:`GPKernel.from_products` with x·y = s²(L − 2h), |x|² = |y|² = s² L."""
     h = np.arange(L + 1, dtype=float)
+    v0, v1 = (float(v) for v in np.asarray(spin_values, float))
+    gap2 = (v1 - v0) ** 2
     if kernel.family == "zero":
         return np.full(L + 1, -math.inf), np.zeros(L + 1)
     if kernel.family == "rbf":
         amp, gamma = kernel.params[:2]
         if amp == 0.0:
             return np.full(L + 1, -math.inf), np.zeros(L + 1)
-        return math.log(amp) - 4.0 * gamma * s2 * h, np.ones(L + 1)
+        return math.log(amp) - gamma * gap2 * h, np.ones(L + 1)
     if kernel.family == "delta":
         la = np.full(L + 1, -math.inf)
         sg = np.zeros(L + 1)
         if kernel.params[0] > 0:
             la[0], sg[0] = math.log(kernel.params[0]), 1.0
         return la, sg
+    s2 = v0 * v0
     v = kernel.from_products(s2 * (L - 2.0 * h), s2 * L, s2 * L)
     if not np.all(np.isfinite(v)):
         raise InvalidInputError(f"the {kernel.family!r} kernel is not finite on the spin basis; check its "
@@ -749,30 +659,32 @@ def wick_purity_hamming(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: in
     for name, k in (("kernel1", kernel1), ("kernel2", kernel2)):
         if name == "kernel2" and (k is None or (isinstance(k, str) and k == "same")):
             continue
-        if not isinstance(k, GPKernel) or not k.isotropic:
-            raise InvalidInputError(f"{name} must be an isotropic GPKernel (a function of x·y, |x|², |y|², e.g. "
-                                    f"relu_nngp_kernel or cosnet_gp_kernel) for the Hamming path, got {k!r}; use "
-                                    "method='partial_trace' or wick_purity_from_matrices for other kernels")
+        if not isinstance(k, GPKernel):
+            raise InvalidInputError(f"{name} must be an isotropic GPKernel (a function of |x−y|², or of x·y, |x|², "
+                                    f"|y|² on symmetric spin values, e.g. relu_nngp_kernel or cosnet_gp_kernel) for "
+                                    f"the Hamming path, got {k!r}; use method='partial_trace' or "
+                                    "wick_purity_from_matrices for other kernels")
+        if not k.hamming_reducible(spin_values):
+            raise InvalidInputError(f"the Hamming path needs symmetric spin values (−s, s) for the {k.family!r} "
+                                    f"kernel, which is not isotropic (it depends on |x|, |y|), got spin values "
+                                    f"{spin_values!r}; use method='partial_trace' (or 'factorized' for product "
+                                    "kernels)")
     k2, same = _kernel2(kernel1, kernel2)
     L, A = _sizes(n_sites, subsystem)
     spin_values = _spins(spin_values)
     check_nbytes((16 * (L + 1),), 8, f"the Hamming-path tables of {L} sites")
     check_cost(2.0 * max(kernel1.numpy_cost(L + 1.0), k2.numpy_cost(L + 1.0)),
                f"the Hamming-path kernel values on {L} sites")
-    s2 = _symmetric_spin_scale(spin_values)
-    if s2 is None:
-        raise InvalidInputError(f"the Hamming path needs symmetric spin values (−s, s), got {spin_values!r}; use "
-                                "method='partial_trace' (or 'factorized' for product kernels)")
     LA = len(A)
     LB = L - LA
-    l1, s1 = _log_hamming_values(kernel1, L, s2)
+    l1, s1 = _log_hamming_values(kernel1, L, spin_values)
     if same:
         lc, sc = l1 + math.log(2.0), s1
         lp = np.full(L + 1, -math.inf)
     elif kernel2 is None:
         lc, sc, lp = l1, s1, l1
     else:
-        l2, s2k = _log_hamming_values(k2, L, s2)
+        l2, s2k = _log_hamming_values(k2, L, spin_values)
         lc, sc = _signed_add(l1, s1, l2, s2k)
         lp, _ = _signed_add(l1, s1, l2, -s2k)
     if sc[0] < 0:
@@ -787,8 +699,7 @@ def wick_purity_hamming(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: in
     lnum = _lse([lta, ltb, lfp])
     lden = _lse([2 * ltc, lfc, lfp])
     if not (math.isfinite(lnum) and math.isfinite(lden)):
-        raise InvalidInputError("the Wick numerator/denominator is not positive: the kernel is zero (or not a "
-                                "covariance) on this basis")
+        raise _not_positive()
     terms = {"log_trace_c": ltc, "log_trace_ra2": lta, "log_trace_rb2": ltb, "log_frob_c2": lfc,
              "log_frob_p2": lfp, "log_pp": lfp}
     return _result(lnum, lden, 1 << LA, 1 << LB, "hamming", terms)
@@ -805,8 +716,9 @@ def wick_purity(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int, subsy
     """Wick/GP estimate of E Tr ρ_A² for ψ = f1 + i f2 on ``n_sites`` spins (see the module docstring).
 
     ``kernel2``: ``"same"`` (f2 has f1's kernel: P = 0), ``None`` (real ψ: P = C) or a :class:`GPKernel`.
-    ``method``: ``"auto"`` (``"hamming"`` for isotropic kernels on symmetric spin values (−s, s) — every built-in
-    kernel on the default ±1 basis; else factorized for product kernels, else partial_trace), ``"hamming"``,
+    ``method``: ``"auto"`` (:func:`_auto_method`: ``"hamming"`` on symmetric spin values (−s, s) — every built-in
+    kernel on the default ±1 basis; else factorized for product kernels, else hamming for isotropic kernels, else
+    partial_trace), ``"hamming"``,
     ``"factorized"``, ``"partial_trace"``, ``"brute"``, ``"matrix"``.
     ``backend``: ``"cuda"`` runs ``method="partial_trace"`` with ``compress=False`` as the on-the-fly GPU sweep
     (the other methods are already cheap on the CPU and run there).
@@ -816,12 +728,7 @@ def wick_purity(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int, subsy
     if method not in methods:
         raise InvalidInputError(f"method must be one of {methods}, got {method!r}")
     if method == "auto":
-        if _symmetric_spin_scale(spin_values) is not None and kernel1.isotropic and k2.isotropic:
-            method = "hamming"  # full ±s spin basis, isotropic kernels: O(L)
-        elif kernel1.factorizes and k2.factorizes:
-            method = "factorized"
-        else:
-            method = "partial_trace"
+        method = _auto_method(kernel1, k2, spin_values)
     if method == "hamming":
         return wick_purity_hamming(kernel1, kernel2, n_sites=n_sites, subsystem=subsystem, spin_values=spin_values)
     if method == "factorized":

@@ -1,5 +1,5 @@
 """Shared pieces of the Fig. 2 / Fig. 3 reproductions: settings (paper vs reduced CPU defaults), target and split,
-QS-NTK curves (experiments.predict_curves when available, else the training stand-in), plotting."""
+QS-NTK curves (experiments.predict_curves), plotting."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import argparse
 from typing import Any
 
 import numpy as np
+
+from ..networks.dense import B_STD, W_STD
 
 #: The paper's settings (Numerical Experiments section; Figs. 2–3).
 PAPER: dict[str, dict[str, Any]] = {"fig2": {"width": 5000, "members": 10, "steps": 10_000, "train_size": 2400},
@@ -33,9 +35,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, fig: str) -> None:
         help="the paper's full settings (default when the CUDA backend is usable); otherwise reduced CPU defaults")
     add(parser, "--members", type=int, default=None, help="ensemble size K (paper 10)")
     add(parser, "--steps", type=int, default=None, help="gradient-descent steps (paper 10000)")
-    add(parser, "--W-std", type=float, default=0.5, dest="W_std",
+    add(parser, "--W-std", type=float, default=W_STD, dest="W_std",
         help="weight scale of the NTK-parameterised ReLU layers (default 0.5: the paper's 'W ~ N(0, 0.25)')")
-    add(parser, "--b-std", type=float, default=0.1, dest="b_std",
+    add(parser, "--b-std", type=float, default=B_STD, dest="b_std",
         help="bias scale (default 0.1: the paper's 'b ~ N(0, 0.01)')")
     add(parser, "--lr-factor", type=float, default=0.9, help="learning rate / η_max of the analytic NTK (default 0.9)")
     add(parser, "--learning-rate", type=float, default=None, help="an absolute learning rate instead")
@@ -80,7 +82,7 @@ def split(dim: int, train_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def qsntk(target: Any, train_size: int, seed: int, steps: np.ndarray, lr: float | None, lr_factor: float,
-          backend: str, W_std: float = 0.5, b_std: float = 0.1) -> dict[str, Any]:
+          backend: str, W_std: float = W_STD, b_std: float = B_STD) -> dict[str, Any]:
     """QS-NTK curves (discrete-time gradient descent, as the finite networks) at ``steps``.
 
     Returns ``{"steps", "curves", "limits", "learning_rate", "eta_max", "source"}``.

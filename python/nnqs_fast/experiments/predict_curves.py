@@ -21,6 +21,7 @@ from .._random import rng
 from .._validation import check_finite_scalar, check_positive_int
 from ..dynamics import assemble_state, fidelity, gradient_descent_mse_ensemble
 from ..errors import InvalidInputError
+from ..networks.dense import B_STD, W_STD
 
 __all__ = ["PredictConfig", "PredictResults", "run_predict_curves", "plot_predict_curves", "step_grid",
            "split_basis"]
@@ -37,8 +38,8 @@ class PredictConfig:
     train_size: int = 2400
     seed: int = 0
     depth: int = 1
-    W_std: float = 0.5
-    b_std: float = 0.1
+    W_std: float = W_STD
+    b_std: float = B_STD
     lr_fraction: float = 0.9
     learning_rate: float | None = None   # absolute η; overrides lr_fraction when set
     max_step: int = 10_000

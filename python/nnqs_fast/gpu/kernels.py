@@ -40,6 +40,7 @@ from .._validation import check_chunk_size
 from ..kernels._common import blocks, check_get, check_inputs, kernel_tuple
 from ..kernels.empirical import check_relu_trainable, parse_jacobians
 from ..kernels.qsntk import QSNTK, qsntk_from_parts
+from ..networks.dense import B_STD, W_STD
 from ..networks.relu import ReLUParams, relu_forward_pieces
 from . import _shim
 
@@ -114,7 +115,7 @@ def _as_get(out: dict[str, Any], get: Any) -> Any:
 
 
 # ------------------------------------------------------------------------------------------------ analytic
-def relu_gram(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
+def relu_gram(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD,
               get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None) -> dict[str, Any]:
     """Analytic infinite-width ReLU NNGP/NTK Gram matrices on the device, as ``{"nngp": ..., "ntk": ...}``.
 
@@ -163,7 +164,7 @@ def _mirror(*mats: Any) -> None:
 
 
 @register_cuda("kernels.relu_kernel")
-def relu_kernel(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
+def relu_kernel(x1: Any, x2: Any = None, *, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD,
                 get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None) -> Any:
     """CUDA path of ``relu_kernel_fn(depth, W_std, b_std)(x1, x2, get, chunk_size, dtype)``: a string ``get``
     returns one device array, a tuple a namedtuple of device arrays in that order."""

@@ -33,6 +33,7 @@ import numpy as np
 from .._backend import register_cuda
 from .._validation import check_finite_scalar, check_positive_int
 from ..errors import InvalidInputError, ShapeMismatchError
+from ..networks.dense import B_STD, W_STD
 from . import _shim
 
 __all__ = ["GDStepCUDA", "CUDAReLUStep", "make_step", "train_ensemble", "train_relu_ensemble"]
@@ -331,15 +332,16 @@ def _max_lr_gpu(x: np.ndarray, depth: int, W_std: float, b_std: float) -> float:
     from .kernels import relu_kernel
 
     k = relu_kernel(x, None, depth=depth, W_std=W_std, b_std=b_std, get="ntk", dtype=np.float64)
-    lam = float(cp.linalg.eigvalsh(k)[-1])
-    return x.shape[0] / lam
+    from ..kernels.spectrum import eta_max_from_lambda
+
+    return eta_max_from_lambda(float(cp.linalg.eigvalsh(k)[-1]), x.shape[0], what="the analytic NTK")
 
 
 @register_cuda("training.train_ensemble")
 def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any = None, *, width: int = 5000,
                    n_members: int = 10, n_steps: int = 10_000, learning_rate: float | None = None,
                    lr_factor: float = 0.9, max_learning_rate: float | None = None, force: bool = False,
-                   depth: int = 1, W_std: float = 0.5, b_std: float = 0.1, seed: int = 0, record_steps: Any = None,
+                   depth: int = 1, W_std: float = W_STD, b_std: float = B_STD, seed: int = 0, record_steps: Any = None,
                    n_record: int = 40, early_stop_rtol: float = 0.0, record_predictions: bool = True,
                    chunk_flops: float | None = None, n_workers: int | None = None, quiet: bool = False,
                    desc: str = "train", chunk_steps: int = 200) -> Any:
@@ -416,9 +418,7 @@ def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any =
                 preds_te[m, later] = preds_te[m, last]
         elif status[m] == STATUS_DIVERGED:
             stopped[k, p] = int(stop[m])
-            warnings.warn(f"member {k} part {p + 1}: the loss became non-finite at step {int(stop[m])} (learning "
-                          f"rate {lr:.6g}, maximal stable {max_lr:.6g}); its later losses are NaN",
-                          PrecisionLossWarning, stacklevel=2)
+            warnings.warn(PrecisionLossWarning.member_diverged(k, p + 1, int(stop[m]), lr, max_lr), stacklevel=2)
         finished[k, p] = status[m] != STATUS_OK or (t >= n_steps and not interrupted)
     part_tr3 = part_tr.reshape(K, 2, R)
     part_te3 = part_te.reshape(K, 2, R)

@@ -1,4 +1,4 @@
-"""Shared helpers of the kernels area: input checks, tiling, BLAS Gram products, the C++ core handle."""
+"""Shared helpers of the kernels subpackage: input checks, tiling, BLAS Gram products, the C++ core handle."""
 
 from __future__ import annotations
 

@@ -1,40 +1,29 @@
 """Analytic infinite-width kernels: ReLU NNGP/NTK (arc-cosine recursion), Cos-net and Gauss-net (Eq. 4, S27),
 the S18 limit of the complex single-layer network (S16), and the decoupled QS-NTK (S10-S11).
 
-ReLU, NTK parameterisation (neural-tangents' ``Dense(N, W_std, b_std)``, ``depth`` hidden layers). With
-``K_0(x, x') = W_std^2 x.x'/d + b_std^2`` and ``Theta_0 = K_0``, each hidden layer maps (Cho & Saul arc-cosine
-kernels, ``cos t = K(x,x') / sqrt(K(x,x) K(x',x'))``)::
-
-    E[relu relu] = sqrt(K(x,x) K(x',x')) (sin t + (pi - t) cos t) / (2 pi)
-    E[step step] = (pi - t) / (2 pi)
-    K_{l+1}      = W_std^2 E[relu relu] + b_std^2
-    Theta_{l+1}  = W_std^2 E[step step] Theta_l + K_{l+1}
-
-and after ``depth`` hidden layers (the readout included) ``nngp = K_depth``, ``ntk = Theta_depth``. The C++ core
-evaluates the recursion element-wise on the Gram matrix ``x1 x2^T`` (BLAS), fused, tiled and with OpenMP; the
-symmetric case (``x2 = x1``) computes the upper triangle once and mirrors it.
+The architecture objects of :mod:`nnqs_fast.networks` own the formulas and the parameters (the layer recursion
+:func:`nnqs_fast.networks.dense.dense_kernels`, the activation duals, the stationary kernels' parameters); this
+module evaluates them efficiently. ReLU networks (``depth`` hidden layers, NTK parameterisation): after ``depth``
+hidden layers (the readout included) ``nngp = K_depth``, ``ntk = Theta_depth``; the C++ core evaluates the
+recursion element-wise on the Gram matrix ``x1 x2^T`` (BLAS), fused, tiled and with OpenMP; the symmetric case
+(``x2 = x1``) computes the upper triangle once and mirrors it. Other activations use the NumPy recursion.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from .._backend import dispatch
-from .._validation import (
-    MAX_INT32,
-    as_array,
-    check_choice,
-    check_chunk_size,
-    check_cost,
-    check_finite_output,
-    check_memory,
-    check_positive_int,
-    check_scale,
-)
+from .._validation import as_array, check_chunk_size, check_cost, check_finite_output, check_memory
 from ..errors import InvalidInputError, ShapeMismatchError
+from ..networks.complex_single import ComplexSingle
+from ..networks.cosnet import CosNet
+from ..networks.dense import B_STD, W_STD, DenseNet, dense_kernels
+from ..networks.gaussnet import GaussNet
+from ..networks.relu import ReLUNet
 from ._common import check_get, check_inputs, core, gram, kernel_tuple, tile_pairs
 from .qsntk import QSNTK, qsntk_from_parts
 
@@ -47,52 +36,71 @@ KernelFn = Callable[..., Any]
 # ----------------------------------------------------------------------------------------------- ReLU
 def relu_kernels_numpy(x1: np.ndarray, x2: np.ndarray | None, depth: int, W_std: float, b_std: float
                        ) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised NumPy reference of the ReLU NNGP/NTK recursion (float64, full matrix); benchmark baseline."""
+    """Vectorised NumPy evaluation of the ReLU NNGP/NTK recursion (float64, full matrix; benchmark baseline):
+    :func:`nnqs_fast.networks.dense.dense_kernels` on the Gram matrix."""
     x1 = np.asarray(x1, np.float64)
-    x2 = x1 if x2 is None or x2 is x1 else np.asarray(x2, np.float64)
-    d = x1.shape[1]
-    w2, b2 = W_std ** 2, b_std ** 2
-    k = w2 * (x1 @ x2.T) / d + b2
-    k1 = w2 * np.einsum("ij,ij->i", x1, x1) / d + b2
-    k2 = w2 * np.einsum("ij,ij->i", x2, x2) / d + b2
-    th = k.copy()
-    sym = x2 is x1
-    for _ in range(depth):
-        norm = np.sqrt(np.outer(k1, k2))
-        c = np.clip(k / norm, -1.0, 1.0)
-        if sym:
-            np.fill_diagonal(c, 1.0)  # exact diagonal: acos is ill-conditioned at cos t = 1
-        t = np.arccos(c)
-        s = np.sqrt(1.0 - c * c)
-        k = w2 * norm * (s + (np.pi - t) * c) / (2 * np.pi) + b2
-        th = w2 * (np.pi - t) / (2 * np.pi) * th + k
-        k1 = w2 * k1 / 2 + b2
-        k2 = w2 * k2 / 2 + b2
-    return k, th
+    sym = x2 is None or x2 is x1
+    x2 = x1 if sym else np.asarray(x2, np.float64)
+    sq1 = np.einsum("ij,ij->i", x1, x1)
+    sq2 = sq1 if sym else np.einsum("ij,ij->i", x2, x2)
+    k, th = dense_kernels(x1 @ x2.T, sq1[:, None], sq2[None, :], input_dim=x1.shape[1], depth=depth, W_std=W_std,
+                          b_std=b_std, activation="relu", symmetric=sym)
+    return k, cast(np.ndarray, th)  # want_ntk=True: th is an array
 
 
-def relu_kernel_fn(depth: int = 1, W_std: float = 0.5, b_std: float = 0.1) -> KernelFn:
-    """Infinite-width ReLU network kernels (NNGP and NTK) in the NTK parameterisation.
+def relu_kernel_fn(depth: int = 1, W_std: float = W_STD, b_std: float = B_STD) -> KernelFn:
+    """Infinite-width ReLU network kernels (NNGP and NTK) in the NTK parameterisation (Eq. 5-7).
 
     Returns ``kernel_fn(x1, x2=None, get=("nngp", "ntk"), chunk_size=None, backend="auto", dtype=None)``:
     a string ``get`` returns one ``(n1, n2)`` array, a tuple returns a namedtuple in that order. Defaults are the
     paper's network (one hidden layer, W ~ N(0, 0.25), b ~ N(0, 0.01)). The NTK is that of a network whose
     every layer is trained; for ``psi = psi1 + i psi2`` with two such networks the QS-NTK is
-    :func:`decoupled_qsntk` (S10-S11).
+    :func:`decoupled_qsntk` (S10-S11). Same as ``ReLUNet(depth, W_std, b_std).kernel_fn()``.
     """
-    depth = check_positive_int(depth, "depth", maximum=MAX_INT32)
-    W_std = check_scale(W_std, "W_std", nonnegative=True)
-    b_std = check_scale(b_std, "b_std", nonnegative=True)
+    return ReLUNet(depth=depth, W_std=W_std, b_std=b_std).kernel_fn()
+
+
+def dense_kernel_fn(net: DenseNet) -> KernelFn:
+    """The analytic ``kernel_fn`` of a dense architecture object (:meth:`DenseNet.kernel_fn`): the C++ core (and
+    CUDA) for ReLU, the NumPy recursion (:func:`~nnqs_fast.networks.dense.dense_kernels`) for other activations."""
+    depth, W_std, b_std = net.depth, net.W_std, net.b_std
     if W_std == 0 and b_std == 0:
         raise InvalidInputError("W_std and b_std are both 0: the kernel would vanish identically")
+    relu = net.activation == "relu"
 
     def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
                   backend: str = "auto", dtype: Any = None) -> Any:
-        return relu_kernel(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get, chunk_size=chunk_size,
-                           dtype=dtype, backend=backend)
+        if relu:
+            return relu_kernel(x1, x2, depth=depth, W_std=W_std, b_std=b_std, get=get, chunk_size=chunk_size,
+                               dtype=dtype, backend=backend)
+        return dense_kernel(x1, x2, activation=net.activation, depth=depth, W_std=W_std, b_std=b_std, get=get,
+                            chunk_size=chunk_size, dtype=dtype, backend=backend)
 
     kernel_fn.depth, kernel_fn.W_std, kernel_fn.b_std = depth, W_std, b_std  # type: ignore[attr-defined]
+    if not relu:
+        kernel_fn.activation = net.activation  # type: ignore[attr-defined]
     return kernel_fn
+
+
+@dispatch("kernels.dense_kernel")
+def dense_kernel(x1: Any, x2: Any = None, *, activation: str, depth: int, W_std: float, b_std: float,
+                 get: Any = ("nngp", "ntk"), chunk_size: int | None = None, dtype: Any = None,
+                 backend: str = "auto") -> Any:
+    """The dispatched body of a non-ReLU :class:`~nnqs_fast.networks.DenseNet` ``kernel_fn`` (NumPy recursion,
+    full matrices; no CUDA implementation: ``backend="cuda"`` raises, ``"auto"`` runs here)."""
+    names, single = check_get(get)
+    check_chunk_size(chunk_size)
+    a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+    n1, n2 = a.shape[0], c.shape[0]
+    check_memory(8.0 * n1 * n2 * (len(names) + 4), f"the {n1} x {n2} kernel matrices {names}")
+    check_cost(_RELU_OPS_PER_ENTRY_LAYER * float(depth) * n1 * n2 + 2e4 * depth,
+               f"the depth-{depth} {activation} kernels of {n1} x {n2} inputs")
+    sq1 = np.einsum("ij,ij->i", a, a)
+    sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
+    k, th = dense_kernels(a @ c.T, sq1[:, None], sq2[None, :], input_dim=a.shape[1], depth=depth, W_std=W_std,
+                          b_std=b_std, activation=activation, symmetric=sym, want_ntk="ntk" in names)
+    out = {"nngp": k.astype(dt, copy=False), "ntk": None if th is None else th.astype(dt, copy=False)}
+    return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
 
 
 @dispatch("kernels.relu_kernel")
@@ -206,6 +214,27 @@ def stationary_kernel(x1: Any, x2: Any = None, *, amp: float, scale: float, ntk_
     return res[names[0]] if single else kernel_tuple(names)(*(res[g] for g in names))
 
 
+def stationary_kernel_fn(params_of_dim: Callable[[int], tuple[float, float, float, float]], name: str) -> KernelFn:
+    """kernel_fn of a stationary architecture whose ``(amp, scale, c0, c1)`` depend on the input dimension ``d``
+    (:meth:`nnqs_fast.networks.CosNet.stationary_params`); evaluated by the C++ core once ``d`` is known."""
+    cache: dict[int, KernelFn] = {}
+
+    def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
+                  backend: str = "auto", dtype: Any = None) -> Any:
+        shape = np.shape(x1)
+        if len(shape) != 2:
+            raise ShapeMismatchError(f"x1 must have 2 dimensions (n, d), got shape {shape}")
+        d = int(shape[1])
+        if d < 1:
+            raise InvalidInputError("x1 must have at least one feature")
+        if d not in cache:
+            cache[d] = _stationary_fn(*params_of_dim(d), name)
+        return cache[d](x1, x2, get=get, chunk_size=chunk_size, backend=backend, dtype=dtype)
+
+    kernel_fn.__name__ = name
+    return kernel_fn
+
+
 def cosnet_kernel_fn(sigma_a: float = 1.0, sigma_w: float = 1.0, trainable: str = "last") -> KernelFn:
     """Infinite-width Cos-net kernels (Eq. 3-4, one bias per hidden unit, ``b ~ U[-pi, pi]``).
 
@@ -213,51 +242,20 @@ def cosnet_kernel_fn(sigma_a: float = 1.0, sigma_w: float = 1.0, trainable: str 
     of :mod:`nnqs_fast.networks.cosnet`: ``trainable="last"`` (only the read-out ``a`` trained, Supplementary III
     Case 1, S23-S25): ``ntk = nngp``; ``"all"``: ``ntk = nngp (2 + sigma_w^2 x.x' / d)``. (Training ``a``
     directly in the standard parameterisation ``a ~ N(0, sigma_a^2/N)`` scales the Case-1 NTK by
-    ``N / sigma_a^2``.) Same ``kernel_fn`` signature as :func:`relu_kernel_fn`.
+    ``N / sigma_a^2``.) Same ``kernel_fn`` signature as :func:`relu_kernel_fn`;
+    ``CosNet(sigma_a, sigma_w, trainable).kernel_fn()``.
     """
-    sigma_a = check_scale(sigma_a, "sigma_a", nonnegative=True)
-    sigma_w = check_scale(sigma_w, "sigma_w", nonnegative=True)
-    trainable = check_choice(trainable, "trainable", ("last", "all"))
-    # scale uses d at call time: wrap to inject d
-    return _with_dim(lambda d: _stationary_fn(sigma_a ** 2 / 2, sigma_w ** 2 / (2 * d),
-                                              1.0 if trainable == "last" else 2.0,
-                                              0.0 if trainable == "last" else sigma_w ** 2 / d, "cosnet_kernel_fn"),
-                     "cosnet_kernel_fn")
+    return CosNet(sigma_a, sigma_w, trainable).kernel_fn()
 
 
 def gaussnet_kernel_fn(sigma: float = 1.0, sigma_a: float = 1.0, trainable: str = "last") -> KernelFn:
     """Infinite-width Gauss-net kernels (S26-S27).
 
     ``nngp = sigma_a^2 exp(-sigma^2 |x - x'|^2 / (2 d))`` (S27). ``ntk``: ``trainable="last"`` (S23-S25, Case 1)
-    ``ntk = nngp``; ``"all"``: ``ntk = nngp (1 + sigma^2 x.x' / d)``.
+    ``ntk = nngp``; ``"all"``: ``ntk = nngp (1 + sigma^2 x.x' / d)``. ``GaussNet(sigma, sigma_a,
+    trainable).kernel_fn()``.
     """
-    sigma = check_scale(sigma, "sigma", nonnegative=True)
-    sigma_a = check_scale(sigma_a, "sigma_a", nonnegative=True)
-    trainable = check_choice(trainable, "trainable", ("last", "all"))
-    return _with_dim(lambda d: _stationary_fn(sigma_a ** 2, sigma ** 2 / (2 * d), 1.0,
-                                              0.0 if trainable == "last" else sigma ** 2 / d, "gaussnet_kernel_fn"),
-                     "gaussnet_kernel_fn")
-
-
-def _with_dim(make: Callable[[int], KernelFn], name: str) -> KernelFn:
-    cache: dict[int, KernelFn] = {}
-
-    def kernel_fn(x1: Any, x2: Any = None, get: Any = ("nngp", "ntk"), chunk_size: int | None = None,
-                  backend: str = "auto", dtype: Any = None) -> Any:
-        shape = np.shape(x1)
-        if len(shape) != 2:
-            from ..errors import ShapeMismatchError
-
-            raise ShapeMismatchError(f"x1 must have 2 dimensions (n, d), got shape {shape}")
-        d = int(shape[1])
-        if d < 1:
-            raise InvalidInputError("x1 must have at least one feature")
-        if d not in cache:
-            cache[d] = make(d)
-        return cache[d](x1, x2, get=get, chunk_size=chunk_size, backend=backend, dtype=dtype)
-
-    kernel_fn.__name__ = name
-    return kernel_fn
+    return GaussNet(sigma, sigma_a, trainable).kernel_fn()
 
 
 # ------------------------------------------------------------------------------------ S16 / S18
@@ -273,25 +271,10 @@ def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu", b
     ``E[s' s'] = (4/pi) / sqrt((1 + 2|x|^2)(1 + 2|x'|^2) - 4 (x.x')^2)``.
     Returned with ``Theta1 = Theta2 = Phi / 2`` and zero mixing (``E[a b] = 0``), so ``theta = 0``, ``phi = Phi``.
     """
-    act = check_choice(activation, "activation", ("relu", "erf"))
+    net = ComplexSingle(activation)
+    act = net.activation
     a, c, sym, _ = check_inputs(x1, x2, dtype=np.float64)
-    g = a @ c.T
-    s1 = np.einsum("ij,ij->i", a, a)[:, None]
-    s2 = np.einsum("ij,ij->i", c, c)[None, :]
-    if act == "relu":
-        nrm = np.sqrt(s1 * s2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cc = np.where(nrm > 0, g / np.where(nrm > 0, nrm, 1.0), 1.0)
-        cc = np.clip(cc, -1.0, 1.0)
-        if sym:
-            np.fill_diagonal(cc, 1.0)
-        t = np.arccos(cc)
-        ess = nrm * (np.sqrt((1 - cc) * (1 + cc)) + (np.pi - t) * cc) / (2 * np.pi)
-        edd = np.where(nrm > 0, (np.pi - t) / (2 * np.pi), 0.0)
-    else:
-        den = (1 + 2 * s1) * (1 + 2 * s2)
-        ess = (2 / np.pi) * np.arcsin(np.clip(2 * g / np.sqrt(den), -1.0, 1.0))
-        edd = (4 / np.pi) / np.sqrt(den - 4 * g * g)
+    g, ess, edd = net.dual(a, c, sym)
     phi = 2 * ess + 2 * g * edd
     half = 0.5 * phi
     return qsntk_from_parts(half, half.copy(), symmetric=sym,

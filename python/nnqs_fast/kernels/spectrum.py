@@ -1,7 +1,8 @@
 """Spectra of kernel Gram matrices: eigenvalues, condition number, positive definiteness, maximal learning rate.
 
 All eigendecompositions are done in float64 with :func:`scipy.linalg.eigh` (the matrices are symmetric or
-Hermitian). :func:`max_learning_rate` is the single home of the package's stability bound (docs/CONVENTIONS.md):
+Hermitian). :func:`eta_max_from_lambda` is the single home of the package's stability bound (CONTRIBUTING.md,
+"Conventions"); :func:`max_learning_rate` applies it to every kernel form:
 
 * loss (Eq. 13) ``L = (1/n) sum_{x in B} |psi_T(x) - psi(x)|^2``, ``n = |B|``;
 * gradient descent ``theta <- theta - eta grad L`` on the real part ``psi1`` with NTK ``Theta1`` linearises to
@@ -24,7 +25,7 @@ from .._validation import as_array, check_finite_scalar
 from ..errors import InvalidInputError, KernelNotPositiveDefiniteError, ShapeMismatchError
 
 __all__ = ["KernelSpectrum", "kernel_eigenvalues", "kernel_spectrum", "check_positive_definite",
-           "max_learning_rate", "lambda_max"]
+           "max_learning_rate", "lambda_max", "eta_max_from_lambda"]
 
 
 def _square(k: Any, name: str) -> np.ndarray:
@@ -79,6 +80,19 @@ def _refuse_indefinite(k: Any, name: str) -> None:
             "the negative directions at every learning rate; check the kernel (train vs train, symmetric, PSD)")
 
 
+def eta_max_from_lambda(lambda_max: float, n: float, *, what: str = "the kernel") -> float:
+    """The maximal stable learning rate ``η_max = n / λ_max`` (the one home of the formula).
+
+    Gradient descent on ``L = (1/n) Σ_x |ψ_T(x) − ψ(x)|²`` (Eq. 13) linearises to ``e <- (I − (2η/n) Θ) e``,
+    stable iff ``(2η/n) λ_max(Θ) < 2``. For the complex path ``n`` is the size ``2 n_train`` of ``ΩM``.
+    Raises :class:`KernelNotPositiveDefiniteError` unless ``λ_max > 0`` (no bound exists then).
+    """
+    lam = float(lambda_max)
+    if not (lam > 0 and np.isfinite(lam)):
+        raise KernelNotPositiveDefiniteError.no_positive_eigenvalue(what, lam)
+    return float(n) / lam
+
+
 @dataclass(frozen=True)
 class KernelSpectrum:
     """Spectrum summary of a Gram matrix ``K`` (``n x n``).
@@ -108,7 +122,7 @@ def kernel_spectrum(k: Any, *, rtol: float = 1e-10) -> KernelSpectrum:
     w = kernel_eigenvalues(k)
     lmin, lmax = float(w[0]), float(w[-1])
     cond = lmax / lmin if lmin > 0 else float("inf")
-    eta = w.size / lmax if lmax > 0 else float("inf")
+    eta = eta_max_from_lambda(lmax, w.size) if lmax > 0 else float("inf")  # a summary: no bound -> inf
     return KernelSpectrum(w, lmin, lmax, cond, eta, bool(lmin > rtol * max(abs(lmax), 0.0)))
 
 
@@ -124,9 +138,7 @@ def check_positive_definite(k: Any, *, rtol: float = 1e-10, name: str = "kernel"
     thresh = rtol * max(abs(lmax), np.finfo(np.float64).tiny)
     if not lmin > thresh:
         suggest = max(thresh - lmin, 0.0) + max(abs(lmax), 1.0) * max(rtol, 1e-12) * 10
-        raise KernelNotPositiveDefiniteError(
-            f"{name} is not positive definite: smallest eigenvalue {lmin:.6g} (largest {lmax:.6g}, tolerance "
-            f"{thresh:.3g}); add diag_reg >= {suggest:.3g} (K + diag_reg * I), or remove duplicate inputs")
+        raise KernelNotPositiveDefiniteError(name, lmin, lmax, thresh, suggest)
     return lmin
 
 
@@ -147,15 +159,10 @@ def max_learning_rate(k_train_train: Any, *more: Any, omega_m: bool = False) -> 
         if isinstance(k, QSNTK):
             om = k.omega_m
             _refuse_indefinite(om, "the QS-NTK's Omega M")
-            return om.shape[0] / lambda_max(om)
-        lm = lambda_max(k)
+            return eta_max_from_lambda(lambda_max(om), om.shape[0], what="the QS-NTK ΩM")
         _refuse_indefinite(k, "k_train_train")
-        n = np.shape(k)[0]
-        if not lm > 0:
-            raise KernelNotPositiveDefiniteError(
-                f"the kernel's largest eigenvalue is {lm:.3g} <= 0: no learning rate is stable-bounded; "
-                "check that the kernel is train-vs-train")
-        return n / lm  # omega_m: n = 2 n_train, bound 2 n_train / lambda_max
+        # omega_m=True: n = 2 n_train, bound 2 n_train / lambda_max
+        return eta_max_from_lambda(lambda_max(k), np.shape(k)[0], what="the kernel")
 
     if omega_m and (more or isinstance(k_train_train, QSNTK)):
         raise InvalidInputError("omega_m=True takes exactly one 2n x 2n Omega M matrix")

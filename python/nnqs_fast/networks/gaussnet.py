@@ -9,6 +9,7 @@ NNGP exactly, because ``sigma_a`` sits in the forward pass) or ``(a, w_hat)`` (`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from .._validation import (
 )
 from ..errors import ShapeMismatchError
 
-__all__ = ["GaussNetParams", "init_gaussnet", "apply_gaussnet", "gaussnet_features", "gaussnet_jacobian"]
+__all__ = ["GaussNet", "GaussNetParams", "init_gaussnet", "apply_gaussnet", "gaussnet_features", "gaussnet_jacobian"]
 
 TRAINABLE = ("last", "all")
 
@@ -47,22 +48,84 @@ class GaussNetParams:
         return int(self.w.shape[1])
 
 
+@dataclass(frozen=True)
+class GaussNet:
+    """The Gauss-net's architecture object: ``GaussNet(sigma=1, sigma_a=1, trainable="last")``.
+
+    ``init`` → :class:`GaussNetParams`, ``apply``, ``features``/``jacobian``, ``kernel_fn()`` (analytic NNGP/NTK,
+    S27), ``gp_kernel(d)`` (the NNGP for Wick). ``trainable``: ``"last"`` (``a`` only, S23-S25) or ``"all"``.
+    """
+
+    sigma: float = 1.0
+    sigma_a: float = 1.0
+    trainable: str = "last"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sigma", check_scale(self.sigma, "sigma", nonnegative=True))
+        object.__setattr__(self, "sigma_a", check_scale(self.sigma_a, "sigma_a", nonnegative=True))
+        object.__setattr__(self, "trainable", check_choice(self.trainable, "trainable", TRAINABLE))
+
+    def init(self, seed: int, input_dim: int, width: int, *, dtype: Any = np.float64) -> GaussNetParams:
+        """Seeded Gauss-net (draw order: a, w)."""
+        d = check_positive_int(input_dim, "input_dim")
+        n = check_positive_int(width, "width")
+        dtype = check_float_dtype(dtype)
+        check_nbytes((n, d + 2), dtype.itemsize, f"the parameters of a width-{n} network")
+        g = rng(seed)
+        a = g.standard_normal(n).astype(dtype)
+        w = g.standard_normal((n, d)).astype(dtype)
+        return GaussNetParams(a, w, self.sigma, self.sigma_a)
+
+    @staticmethod
+    def apply(params: GaussNetParams, x: Any) -> np.ndarray:
+        """``f(x)`` for a batch ``x`` (n, d) -> (n,)."""
+        _, g = _g(params, x)
+        return (params.sigma_a / np.sqrt(params.width)) * (g @ params.a)
+
+    @staticmethod
+    def features(params: GaussNetParams, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(G, A, xs)``: ``G = (sigma_a/sqrt N) g`` (d f / d a), ``A = a G``, ``xs = (sigma/sqrt d) x`` so that
+        ``d f / d w_hat_jk = A_j xs_k``."""
+        x, g = _g(params, x)
+        G = (params.sigma_a / np.sqrt(params.width)) * g
+        return G, params.a * G, (params.sigma / np.sqrt(params.input_dim)) * x
+
+    def jacobian(self, params: GaussNetParams, x: Any) -> np.ndarray:
+        """Explicit Jacobian w.r.t. ``a`` (``"last"``) or ``(a, w_hat row-major)`` (``"all"``)."""
+        G, A, xs = self.features(params, x)
+        if self.trainable == "last":
+            return G
+        n = G.shape[0]
+        return np.concatenate([G, (A[:, :, None] * xs[:, None, :]).reshape(n, -1)], axis=1)
+
+    def stationary_params(self, input_dim: int) -> tuple[float, float, float, float]:
+        """``(amp, scale, c0, c1)``: ``nngp = sigma_a^2 exp(-sigma^2 |x - x'|^2 / (2 d))`` (S27) and
+        ``ntk = nngp (c0 + c1 x.x')``: ``"last"`` ``ntk = nngp``; ``"all"`` ``ntk = nngp (1 + sigma^2 x.x' / d)``."""
+        d = check_positive_int(input_dim, "input_dim")
+        return (self.sigma_a ** 2, self.sigma ** 2 / (2 * d), 1.0,
+                0.0 if self.trainable == "last" else self.sigma ** 2 / d)
+
+    def kernel_fn(self) -> Any:
+        """Analytic NNGP/NTK ``kernel_fn`` (same signature as :func:`nnqs_fast.kernels.relu_kernel_fn`)."""
+        from ..kernels.analytic import stationary_kernel_fn
+
+        return stationary_kernel_fn(self.stationary_params, "gaussnet_kernel_fn")
+
+    def gp_kernel(self, input_dim: int) -> Any:
+        """The NNGP (S27) as a Wick :class:`~nnqs_fast.networks.gp.GPKernel` (an RBF kernel)."""
+        from .gp import rbf_gp_kernel
+
+        amp, scale, _, _ = self.stationary_params(input_dim)
+        return rbf_gp_kernel(amp, scale)
+
+
 def init_gaussnet(seed: int, input_dim: int, width: int, *, sigma: float = 1.0, sigma_a: float = 1.0,
-                  dtype=np.float64) -> GaussNetParams:
-    """Seeded Gauss-net (draw order: a, w)."""
-    d = check_positive_int(input_dim, "input_dim")
-    n = check_positive_int(width, "width")
-    sigma = check_scale(sigma, "sigma", nonnegative=True)
-    sigma_a = check_scale(sigma_a, "sigma_a", nonnegative=True)
-    dtype = check_float_dtype(dtype)
-    check_nbytes((n, d + 2), dtype.itemsize, "the network parameters")
-    g = rng(seed)
-    a = g.standard_normal(n).astype(dtype)
-    w = g.standard_normal((n, d)).astype(dtype)
-    return GaussNetParams(a, w, sigma, sigma_a)
+                  dtype: Any = np.float64) -> GaussNetParams:
+    """Seeded Gauss-net (draw order: a, w); :meth:`GaussNet.init`."""
+    return GaussNet(sigma, sigma_a).init(seed, input_dim, width, dtype=dtype)
 
 
-def _g(params: GaussNetParams, x) -> tuple[np.ndarray, np.ndarray]:
+def _g(params: GaussNetParams, x: Any) -> tuple[np.ndarray, np.ndarray]:
     check_network_params(params)
     x = as_array(x, "x", ndim=2, allow_complex=False)
     if x.shape[1] != params.input_dim:
@@ -74,24 +137,16 @@ def _g(params: GaussNetParams, x) -> tuple[np.ndarray, np.ndarray]:
     return x, np.exp(u)
 
 
-def apply_gaussnet(params: GaussNetParams, x) -> np.ndarray:
-    _, g = _g(params, x)
-    return (params.sigma_a / np.sqrt(params.width)) * (g @ params.a)
+def apply_gaussnet(params: GaussNetParams, x: Any) -> np.ndarray:
+    """:meth:`GaussNet.apply`."""
+    return GaussNet.apply(params, x)
 
 
-def gaussnet_features(params: GaussNetParams, x) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(G, A, xs)``: ``G = (sigma_a/sqrt N) g`` (d f / d a), ``A = a G``, ``xs = (sigma/sqrt d) x`` so that
-    ``d f / d w_hat_jk = A_j xs_k``."""
-    x, g = _g(params, x)
-    G = (params.sigma_a / np.sqrt(params.width)) * g
-    return G, params.a * G, (params.sigma / np.sqrt(params.input_dim)) * x
+def gaussnet_features(params: GaussNetParams, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:meth:`GaussNet.features`."""
+    return GaussNet.features(params, x)
 
 
-def gaussnet_jacobian(params: GaussNetParams, x, trainable: str = "last") -> np.ndarray:
+def gaussnet_jacobian(params: GaussNetParams, x: Any, trainable: str = "last") -> np.ndarray:
     """Explicit Jacobian w.r.t. ``a`` (``"last"``) or ``(a, w_hat row-major)`` (``"all"``)."""
-    trainable = check_choice(trainable, "trainable", TRAINABLE)
-    G, A, xs = gaussnet_features(params, x)
-    if trainable == "last":
-        return G
-    n = G.shape[0]
-    return np.concatenate([G, (A[:, :, None] * xs[:, None, :]).reshape(n, -1)], axis=1)
+    return GaussNet(params.sigma, params.sigma_a, trainable).jacobian(params, x)

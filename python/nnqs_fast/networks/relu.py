@@ -1,108 +1,114 @@
-"""Fully connected ReLU networks in the NTK parameterisation (neural-tangents' ``Dense(N, W_std, b_std)``).
+"""Fully connected ReLU networks in the NTK parameterisation (neural-tangents' ``Dense(N, W_std, b_std)``, ``Relu``).
 
-Layer ``l`` (``l = 0 .. depth``) maps activations ``h_l`` of width ``n_l`` to pre-activations
-
-    z_{l+1} = (W_std / sqrt(n_l)) * h_l @ W_l.T + b_std * b_l,      W_l ~ N(0, 1),  b_l ~ N(0, 1),
-
-with ``h_0 = x`` (input dimension ``d``), ``h_l = relu(z_l)`` for hidden layers and a scalar readout
-``f(x) = z_{depth+1}``. ``depth`` is the number of hidden layers (the paper's experiments use depth 1, width
-``N`` in {300, 1000, 5000}, ``W_std = 0.5``, ``b_std = 0.1``: "W ~ N(0, 0.25), b ~ N(0, 0.01)"), i.e.
+The ReLU activation (registered here: function, derivative, Gaussian dual) and :class:`ReLUNet`, the architecture
+object of the paper's network: ``depth`` hidden layers (the experiments use depth 1, width ``N`` in
+{300, 1000, 5000}, ``W_std = 0.5``, ``b_std = 0.1``: "W ~ N(0, 0.25), b ~ N(0, 0.01)"), i.e.
 
     f(x) = (W_std/sqrt(N)) relu((W_std/sqrt(d)) W_0 x + b_std b_0) . w_1 + b_std b_1.
 
-Parameters are stored standard-normal; the scale factors live in the forward pass (NTK parameterisation), so
-the NTK is O(1) as the width grows and gradient descent uses one learning rate for every layer.
+The layer algebra is :mod:`nnqs_fast.networks.dense`; the functions below (``init_relu``, ``apply_relu``, ...)
+are the historical entry points, thin wrappers of :class:`ReLUNet`.
+
+ReLU dual (Cho & Saul arc-cosine kernels, ``cos t = k12 / sqrt(k11 k22)``)::
+
+    E[relu(u) relu(v)] = sqrt(k11 k22) (sin t + (pi - t) cos t) / (2 pi)
+    E[step(u) step(v)] = (pi - t) / (2 pi)
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 
-from .._backend import array_namespace
-from .._random import rng
-from .._validation import (
-    as_array,
-    check_float_dtype,
-    check_nbytes,
-    check_network_params,
-    check_positive_int,
-    check_scale,
-)
-from ..errors import ShapeMismatchError
+from .._validation import as_array
+from ..errors import InvalidInputError, ShapeMismatchError
+from .activations import Activation, register_activation
+from .dense import B_STD, W_STD, DenseNet, DenseParams
 
-__all__ = ["ReLUParams", "init_relu", "apply_relu", "relu_jacobian", "relu_param_vector", "relu_from_vector",
-           "relu_forward_pieces"]
+__all__ = ["ReLUParams", "ReLUNet", "init_relu", "apply_relu", "relu_jacobian", "relu_param_vector",
+           "relu_from_vector", "relu_forward_pieces", "relu_dual", "W_STD", "B_STD"]
+
+
+def relu_dual(k12: Any, k11: Any, k22: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(E[relu(u) relu(v)], E[step(u) step(v)])`` for centred Gaussians with variances ``k11``, ``k22`` and
+    covariance ``k12`` (the arc-cosine kernels of degree 1 and 0; paper Eq. S18 with ``σ = relu``).
+
+    The one home of the ReLU arc-cosine formula in Python (the C++/CUDA one is ``kernel_math.hpp``). Zero variance
+    gives 0 for both (``relu(0) = step(0) = 0``).
+    """
+    k12, k11, k22 = (np.asarray(a, np.float64) for a in (k12, k11, k22))
+    nrm = np.sqrt(k11 * k22)
+    pos = nrm > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.where(pos, k12 / np.where(pos, nrm, 1.0), 1.0)
+    c = np.clip(c, -1.0, 1.0)
+    t = np.arccos(c)
+    ess = nrm * (np.sqrt((1.0 - c) * (1.0 + c)) + (np.pi - t) * c) / (2.0 * np.pi)
+    edd = np.where(pos, (np.pi - t) / (2.0 * np.pi), 0.0)
+    return ess, edd
+
+
+def _relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0)
+
+
+def _step(z: np.ndarray) -> np.ndarray:
+    return z > 0
 
 
 @dataclass(frozen=True)
-class ReLUParams:
-    """Parameters of a ReLU MLP in the NTK parameterisation.
+class ReLUParams(DenseParams):
+    """Parameters of a ReLU MLP in the NTK parameterisation (a :class:`DenseParams` with ``activation="relu"``).
 
     ``weights[l]`` has shape ``(n_{l+1}, n_l)`` (the readout ``(1, N)``), ``biases[l]`` shape ``(n_{l+1},)``;
     all entries standard normal at initialisation.
     """
 
-    weights: tuple[np.ndarray, ...]
-    biases: tuple[np.ndarray, ...]
-    W_std: float
-    b_std: float
-
-    @property
-    def depth(self) -> int:
-        """Number of hidden layers."""
-        return len(self.weights) - 1
-
-    @property
-    def width(self) -> int:
-        """Width of the (first) hidden layer."""
-        return int(self.weights[0].shape[0])
-
-    @property
-    def input_dim(self) -> int:
-        return int(self.weights[0].shape[1])
-
-    @property
-    def n_params(self) -> int:
-        return int(sum(w.size for w in self.weights) + sum(b.size for b in self.biases))
+    def __post_init__(self) -> None:
+        if self.activation != "relu":
+            raise InvalidInputError(f"ReLUParams is for ReLU networks, got activation {self.activation!r}")
 
 
-def init_relu(seed: int, input_dim: int, width: int, depth: int = 1, *, W_std: float = 0.5, b_std: float = 0.1,
-              dtype: np.dtype | type = np.float64) -> ReLUParams:
-    """Draw a depth-``depth`` ReLU network of hidden width ``width`` with standard-normal parameters.
+RELU = register_activation(Activation("relu", _relu, _step, relu_dual, params_type=ReLUParams))
 
-    The draw order (layer by layer, weights then bias) is fixed, so a seed reproduces the network exactly.
+
+@dataclass(frozen=True)
+class ReLUNet(DenseNet):
+    """The ReLU network's architecture object: ``ReLUNet(depth=1, W_std=W_STD, b_std=B_STD)``.
+
+    ``init(seed, input_dim, width)`` → :class:`ReLUParams`; ``apply(params, x)``; ``kernel_fn()`` (analytic
+    NNGP/NTK, C++ core); ``gp_kernel(input_dim)`` (the NNGP for Wick); ``pieces``/``jacobian`` (per-layer pieces
+    of the structured empirical NTK and the trainer).
     """
-    d = check_positive_int(input_dim, "input_dim")
-    n = check_positive_int(width, "width")
-    depth = check_positive_int(depth, "depth")
-    W_std = check_scale(W_std, "W_std", nonnegative=True)
-    b_std = check_scale(b_std, "b_std", nonnegative=True)
-    sizes = [d] + [n] * depth + [1]
-    dtype = check_float_dtype(dtype)
-    check_nbytes((sum(a * b + b for a, b in itertools.pairwise(sizes)),), dtype.itemsize, "init_relu parameters")
-    g = rng(seed)
-    weights, biases = [], []
-    for fan_in, fan_out in itertools.pairwise(sizes):
-        weights.append(g.standard_normal((fan_out, fan_in)).astype(dtype))
-        biases.append(g.standard_normal(fan_out).astype(dtype))
-    return ReLUParams(tuple(weights), tuple(biases), W_std, b_std)
+
+    activation: str = field(default="relu", kw_only=True)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.activation != "relu":
+            raise InvalidInputError(f"ReLUNet is the ReLU network, got activation {self.activation!r}")
+
+    def init(self, seed: int, input_dim: int, width: int, *, dtype: Any = np.float64) -> ReLUParams:
+        # the registered parameter type of "relu" is ReLUParams
+        return cast(ReLUParams, super().init(seed, input_dim, width, dtype=dtype))
+
+
+def init_relu(seed: int, input_dim: int, width: int, depth: int = 1, *, W_std: float = W_STD, b_std: float = B_STD,
+              dtype: np.dtype | type = np.float64) -> ReLUParams:
+    """Draw a depth-``depth`` ReLU network of hidden width ``width`` with standard-normal parameters
+    (:meth:`ReLUNet.init`; the draw order is fixed, so a seed reproduces the network exactly)."""
+    return ReLUNet(depth=depth, W_std=W_std, b_std=b_std).init(seed, input_dim, width, dtype=dtype)
+
+
+def _net(params: DenseParams) -> DenseNet:
+    return DenseNet(params.activation, max(params.depth, 1), params.W_std, params.b_std)
 
 
 def apply_relu(params: ReLUParams, x: np.ndarray) -> np.ndarray:
-    """Forward pass ``f(x)`` for a batch ``x`` of shape ``(n, d)``; returns shape ``(n,)``."""
-    check_network_params(params)
-    x = as_array(x, "x", ndim=2, allow_complex=False)
-    if x.shape[1] != params.input_dim:
-        raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")
-    h = x.astype(params.weights[0].dtype, copy=False)
-    last = len(params.weights) - 1
-    for l, (W, b) in enumerate(zip(params.weights, params.biases)):
-        z = (params.W_std / np.sqrt(h.shape[1])) * (h @ W.T) + params.b_std * b
-        h = np.maximum(z, 0) if l < last else z
-    return h[:, 0]
+    """Forward pass ``f(x)`` for a batch ``x`` of shape ``(n, d)``; returns shape ``(n,)`` (:meth:`ReLUNet.apply`)."""
+    return _net(params).apply(params, x)
 
 
 def relu_param_vector(params: ReLUParams) -> np.ndarray:
@@ -125,11 +131,11 @@ def relu_from_vector(params: ReLUParams, theta: np.ndarray) -> ReLUParams:
         k += W.size
         biases.append(theta[k:k + b.size].astype(b.dtype))
         k += b.size
-    return ReLUParams(tuple(weights), tuple(biases), params.W_std, params.b_std)
+    return type(params)(tuple(weights), tuple(biases), params.W_std, params.b_std, params.activation)
 
 
 def relu_forward_pieces(params: ReLUParams, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per-layer pieces of the NTK: scaled activations and back-propagated derivatives.
+    """Per-layer pieces of the NTK: scaled activations and back-propagated derivatives (:meth:`DenseNet.pieces`).
 
     Returns ``(acts, deltas)`` with ``acts[l] = (W_std / sqrt(n_l)) h_l`` (``l = 0 .. depth``, ``h_0 = x``) and
     ``deltas[l] = d f / d z_{l+1}`` (``l = 0 .. depth - 1``, shape ``(n, n_{l+1})``), so that
@@ -138,31 +144,7 @@ def relu_forward_pieces(params: ReLUParams, x: np.ndarray) -> tuple[list[np.ndar
 
     and the NTK is ``sum_l (deltas[l] deltas[l]'^T) * (acts[l] acts[l]'^T + b_std^2)`` (readout: delta = 1).
     """
-    xp = array_namespace(x, params.weights[0])  # NumPy, or CuPy for device weights and inputs (the CUDA path)
-    if xp is np:
-        x = as_array(x, "x", ndim=2, allow_complex=False)
-    if x.shape[1] != params.input_dim:
-        raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")
-    check_network_params(params)
-    dt = params.weights[0].dtype
-    h = xp.ascontiguousarray(x, dtype=dt)
-    acts, masks = [], []
-    for l in range(params.depth):
-        a = (params.W_std / np.sqrt(h.shape[1])) * h
-        acts.append(a)
-        z = a @ params.weights[l].T + params.b_std * params.biases[l]
-        masks.append(z > 0)
-        h = xp.maximum(z, 0)
-    acts.append((params.W_std / np.sqrt(h.shape[1])) * h)
-    deltas: list[np.ndarray] = [None] * params.depth  # type: ignore[list-item]
-    g = xp.broadcast_to(params.weights[-1][0] * (params.W_std / np.sqrt(params.weights[-1].shape[1])),
-                        (x.shape[0], params.weights[-1].shape[1]))
-    for l in range(params.depth - 1, -1, -1):
-        dl = masks[l] * g
-        deltas[l] = xp.ascontiguousarray(dl, dtype=dt)
-        if l > 0:
-            g = (dl @ params.weights[l]) * (params.W_std / np.sqrt(params.weights[l].shape[1]))
-    return acts, deltas
+    return _net(params).pieces(params, x)
 
 
 def relu_jacobian(params: ReLUParams, x: np.ndarray) -> np.ndarray:
@@ -170,11 +152,4 @@ def relu_jacobian(params: ReLUParams, x: np.ndarray) -> np.ndarray:
 
     For tests and small problems only: the kernels never form it for built-in networks.
     """
-    acts, deltas = relu_forward_pieces(params, x)
-    n = acts[0].shape[0]
-    cols = []
-    for l in range(params.depth + 1):
-        d = deltas[l] if l < params.depth else np.ones((n, 1), acts[0].dtype)
-        cols.append((d[:, :, None] * acts[l][:, None, :]).reshape(n, -1))
-        cols.append(params.b_std * d)
-    return np.concatenate(cols, axis=1)
+    return _net(params).jacobian(params, x)

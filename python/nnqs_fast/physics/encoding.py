@@ -18,12 +18,10 @@ import numpy as np
 
 from .._validation import check_positive_int
 from ..errors import InvalidInputError
+from .basis import MAX_FERMION_SITES, MAX_SPIN_SITES, spin_configurations
 
 __all__ = ["encode_spins", "encode_occupations", "popcount", "fixed_popcount_states"]
 
-#: Largest number of sites the int64 codes support (Hubbard codes use 2 * n_sites bits).
-MAX_SPIN_SITES = 62
-MAX_FERMION_SITES = 31
 
 
 def _as_codes(basis: object, name: str = "basis") -> np.ndarray:
@@ -79,8 +77,7 @@ def encode_spins(basis: object, n_sites: int) -> np.ndarray:
         raise InvalidInputError(f"n_sites must be <= {MAX_SPIN_SITES}, got {n_sites}")
     if codes.size and codes.max() >= (1 << n_sites):
         raise InvalidInputError(f"basis holds codes >= 2**n_sites = {1 << n_sites}; wrong n_sites?")
-    bits = (codes[:, None] >> np.arange(n_sites, dtype=np.int64)[None, :]) & 1
-    return (2.0 * bits - 1.0).astype(np.float64)
+    return spin_configurations(codes, n_sites)
 
 
 def encode_occupations(basis: object, n_sites: int) -> np.ndarray:

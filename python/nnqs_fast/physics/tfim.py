@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from .._validation import check_finite_scalar, check_memory
 from ..errors import InvalidInputError
-from .encoding import MAX_SPIN_SITES
+from .basis import MAX_SPIN_SITES, spin_basis
 from .lattice import Lattice
 
 __all__ = ["tfim_hamiltonian", "tfim_memory_bytes", "tfim_basis"]
@@ -50,7 +50,7 @@ def tfim_hamiltonian(lattice: Lattice, J: float = 0.1) -> sp.csr_matrix:
     check_memory(tfim_memory_bytes(L), f"the TFIM on {lattice.lx}x{lattice.ly} (dim 2^{L})")
     dim = 1 << L
     s = np.arange(dim, dtype=np.int64)
-    z = 2.0 * ((s[:, None] >> np.arange(L, dtype=np.int64)[None, :]) & 1) - 1.0  # (dim, L) spins ±1
+    z = spin_basis(L)  # (dim, L) spins ±1
     diag = np.zeros(dim)
     for i, j in lattice.bonds:
         diag -= z[:, i] * z[:, j]

@@ -2,7 +2,7 @@
 
 * :func:`train_ensemble` -> :class:`EnsembleResult` (per-member, ensemble-average and ensemble-mean losses at
   log-spaced steps), :func:`log_record_steps`, :func:`max_learning_rate_for` (0.9 × this is the paper's rate).
-* :class:`GDStep` — the step interface (C++ :class:`CPUReLUStep`, NumPy :class:`NumpyReLUStep`; CUDA later),
+* :class:`GDStep` — the step interface (C++ :class:`CPUReLUStep`, NumPy :class:`NumpyReLUStep`, CUDA in nnqs_fast.gpu),
   :func:`make_step`, :class:`StepRecord`.
 """
 

@@ -37,6 +37,7 @@ from ..errors import (
     PrecisionLossWarning,
     ShapeMismatchError,
 )
+from ..networks.dense import B_STD, W_STD
 from ..networks.relu import init_relu
 from .step import STATUS_CONVERGED, STATUS_DIVERGED, make_step
 
@@ -66,7 +67,7 @@ def log_record_steps(n_steps: int, n_points: int = 40) -> np.ndarray:
     return np.unique(np.concatenate([[0], s, decades, [n_steps]])).astype(np.int64)
 
 
-def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = 0.5, b_std: float = 0.1,
+def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD,
                           backend: str = "auto") -> float:
     """``η_max = n / λ_max(Θ)`` of the analytic (infinite-width) NTK Gram matrix over the train inputs
     (:func:`nnqs_fast.kernels.relu_kernel_fn`, :func:`nnqs_fast.kernels.spectrum.max_learning_rate`)."""
@@ -137,12 +138,10 @@ def _resolve_lr(x, learning_rate, lr_factor, max_lr, force, depth, W_std, b_std)
     else:
         lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
     if lr > max_lr:
-        msg = (f"learning rate {lr:.6g} exceeds the maximal stable rate {max_lr:.6g} = n/λ_max of the analytic NTK "
-               f"(n = {x.shape[0]}); gradient descent would diverge. Use at most {max_lr:.6g} (the paper uses "
-               f"0.9 × that = {0.9 * max_lr:.6g}) or pass force=True")
+        err = LearningRateTooLargeError(lr, max_lr, x.shape[0], alternative="pass force=True")
         if not force:
-            raise LearningRateTooLargeError(msg)
-        warnings.warn(msg, stacklevel=3)
+            raise err
+        warnings.warn(str(err), stacklevel=3)
     return lr, max_lr
 
 
@@ -246,7 +245,7 @@ def validate_ensemble_inputs(x_train: Any, y_train: Any, x_test: Any, y_test: An
 def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5000, n_members: int = 10,
                    n_steps: int = 10_000, learning_rate: float | None = None, lr_factor: float = 0.9,
                    max_learning_rate: float | None = None, force: bool = False, depth: int = 1,
-                   W_std: float = 0.5, b_std: float = 0.1, seed: int = 0, record_steps=None, n_record: int = 40,
+                   W_std: float = W_STD, b_std: float = B_STD, seed: int = 0, record_steps=None, n_record: int = 40,
                    early_stop_rtol: float = 0.0, record_predictions: bool = True, chunk_flops: float = 5e9,
                    n_workers: int | None = None, backend: str = "auto", quiet: bool = False,
                    desc: str = "train") -> EnsembleResult:
@@ -383,8 +382,7 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     finally:
         bar.close()
     for k, p, t in diverged:
-        warnings.warn(f"member {k} part {p + 1}: the loss became non-finite at step {t} (learning rate {lr:.6g}, "
-                      f"maximal stable {max_lr:.6g}); its later losses are NaN", PrecisionLossWarning, stacklevel=2)
+        warnings.warn(PrecisionLossWarning.member_diverged(k, p + 1, t, lr, max_lr), stacklevel=2)
     members_done = int(np.sum(np.all(finished, axis=1)))
     st = ensemble_statistics(part_tr, part_te, preds_tr if record_predictions else None,
                              preds_te if record_predictions and nt else None, y, yt)
