@@ -88,9 +88,15 @@ RECORDER = Recorder()
 
 # ---------------------------------------------------------------------------------------------- classification
 def _named_warning_classes() -> tuple[type, ...]:
-    from nnqs_fast import errors
-
-    return tuple(c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, Warning))
+    """Warning classes defined by nnqs_fast (errors.PrecisionLossWarning, physics' DegenerateGroundStateWarning,
+    ...): found by walking the loaded nnqs_fast modules."""
+    out = []
+    for name, mod in list(sys.modules.items()):
+        if name == "nnqs_fast" or name.startswith("nnqs_fast."):
+            for c in list(vars(mod).values()):
+                if isinstance(c, type) and issubclass(c, Warning) and c.__module__.startswith("nnqs_fast"):
+                    out.append(c)
+    return tuple(set(out))
 
 
 def _nonfinite_paths(obj: Any, path: str = "result", depth: int = 0) -> list[str]:

@@ -73,6 +73,7 @@ def normalize_subsystem(subsystem: int | Iterable[int], n_sites: int) -> tuple[i
     Raises :class:`InvalidInputError` for sites out of range, repeated sites or a non-integer entry. The empty
     subsystem and the whole system are allowed (entropy 0).
     """
+    n_sites = check_positive_int(n_sites, "n_sites", minimum=0)
     if isinstance(subsystem, bool):
         raise InvalidInputError(f"subsystem must be an int or a list of site indices, got {subsystem!r}")
     if isinstance(subsystem, (int, numbers.Integral)):

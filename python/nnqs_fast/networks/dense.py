@@ -145,9 +145,10 @@ class DenseNet:
         d = check_positive_int(input_dim, "input_dim")
         n = check_positive_int(width, "width")
         dtype = check_float_dtype(dtype)
+        # counted before the layer list exists (depth = 2**31 would build a 16 GiB list first)
+        n_params = d * n + n + (self.depth - 1) * (n * n + n) + n + 1
+        check_nbytes((n_params,), dtype.itemsize, f"the parameters of a width-{n} depth-{self.depth} network")
         sizes = [d] + [n] * self.depth + [1]
-        check_nbytes((sum(a * b + b for a, b in itertools.pairwise(sizes)),), dtype.itemsize,
-                     f"the parameters of a width-{n} depth-{self.depth} network")
         g = rng(seed)
         weights, biases = [], []
         for fan_in, fan_out in itertools.pairwise(sizes):

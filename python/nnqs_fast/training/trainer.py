@@ -58,7 +58,7 @@ __all__ = ["EnsembleResult", "train_ensemble", "log_record_steps", "max_learning
 
 def log_record_steps(n_steps: int, n_points: int = 40) -> np.ndarray:
     """``0``, about ``n_points`` log-spaced steps in ``[1, n_steps]``, the powers of 10 and ``n_steps``."""
-    n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
+    n_steps = check_positive_int(n_steps, "n_steps", minimum=0, maximum=2**62)
     n_points = check_positive_int(n_points, "n_points", maximum=10**6)
     if n_steps == 0:
         return np.array([0], dtype=np.int64)
@@ -221,7 +221,7 @@ def validate_ensemble_inputs(x_train: Any, y_train: Any, x_test: Any, y_test: An
         xt, yt = None, None
     width = check_positive_int(width, "width")
     K = check_positive_int(n_members, "n_members")
-    n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
+    n_steps = check_positive_int(n_steps, "n_steps", minimum=0, maximum=2**62)
     depth = check_positive_int(depth, "depth")
     if depth != 1:
         raise InvalidInputError(f"train_ensemble supports depth-1 networks (the paper's), got depth={depth}")
