@@ -68,11 +68,20 @@ def _import_optional(name: str) -> tuple[Any, str]:
     return mod, ""
 
 
+def max_useful_threads() -> int:
+    """Upper bound on OpenMP threads: 4x the cores this process may use (at least 4, at most 1024)."""
+    import os
+
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        n = os.cpu_count() or 1
+    return int(min(1024, max(4, 4 * n)))
+
+
 @functools.cache
 def _clamp_core_threads(mod: Any) -> None:
     """OMP_NUM_THREADS far above the cores (100000 crashed the process) is reduced once, when the core loads."""
-    from ._validation import max_useful_threads
-
     try:
         n = int(mod.max_threads())
     except Exception:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ._backend import max_useful_threads
 from .errors import (
     DTypeError,
     InvalidInputError,
@@ -61,8 +62,10 @@ DEFAULT_MAX_BYTES = _max_bytes_at_import()
 
 
 def max_bytes() -> int:
-    """The current memory budget: NNQS_FAST_MAX_BYTES (read now) or the default of 8 GiB."""
-    return parse_byte_size(os.environ.get("NNQS_FAST_MAX_BYTES")) or _FALLBACK_MAX_BYTES
+    """The memory budget :data:`DEFAULT_MAX_BYTES` (NNQS_FAST_MAX_BYTES read at import, default 8 GiB); an
+    unreadable NNQS_FAST_MAX_BYTES raises :class:`InvalidInputError` here, where it is used."""
+    parse_byte_size(os.environ.get("NNQS_FAST_MAX_BYTES"))
+    return DEFAULT_MAX_BYTES
 
 
 def as_array(x: Any, name: str, *, ndim: int | tuple[int, ...] | None = None, dtype: Any = None,
@@ -191,15 +194,6 @@ def check_threads(value: Any, name: str = "threads") -> int:
     return v
 
 
-def max_useful_threads() -> int:
-    """Upper bound on OpenMP threads: 4x the cores this process may use (at least 4, at most 1024)."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        n = os.cpu_count() or 1
-    return int(min(1024, max(4, 4 * n)))
-
-
 def check_nbytes(shape: tuple[Any, ...], itemsize: int, what: str) -> int:
     """Exact (Python-int, overflow-free) byte count of an array of ``shape``; refused above the memory budget."""
     n = 1
@@ -211,8 +205,16 @@ def check_nbytes(shape: tuple[Any, ...], itemsize: int, what: str) -> int:
 
 
 def check_tolerance(value: Any, name: str = "atol") -> float:
-    """A finite, non-negative tolerance (a NaN tolerance would silently disable the check it controls)."""
-    return check_finite_scalar(value, name, nonnegative=True)
+    """A non-negative tolerance; ``inf`` deliberately switches the check off, NaN is refused (it used to switch the
+    check off silently: ``atol=nan`` let an unnormalised state through)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise InvalidInputError(f"{name} must be a real number, got {value!r}")
+    v = float(value)
+    if math.isnan(v):
+        raise NonFiniteError(f"{name} is NaN; give a tolerance >= 0 (or inf to skip the check on purpose)")
+    if v < 0:
+        raise InvalidInputError(f"{name} must be >= 0, got {v}")
+    return v
 
 
 def check_real_scalar(value: Any, name: str) -> float:

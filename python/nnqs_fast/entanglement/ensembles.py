@@ -252,6 +252,7 @@ def sample_ensemble_entropies(network: Any = "cosnet", *, n_sites: int, n_member
         raise InvalidInputError("cuts is empty; give at least one subsystem")
     parsed = [parse_entropy_kind(k) for k in kinds]
     names = [p[0] for p in parsed]
+    check_nbytes((K, len(cut_sites) * max(1, len(parsed)) + 2), 8, f"the entropies of {K} members")
     if len(set(names)) != len(names):
         raise InvalidInputError(f"entropy kinds repeat: {names}")
     seeds = member_seeds(seed, 2 * K)

@@ -61,7 +61,7 @@ def page_entropy(m: int, n: int, *, base: float | None = None) -> float:
         h = math.fsum(1.0 / k for k in range(n + 1, m * n + 1))
     else:
         h = _digamma_plus1(m * n) - _digamma_plus1(n)
-    return (h - (m - 1) / (2.0 * n)) / _log_base(base)
+    return (h - float(Fraction(m - 1, 2 * n))) / _log_base(base)  # exact: (m - 1) / (2.0 n) overflowed
 
 
 def page_entropy_approx(m: int, n: int, *, base: float | None = None) -> float:

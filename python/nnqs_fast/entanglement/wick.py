@@ -68,7 +68,7 @@ from .._validation import (
     check_real_scalar,
     check_scale,
 )
-from ..errors import InvalidInputError, ShapeMismatchError
+from ..errors import InvalidInputError, PrecisionLossError, ShapeMismatchError
 from ..networks.cosnet import CosNet
 from ..networks.dense import B_STD, W_STD
 from ..networks.gaussnet import GaussNet
@@ -283,6 +283,9 @@ def _brute_result(t_pp, t_a, t_b, den, C, P, DA, DB) -> WickResult:
     terms = {"trace_c": float(np.real(np.trace(C))), "trace_ra2": float(np.real(t_a)),
              "trace_rb2": float(np.real(t_b)), "frob_c2": float(np.sum(np.abs(C) ** 2)),
              "frob_p2": float(np.sum(np.abs(P) ** 2)), "pp": float(np.real(t_pp))}
+    if not (math.isfinite(num) and math.isfinite(den)):
+        raise PrecisionLossError("the Wick sums overflow float64 (kernel entries too large?); rescale the kernel — "
+                                 "the purity does not depend on its overall scale")
     if not (num > 0 and den > 0):
         raise _not_positive()
     return _result(math.log(num), math.log(den), DA, DB, "brute", terms)
