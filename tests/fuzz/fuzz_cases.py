@@ -592,8 +592,78 @@ def _cases() -> Builder:
     B.add("BackendStatus", "base", lambda: nf.BackendStatus("cpu", True))
     B.add("Target", "from-make", lambda: repr(nf.make_target("tfim", lx=2, ly=2)))
 
+    _architecture_cases(B, xr)
     _cli_cases(B)
     return B
+
+
+def _architecture_cases(B: Builder, xr: np.ndarray) -> None:
+    """The architecture objects (DenseNet/ReLUNet/CosNet/GaussNet/ComplexSingle) and the activation registry."""
+    import nnqs_fast as nf
+
+    def life(make: Callable[[], Any], width: Any = 8, x: Any = xr, what: str = "kernel") -> Any:
+        net = make()
+        if what == "kernel":
+            return net.kernel_fn()(x, None, ("nngp", "ntk"))
+        params = net.init(0, 4, width)
+        return net.apply(params, x)
+
+    def kchk(v: Any) -> str | None:
+        for k in (getattr(v, "nngp", None), getattr(v, "ntk", None)):
+            if k is not None:
+                p_ = symmetric_psd(np.asarray(k))
+                if p_:
+                    return p_
+        return None
+
+    for act in ["relu", "erf", "bogus", None, 3]:
+        for depth in [1, 2, 0, 2**31, 10**9, 1.5]:
+            B.add("DenseNet", f"act={act!r},depth={depth!r}",
+                  lambda act=act, depth=depth: life(lambda: nf.DenseNet(act, depth)), kchk)
+        for std in [0.5, 0.0, -1.0, 1e200, math.nan, math.inf]:
+            B.add("DenseNet", f"act={act!r},W_std={std!r}",
+                  lambda act=act, std=std: life(lambda: nf.DenseNet(act, 1, std)), kchk)
+            B.add("DenseNet", f"act={act!r},b_std={std!r}/apply",
+                  lambda act=act, std=std: life(lambda: nf.DenseNet(act, 1, 0.5, std), what="apply"))
+        for width in [8, 0, 10**9, 2**31, 1.5]:
+            B.add("DenseNet", f"act={act!r},width={width!r}",
+                  lambda act=act, width=width: life(lambda: nf.DenseNet(act), width=width, what="apply"))
+        for label, x in array_pool(xr):
+            B.add("DenseNet", f"act={act!r},x={label}", lambda act=act, x=x: life(lambda: nf.DenseNet(act), x=x), kchk)
+    for depth in [1, 3, 0, 2**31, 10**9]:
+        B.add("ReLUNet", f"depth={depth!r}", lambda depth=depth: life(lambda: nf.ReLUNet(depth)), kchk)
+        B.add("ReLUNet", f"depth={depth!r}/apply", lambda depth=depth: life(lambda: nf.ReLUNet(depth), what="apply"))
+    for cls in (nf.CosNet, nf.GaussNet):
+        for a in [1.0, 0.0, -1.0, 1e200, math.nan]:
+            for b in [1.0, 0.0, 1e200]:
+                B.add(cls.__name__, f"{a!r},{b!r}", lambda cls=cls, a=a, b=b: life(lambda: cls(a, b)), kchk)
+                B.add(cls.__name__, f"{a!r},{b!r}/apply",
+                      lambda cls=cls, a=a, b=b: life(lambda: cls(a, b), what="apply"))
+        for tr in ["last", "all", "bogus", None]:
+            B.add(cls.__name__, f"trainable={tr!r}", lambda cls=cls, tr=tr: life(lambda: cls(1.0, 1.0, tr)), kchk)
+    for act in ["relu", "erf", "bogus", None]:
+        B.add("ComplexSingle", f"activation={act!r}",
+              lambda act=act: life(lambda: nf.ComplexSingle(act), what="apply"))
+    for n in [1, 3, 0, -1, 31, 64, 10**9, 2.0, None]:
+        for sv in [(-1.0, 1.0), (0, 1), (1, 1), (-1, 0, 1), (math.nan, 1.0), ["a", "b"]]:
+            B.add("spin_basis", f"n={n!r},sv={sv!r}", lambda n=n, sv=sv: nf.spin_basis(n, sv))
+    B.add("activation_names", "base", nf.activation_names)
+    for name in ["relu", "erf", "bogus", None, 3, "RELU"]:
+        B.add("get_activation", repr(name), lambda name=name: nf.get_activation(name))
+    B.add("register_activation", "bogus-object", lambda: nf.register_activation("not an activation"))
+    B.add("register_activation", "duplicate-relu", lambda: nf.register_activation(nf.get_activation("relu")))
+    x = _x(6, 4)
+    dot, sq = x @ x.T, np.sum(x * x, 1)
+    for depth in [1, 2, 0, 10**9, 1.5]:
+        for act in ["relu", "erf", "bogus"]:
+            B.add("dense_kernels", f"depth={depth!r},act={act}",
+                  lambda depth=depth, act=act: nf.dense_kernels(dot, sq[:, None], sq[None, :], input_dim=4,
+                                                                depth=depth, W_std=0.5, b_std=0.1, activation=act,
+                                                                symmetric=True),
+                  lambda v: symmetric_psd(np.asarray(v[0])))
+    for label, d in array_pool(dot):
+        B.add("dense_kernels", f"dot={label}",
+              lambda d=d: nf.dense_kernels(d, sq[:, None], sq[None, :], input_dim=4, depth=1, W_std=0.5, b_std=0.1))
 
 
 # ---------------------------------------------------------------------------------------------------- CLI

@@ -211,21 +211,30 @@ class Worker:
     def __init__(self) -> None:
         self.proc: subprocess.Popen[str] | None = None
         self.fresh = True
-        self.log = open(os.devnull, "w")
 
     def _start(self) -> subprocess.Popen[str]:
         if self.proc is None or self.proc.poll() is not None:
             self.fresh = True
             self.proc = subprocess.Popen([sys.executable, str(HERE / "fuzz_worker.py")], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=self.log, text=True, env=worker_env(),
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=worker_env(),
                                          preexec_fn=_limit_child, cwd=str(REPO))
         return self.proc
+
+    def _release(self) -> None:
+        if self.proc is not None:
+            for f in (self.proc.stdin, self.proc.stdout):
+                try:
+                    if f is not None:
+                        f.close()
+                except OSError:
+                    pass
+        self.proc = None
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self.proc = None
+        self._release()
 
     def close(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -234,7 +243,7 @@ class Worker:
                 self.proc.wait(timeout=10)
             except Exception:
                 self.kill()
-        self.proc = None
+        self._release()
 
     def run(self, case: Case, recorder: Recorder | None = RECORDER) -> Result:
         proc = self._start()
@@ -264,7 +273,7 @@ class Worker:
                 line = proc.stdout.readline()
                 if not line:  # EOF: the worker died
                     rc = proc.wait()
-                    self.proc = None
+                    self._release()
                     r = Result(case.id, case.group, "crash" if rc != 0 else "generic-exception",
                                f"worker exited with code {rc}", time.perf_counter() - t0)
                     break

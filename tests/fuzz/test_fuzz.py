@@ -50,6 +50,9 @@ def test_suite_covers_public_api_and_cli() -> None:
                and not isinstance(getattr(nnqs_fast, n), type(Exception)) and n not in groups
                and not (isinstance(getattr(nnqs_fast, n), type) and issubclass(getattr(nnqs_fast, n), Exception))]
     assert not missing, f"public names without fuzz cases: {missing}"
+    for cls in ("DenseNet", "ReLUNet", "CosNet", "GaussNet", "ComplexSingle", "Lattice", "HubbardBasis", "GPKernel"):
+        if hasattr(nnqs_fast, cls):
+            assert cls in groups, f"architecture/class {cls} has no fuzz cases"
     helps = {c.id for c in CASES.values() if c.group == "cli/help"}
     for cmd in cli.COMMANDS:
         assert f"cli/help[{cmd}]" in helps

@@ -97,9 +97,12 @@ def dense_kernel(x1: Any, x2: Any = None, *, activation: str, depth: int, W_std:
                f"the depth-{depth} {activation} kernels of {n1} x {n2} inputs")
     sq1 = np.einsum("ij,ij->i", a, a)
     sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
-    k, th = dense_kernels(a @ c.T, sq1[:, None], sq2[None, :], input_dim=a.shape[1], depth=depth, W_std=W_std,
-                          b_std=b_std, activation=activation, symmetric=sym, want_ntk="ntk" in names)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, as a named warning
+        k, th = dense_kernels(a @ c.T, sq1[:, None], sq2[None, :], input_dim=a.shape[1], depth=depth, W_std=W_std,
+                              b_std=b_std, activation=activation, symmetric=sym, want_ntk="ntk" in names)
     out = {"nngp": k.astype(dt, copy=False), "ntk": None if th is None else th.astype(dt, copy=False)}
+    for g in names:
+        check_finite_output(out[g], f"{activation} kernel {g} (inputs too large for float64?)")
     return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
 
 

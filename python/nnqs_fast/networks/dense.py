@@ -32,6 +32,7 @@ from .._random import rng
 from .._validation import (
     MAX_INT32,
     as_array,
+    check_cost,
     check_float_dtype,
     check_nbytes,
     check_network_params,
@@ -92,9 +93,13 @@ def dense_kernels(dot: Any, sq1: Any, sq2: Any, *, input_dim: int, depth: int, W
     the C++ core evaluates the same recursion element-wise for the built-in ReLU (``kernel_math.hpp``).
     """
     act = get_activation(activation)
-    d = float(input_dim)
+    d = float(check_positive_int(input_dim, "input_dim"))
+    depth = check_positive_int(depth, "depth", maximum=MAX_INT32)
+    W_std, b_std = check_scale(W_std, "W_std"), check_scale(b_std, "b_std")
     w2, b2 = W_std * W_std, b_std * b_std
-    dot = np.asarray(dot, np.float64)
+    dot = as_array(dot, "dot", ndim=None, dtype=np.float64, allow_complex=False)
+    # the layer loop runs in Python over whole arrays (~2e4 flop-equivalents of overhead per layer)
+    check_cost(float(depth) * (100.0 * max(dot.size, 1) + 2e4), f"the depth-{depth} {act.name} kernel recursion")
     k = w2 * dot / d + b2
     k1 = w2 * np.asarray(sq1, np.float64) / d + b2
     k2 = w2 * np.asarray(sq2, np.float64) / d + b2
