@@ -98,6 +98,13 @@ def dense_kernels(dot: Any, sq1: Any, sq2: Any, *, input_dim: int, depth: int, W
     W_std, b_std = check_scale(W_std, "W_std"), check_scale(b_std, "b_std")
     w2, b2 = W_std * W_std, b_std * b_std
     dot = as_array(dot, "dot", ndim=None, dtype=np.float64, allow_complex=False)
+    sq1 = as_array(sq1, "sq1", ndim=None, dtype=np.float64, allow_complex=False)
+    sq2 = as_array(sq2, "sq2", ndim=None, dtype=np.float64, allow_complex=False)
+    try:
+        np.broadcast_shapes(dot.shape, sq1.shape, sq2.shape)
+    except ValueError:
+        raise ShapeMismatchError(f"dot {dot.shape}, sq1 {sq1.shape} and sq2 {sq2.shape} do not broadcast together; "
+                                 "give dot = x1 @ x2.T, sq1 = |x1|^2[:, None], sq2 = |x2|^2[None, :]") from None
     # the layer loop runs in Python over whole arrays (~2e4 flop-equivalents of overhead per layer)
     check_cost(float(depth) * (100.0 * max(dot.size, 1) + 2e4), f"the depth-{depth} {act.name} kernel recursion")
     k = w2 * dot / d + b2
