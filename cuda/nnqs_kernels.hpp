@@ -4,6 +4,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include "nnqs/kernel_math.hpp"
+
 namespace nnqs_cuda {
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -45,19 +47,12 @@ void stationary_gram(const T* G, const T* sq1, const T* sq2, T* nngp, T* ntk, lo
                      long long ld, double amp, double scale, double c0, double c1, cudaStream_t stream);
 
 // ---------------------------------------------------------------------------------------------------------------
-// (3) Wick contraction pieces, float64, kernels evaluated on the fly from the inputs x (n_rows x d).
-// Kernel spec: family 0 = ReLU NNGP, 1 = ReLU NTK (depth, W_std, b_std, input_dim: K0 = W^2 x.y/input_dim + b^2,
-// input_dim <= 0 means the row length d), 2 = RBF amp*exp(-gamma |x-y|^2) (Cos-net: amp = sigma_a^2/2,
-// gamma = sigma_w^2/(2d); Gauss-net: amp = 1, gamma = sigma^2/(2d)), 3 = delta amp*[x == y].
-// A spec with family < 0 is the zero kernel. C = K1 + K2, P = K1 - K2.
+// (3) Wick contraction pieces, float64, kernels evaluated on the fly from the inputs x (n_rows x d) with the
+// functions of nnqs/kernel_math.hpp (KernelSpec, KernelFamily: zero, rbf, relu, delta, relu_ntk). For the ReLU
+// families input_dim <= 0 means the row length d. C = K1 + K2, P = K1 - K2. Sizes whose index arithmetic would
+// leave the 64-bit range throw nnqs::size_error.
 // ---------------------------------------------------------------------------------------------------------------
-struct KernelSpec {
-  int family = -1;
-  int depth = 1;
-  double W_std = 0.5, b_std = 0.1;
-  double amp = 1.0, gamma = 1.0;
-  double input_dim = 0.0;
-};
+using KernelSpec = nnqs::KernelSpec;
 
 // partial[block] (length: wick_ptrace_blocks(P)): block sums of
 //   sum_{p,p'} ( sum_q C(x[p*sp + q*sq], x[p'*sp + q*sq]) )^2   into partial_c, and the same with P into

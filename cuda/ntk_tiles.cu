@@ -1,4 +1,4 @@
-// Structured empirical NTK (issue 3/7): the fused element-wise pass over one output tile, after cuBLAS has formed
+// Structured empirical NTK: the fused element-wise pass over one output tile, after cuBLAS has formed
 // the rank-N products D = Delta_I Delta_J^T and H = H_I H_J^T of one layer:
 //   out[r0+i, c0+j] (+)= (D ? D[i,j] : 1) * (c * H[i,j] + b2)
 // Launch: 32x8 threads per 32x32 sub-tile; each thread handles 4 rows. Values are staged in shared memory so the

@@ -1,12 +1,19 @@
 // nnqs_fast._cuda — pybind11 bindings of the CUDA kernels. Device arrays arrive as raw pointers
 // (read by the Python shim nnqs_fast/gpu/_shim.py from __cuda_array_interface__), streams as integers
 // (CuPy's current stream), so this module never depends on CuPy at build time. Every binding releases the GIL;
-// CUDA errors raise nnqs_fast._cuda.CudaError (a RuntimeError) carrying the CUDA error string.
+// CUDA errors raise nnqs_fast._cuda.CudaError (a RuntimeError) carrying the CUDA error string; invalid arguments
+// raise CoreInvalidArgument (an nnqs_fast.errors.InvalidInputError), impossible sizes CoreSizeError (a
+// MemoryLimitError). Kernel specs are 7-tuples (family, depth, W_std, b_std, amp, gamma, input_dim) with the
+// family codes of nnqs/kernel_math.hpp (KernelFamily, also exported here).
 #include <pybind11/pybind11.h>
 #include <cstdint>
+#include <string>
 #include "cuda_check.hpp"
 #include "device_info.hpp"
+#include "error_translation.hpp"
 #include "nnqs_kernels.hpp"
+#include "nnqs/common.hpp"
+#include "nnqs/kernel_math.hpp"
 
 namespace py = pybind11;
 using nnqs_cuda::cuda_error;
@@ -17,20 +24,21 @@ template <class T>
 T* as_ptr(std::uintptr_t p) { return reinterpret_cast<T*>(p); }
 
 nnqs_cuda::KernelSpec as_spec(const py::tuple& t) {
-  // (family, depth, W_std, b_std, amp, gamma, input_dim); family -1 = zero kernel
   if (t.size() != 7)
-    throw py::value_error("kernel spec must be (family, depth, W_std, b_std, amp, gamma, input_dim)");
+    throw nnqs::invalid_argument("kernel spec must be (family, depth, W_std, b_std, amp, gamma, input_dim)");
+  const int family = t[0].cast<int>();
+  if (nnqs::kernel_family_name(family) == nullptr)
+    throw nnqs::invalid_argument("kernel spec family " + std::to_string(family) +
+                                 " is not a KernelFamily code (0 zero, 1 rbf, 2 relu, 3 delta, 4 relu_ntk)");
   nnqs_cuda::KernelSpec k;
-  k.family = t[0].cast<int>();
+  k.family = static_cast<nnqs::KernelFamily>(family);
   k.depth = t[1].cast<int>();
   k.W_std = t[2].cast<double>();
   k.b_std = t[3].cast<double>();
   k.amp = t[4].cast<double>();
   k.gamma = t[5].cast<double>();
   k.input_dim = t[6].cast<double>();
-  if (k.family > 3)
-    throw py::value_error("kernel spec family must be -1 (zero), 0 (relu nngp), 1 (relu ntk), 2 (rbf), 3 (delta)");
-  if ((k.family == 0 || k.family == 1) && k.depth < 1) throw py::value_error("relu kernel depth must be >= 1");
+  if (nnqs::km::needs_dot(k.family) && k.depth < 1) throw nnqs::invalid_argument("relu kernel depth must be >= 1");
   return k;
 }
 
@@ -48,6 +56,14 @@ nnqs_cuda::GDShape as_shape(long long M, long long N, long long d, double W_std,
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "nnqs_fast private CUDA kernels (use the nnqs_fast Python API with backend='cuda')";
   py::register_exception<cuda_error>(m, "CudaError", PyExc_RuntimeError);
+  nnqs_bindings::register_core_exceptions(m, /*module_local=*/true);
+  py::enum_<nnqs::KernelFamily>(m, "KernelFamily", py::arithmetic(), py::module_local(),
+                                "Kernel family codes of the Wick kernel specs (same numbering as _core.KernelFamily).")
+      .value("zero", nnqs::KernelFamily::zero)
+      .value("rbf", nnqs::KernelFamily::rbf)
+      .value("relu", nnqs::KernelFamily::relu)
+      .value("delta", nnqs::KernelFamily::delta)
+      .value("relu_ntk", nnqs::KernelFamily::relu_ntk);
 
   m.def("device_status", []() {
     auto s = nnqs_cuda::device_status();
@@ -61,10 +77,11 @@ PYBIND11_MODULE(_cuda, m) {
     d["name"] = s.name;
     d["reason"] = s.reason;
     return d;
-  }, "Status of CUDA device 0; never raises.");
+  }, "Status of CUDA device 0 as a dict (usable, device_count, runtime_version, driver_version, "
+     "compute_capability, total_memory, name, reason); never raises.");
 
   m.def("compiled_archs", &nnqs_cuda::compiled_archs,
-        "CUDA architectures this module was compiled for.");
+        "CUDA architectures this module was compiled for, comma-separated (e.g. '800,900').");
   m.attr("GD_MAX_D") = nnqs_cuda::GD_MAX_D;
   m.attr("TILE_ACCUMULATE") = static_cast<int>(nnqs_cuda::TILE_ACCUMULATE);
   m.attr("TILE_DIAG") = static_cast<int>(nnqs_cuda::TILE_DIAG);
@@ -128,8 +145,10 @@ PYBIND11_MODULE(_cuda, m) {
      py::arg("stream"),
      "Stationary kernels from dot products G: nngp = amp exp(-scale r^2), ntk = nngp (c0 + c1 x.x').");
 
-  m.def("wick_ptrace_blocks", &nnqs_cuda::wick_ptrace_blocks, py::arg("P"));
-  m.def("wick_pp_blocks", &nnqs_cuda::wick_pp_blocks, py::arg("DA"), py::arg("DB"));
+  m.def("wick_ptrace_blocks", &nnqs_cuda::wick_ptrace_blocks, py::arg("P"),
+        "Number of block partial sums wick_ptrace_frob2 writes for P subsystem configurations.");
+  m.def("wick_pp_blocks", &nnqs_cuda::wick_pp_blocks, py::arg("DA"), py::arg("DB"),
+        "Number of block partial sums wick_pp_term writes for subsystem dimensions DA, DB.");
   m.def("wick_ptrace_frob2", [](std::uintptr_t x, std::uintptr_t sq, long long d, long long P, long long Q,
                                 long long sp, long long sqs, py::tuple k1, py::tuple k2, std::uintptr_t partial_c,
                                 std::uintptr_t partial_p, std::uintptr_t stream) {
@@ -161,11 +180,14 @@ PYBIND11_MODULE(_cuda, m) {
   // ---- fused GD step of M one-hidden-layer ReLU networks ----
   m.def("gd_forward_splits", [](long long M, long long N, long long d, long long n) {
     return nnqs_cuda::gd_forward_splits(as_shape(M, N, d, 0.5, 0.1), n);
-  }, py::arg("M"), py::arg("N"), py::arg("d"), py::arg("n"));
+  }, py::arg("M"), py::arg("N"), py::arg("d"), py::arg("n"),
+     "Number of hidden-unit splits of the forward pass (the fpart buffer holds M * splits_j * n values).");
   m.def("gd_backward_splits", [](long long M, long long N, long long d, long long n) {
     return nnqs_cuda::gd_backward_splits(as_shape(M, N, d, 0.5, 0.1), n);
-  }, py::arg("M"), py::arg("N"), py::arg("d"), py::arg("n"));
-  m.def("gd_reduce_blocks", &nnqs_cuda::gd_reduce_blocks, py::arg("n"));
+  }, py::arg("M"), py::arg("N"), py::arg("d"), py::arg("n"),
+     "Number of sample splits of the backward pass (the gpart buffer holds M * splits_i * N * (d + 2) values).");
+  m.def("gd_reduce_blocks", &nnqs_cuda::gd_reduce_blocks, py::arg("n"),
+        "Number of block sums of the squared residuals per network (the sse_part buffer holds M * blocks).");
   m.def("gd_forward", [](long long M, long long N, long long d, double W_std, double b_std, std::uintptr_t x,
                          long long n, std::uintptr_t W, std::uintptr_t b0, std::uintptr_t v, std::uintptr_t b1,
                          std::uintptr_t fpart, int splits_j, std::uintptr_t y, std::uintptr_t f, std::uintptr_t g,

@@ -20,5 +20,6 @@ void register_info(py::module_& m) {
 #else
     return std::string("unknown");
 #endif
-  });
+  },
+        "The C++ compiler (name and version) the core was built with.");
 }

@@ -5,12 +5,8 @@
 namespace {
 
 nnqs::KernelSpec make_spec(int family, const carray<double>& params) {
-  nnqs::require(family >= 0 && family <= 3, "unknown kernel family");
-  nnqs::require(params.size() == 4, "kernel params must have length 4");
-  nnqs::KernelSpec k;
-  k.family = static_cast<nnqs::KernelFamily>(family);
-  for (int i = 0; i < 4; ++i) k.p[i] = params.data()[i];
-  return k;
+  nnqs::require(params.ndim() == 1 && params.size() == 4, "kernel params must be a 1-d array of length 4");
+  return nnqs::kernel_spec_from_params(family, params.data());
 }
 
 // table: (4, n) C-contiguous rows dot, n1, n2, w
@@ -27,7 +23,7 @@ void register_wick(py::module_& m) {
   m.def(
       "wick_pair_sums",
       [](int f1, carray<double> p1, int f2, carray<double> p2, bool same, carray<double> ta, carray<double> tb,
-         long tile) {
+         nnqs::index_t tile) {
         auto k1 = make_spec(f1, p1), k2 = make_spec(f2, p2);
         auto a = make_table(ta), b = make_table(tb);
         nnqs::PairSums r;
@@ -39,7 +35,8 @@ void register_wick(py::module_& m) {
       },
       py::arg("family1"), py::arg("params1"), py::arg("family2"), py::arg("params2"), py::arg("same"),
       py::arg("table_a"), py::arg("table_b"), py::arg("tile") = 4096,
-      "Σ_ij w_i w_j (C², P², P·P_swap) over two pair tables (4, n); returns (frob_c2, frob_p2, pp_swap).");
+      "Σ_ij w_i w_j (C², P², P·P_swap) over two pair tables (4, n); returns (frob_c2, frob_p2, pp_swap). Kernels are "
+      "(KernelFamily code, params of length 4); the sum order is fixed (bit-identical for any thread count).");
   m.def(
       "wick_partial_trace_sums",
       [](int f1, carray<double> p1, int f2, carray<double> p2, bool same, carray<double> pairs,
@@ -55,7 +52,7 @@ void register_wick(py::module_& m) {
       },
       py::arg("family1"), py::arg("params1"), py::arg("family2"), py::arg("params2"), py::arg("same"),
       py::arg("pairs"), py::arg("diag"),
-      "R_i = Σ_j w_j C(t_i ⊕ d_j); returns (Σ_i w_i R_i, Σ_i w_i R_i²).");
+      "R_i = Σ_j w_j C(t_i ⊕ d_j); returns (Σ_i w_i R_i, Σ_i w_i R_i²) (fixed sum order, as wick_pair_sums).");
   m.def(
       "wick_kernel_eval",
       [](int f, carray<double> p, carray<double> dot, carray<double> n1, carray<double> n2) {

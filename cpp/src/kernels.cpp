@@ -9,42 +9,16 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 
+// After the pragma: the kernel maths is inlined into the row loops compiled with the same options.
+#include "nnqs/kernel_math.hpp"
+
 namespace nnqs {
 
 namespace {
-constexpr double kPi = 3.14159265358979323846;
-constexpr double kInv2Pi = 1.0 / (2.0 * kPi);
 // Below this many elements a pass runs on one thread: waking a team (while BLAS threads may still be spinning
 // on a shared, loaded machine) costs more than the work.
 constexpr index_t kParallelMin = index_t(1) << 16;
 }  // namespace
-
-// acos with a degree-12 minimax-style polynomial for asin on [0, 1/2] (max error ~1e-16 relative, checked
-// against std::acos in tests/kernels); branch-free so the row loops vectorise.
-static inline __attribute__((always_inline)) double acos_poly(double c) {
-  const double a = std::fabs(c);
-  const bool big = a > 0.5;
-  const double zb = 0.5 * (1.0 - a);
-  const double sb = std::sqrt(zb);  // computed unconditionally (branch-free, vectorisable)
-  const double z = big ? zb : a * a;
-  const double s = big ? sb : a;
-  double p = 2.88230457737578757e-02;
-  p = p * z - 1.49458264126297799e-02;
-  p = p * z + 1.74624979205019182e-02;
-  p = p * z + 5.43311050359036960e-03;
-  p = p * z + 1.03292806517379480e-02;
-  p = p * z + 1.14779845036934239e-02;
-  p = p * z + 1.39713667066653779e-02;
-  p = p * z + 1.73523791479220819e-02;
-  p = p * z + 2.23721737320617016e-02;
-  p = p * z + 3.03819441100729032e-02;
-  p = p * z + 4.46428571469224128e-02;
-  p = p * z + 7.49999999999795830e-02;
-  p = p * z + 1.66666666666666685e-01;
-  const double as = s + s * z * p;                 // asin(s)
-  const double r = big ? 2.0 * as : 0.5 * kPi - as;  // acos(|c|)
-  return c < 0.0 ? kPi - r : r;
-}
 
 // One output row segment of the ReLU recursion: on entry k[j] = x1_i . x2_j for j in [0, n). For layer l,
 // r1[l] = sqrt(K_l(x1_i, x1_i)), q1[l] = 1 / r1[l], and r2 + l*ld2, q2 + l*ld2 the same for the columns, so the
@@ -55,7 +29,7 @@ static inline __attribute__((always_inline)) void relu_row_body(double* k, doubl
                                                                 double wd) {
 #pragma omp simd
   for (index_t j = 0; j < n; ++j) {
-    k[j] = wd * k[j] + b2;
+    k[j] = km::relu_input_cov(k[j], wd, b2);
     th[j] = k[j];
   }
   for (int l = 0; l < depth; ++l) {
@@ -63,17 +37,7 @@ static inline __attribute__((always_inline)) void relu_row_body(double* k, doubl
     const double* rc = r2 + static_cast<size_t>(l) * ld2;
     const double* qc = q2 + static_cast<size_t>(l) * ld2;
 #pragma omp simd
-    for (index_t j = 0; j < n; ++j) {
-      const double nrm = ra * rc[j];
-      double c = k[j] * qa * qc[j];
-      c = c < -1.0 ? -1.0 : c;
-      c = c > 1.0 ? 1.0 : c;
-      const double t = acos_poly(c);
-      const double s = std::sqrt((1.0 - c) * (1.0 + c));
-      const double kn = w2 * nrm * (s + (kPi - t) * c) * kInv2Pi + b2;
-      th[j] = w2 * (kPi - t) * kInv2Pi * th[j] + kn;
-      k[j] = kn;
-    }
+    for (index_t j = 0; j < n; ++j) km::relu_layer_normed(k[j], th[j], ra, qa, rc[j], qc[j], w2, b2);
   }
 }
 
@@ -129,28 +93,23 @@ void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, cons
   const size_t nr = static_cast<size_t>(rows) * depth, nc = static_cast<size_t>(cols) * depth;
   std::vector<double> r1(nr), q1(nr), r2(nc), q2(nc);
   for (index_t i = 0; i < rows; ++i) {
-    double k = wd * sq1[i] + b2;
+    double k = km::relu_input_cov(sq1[i], wd, b2);
     for (int l = 0; l < depth; ++l) {
       r1[i * depth + l] = std::sqrt(k);
       q1[i * depth + l] = 1.0 / std::sqrt(k);
-      k = 0.5 * w2 * k + b2;
+      k = km::relu_diag_step(k, w2, b2);
     }
   }
   for (index_t j = 0; j < cols; ++j) {
-    double k = wd * sq2[j] + b2;
+    double k = km::relu_input_cov(sq2[j], wd, b2);
     for (int l = 0; l < depth; ++l) {
       r2[static_cast<size_t>(l) * cols + j] = std::sqrt(k);
       q2[static_cast<size_t>(l) * cols + j] = 1.0 / std::sqrt(k);
-      k = 0.5 * w2 * k + b2;
+      k = km::relu_diag_step(k, w2, b2);
     }
   }
   // Exact diagonal values (the acos formula is ill-conditioned at cos t = 1).
-  auto diag_values = [&](double gii, double* kk, double* tt) {
-    double k = wd * gii + b2, th = k;
-    for (int l = 0; l < depth; ++l) { k = 0.5 * w2 * k + b2; th = 0.5 * w2 * th + k; }
-    *kk = k;
-    *tt = th;
-  };
+  auto diag_values = [&](double gii, double* kk, double* tt) { km::relu_kernel_diag(gii, depth, w2, b2, wd, *kk, *tt); };
   constexpr index_t B = 64;
   const index_t nbr = (rows + B - 1) / B, nbc = (cols + B - 1) / B;
   // Block pairs; mode 1 (diagonal tile of a symmetric result) only computes blocks on/above the diagonal and
@@ -259,8 +218,8 @@ void stationary_tile(const T* g, index_t rows, index_t cols, const T* sq1, const
     const double s1 = sq1[i];
     for (index_t j = upper ? i : 0; j < cols; ++j) {
       const double gij = gi[j];
-      const double r2 = std::max(0.0, s1 + static_cast<double>(sq2[j]) - 2.0 * gij);
-      o[j] = static_cast<T>(amp * std::exp(-scale * r2) * (c0 + c1 * gij));
+      const double k = km::rbf(amp, scale, km::sq_dist(gij, s1, static_cast<double>(sq2[j])));
+      o[j] = static_cast<T>(km::stationary_ntk(k, c0, c1, gij));
     }
   }
 }

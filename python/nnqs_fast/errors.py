@@ -21,6 +21,8 @@ __all__ = [
     "BackendUnavailableError",
     "PrecisionLossError",
     "PrecisionLossWarning",
+    "SpecError",
+    "UnsupportedLossError",
     "ResourceLimitWarning",
     "CostLimitError",
     "InputFileError",
@@ -183,6 +185,23 @@ class PrecisionLossWarning(UserWarning):
         """Member ``member``'s real part ``part`` (1: Re ψ, 2: Im ψ) diverged at ``step``."""
         return cls(f"member {member} part {part}: the loss became non-finite at step {step} (learning rate "
                    f"{learning_rate:.6g}, maximal stable {eta_max:.6g}); its later losses are NaN")
+
+
+class SpecError(InvalidInputError):
+    """A sweep SPEC (TOML grid for ``nnqs-fast sweep``) is invalid.
+
+    Cause: an unknown key, a wrong type, an empty grid list or range, a train size outside the basis. Fix: the
+    message names the key; correct the SPEC file (see examples/sweep_fig3_4x4.toml and docs/scale.md).
+    """
+
+
+class UnsupportedLossError(NnqsError, ValueError):
+    """A loss was given to an engine that cannot train on it.
+
+    Cause: the CUDA gradient-descent step implements only the supervised loss of Eq. 13. Fix: use
+    ``backend="cpu"`` for the energy, fidelity and tomography losses (``train_loss_ensemble``), or
+    :func:`nnqs_fast.training.train_ensemble` for the supervised loss on the GPU.
+    """
 
 
 class ResourceLimitWarning(UserWarning):

@@ -215,19 +215,19 @@ def _make_cuda() -> types.ModuleType:
 
     # ---- Wick
     def _kern(spec, X1, X2, d):
-        fam, depth, W, b, amp, gamma, idim = spec
-        if fam < 0:
+        fam, depth, W, b, amp, gamma, idim = spec  # family codes: _core.KernelFamily (nnqs/kernel_math.hpp)
+        if fam == 0:
             return np.zeros((X1.shape[0], X2.shape[0]))
         dot = X1 @ X2.T
         n1, n2 = (X1 * X1).sum(1)[:, None], (X2 * X2).sum(1)[None, :]
         dist = ((X1[:, None, :] - X2[None, :, :]) ** 2).sum(-1)
-        if fam in (0, 1):
+        if fam in (2, 4):  # relu NNGP, relu NTK
             dd = idim if idim > 0 else d
             w2, b2 = W * W, b * b
             k, th = _relu(w2 * dot / dd + b2, w2 * n1 / dd + b2 + 0 * dot, w2 * n2 / dd + b2 + 0 * dot, int(depth),
                           W, b)
-            return k if fam == 0 else th
-        if fam == 2:
+            return k if fam == 2 else th
+        if fam == 1:
             return amp * np.exp(-gamma * dist)
         if fam == 3:
             return np.where(dist == 0.0, amp, 0.0)
@@ -236,7 +236,7 @@ def _make_cuda() -> types.ModuleType:
     def _check_spec(s):
         if len(s) != 7:
             raise ValueError("kernel spec must have 7 entries")
-        if s[0] > 3:
+        if not 0 <= s[0] <= 4:
             raise ValueError("bad family")
 
     def wick_ptrace_blocks(P):
@@ -249,15 +249,15 @@ def _make_cuda() -> types.ModuleType:
     def _rows(x, n, d):
         return np.array(_view(x, (n, d), np.float64))
 
-    def wick_ptrace_frob2(x, sq, d, P, Q, sp, sqs, k1, k2, partial_c, partial_p, stream):
+    def wick_ptrace_frob2(x, sq, d, P, Q, sp, sq_stride, k1, k2, partial_c, partial_p, stream):
         _check_spec(k1)
         _check_spec(k2)
-        nrows = (P - 1) * sp + (Q - 1) * sqs + 1
+        nrows = (P - 1) * sp + (Q - 1) * sq_stride + 1
         X = _rows(x, nrows, d)
         SC = np.zeros((P, P))
         SP = np.zeros((P, P))
         for q in range(Q):
-            Xq = X[np.arange(P) * sp + q * sqs]
+            Xq = X[np.arange(P) * sp + q * sq_stride]
             a, b = _kern(k1, Xq, Xq, d), _kern(k2, Xq, Xq, d)
             SC += a + b
             SP += a - b

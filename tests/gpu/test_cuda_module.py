@@ -55,9 +55,27 @@ def test_cuda_module_exposes_every_kernel() -> None:
 def test_kernel_spec_validation_raises_python_errors() -> None:
     mod = _cuda_module()
     with pytest.raises(ValueError):
-        mod.wick_diag(0, 0, 1, 0, (9, 1, 0.5, 0.1, 1.0, 1.0, 0.0), (-1, 1, 0, 0, 0, 0, 0), 0, 0)
+        mod.wick_diag(0, 0, 1, 0, (9, 1, 0.5, 0.1, 1.0, 1.0, 0.0), (0, 1, 0, 0, 0, 0, 0), 0, 0)
     with pytest.raises(ValueError):
-        mod.wick_diag(0, 0, 1, 0, (0, 1, 0.5), (-1, 1, 0, 0, 0, 0, 0), 0, 0)
+        mod.wick_diag(0, 0, 1, 0, (2, 1, 0.5), (0, 1, 0, 0, 0, 0, 0), 0, 0)
+    with pytest.raises(ValueError):  # relu depth < 1
+        mod.wick_diag(0, 0, 1, 0, (2, 0, 0.5, 0.1, 0.0, 0.0, 1.0), (0, 1, 0, 0, 0, 0, 0), 0, 0)
+
+
+def test_cuda_kernel_family_numbering_matches_core() -> None:
+    mod = _cuda_module()
+    from nnqs_fast import _core
+
+    for name in ("zero", "rbf", "relu", "delta", "relu_ntk"):
+        assert int(getattr(mod.KernelFamily, name)) == int(getattr(_core.KernelFamily, name)), name
+
+
+def test_impossible_wick_sizes_raise_memory_limit_error() -> None:
+    from nnqs_fast.errors import MemoryLimitError
+
+    mod = _cuda_module()
+    with pytest.raises(MemoryLimitError):
+        mod.wick_pp_blocks(1 << 20, 1 << 20)
 
 
 def test_launch_without_device_raises_cuda_error_with_message() -> None:

@@ -9,10 +9,16 @@ namespace nnqs {
 
 using index_t = std::int64_t;
 
-// Thrown by the core for invalid arguments; the Python bindings translate it to ValueError, and the Python
-// layer validates first so users see the package's named errors instead.
+// Thrown by the core for invalid arguments. The Python bindings raise it as nnqs_fast._core.CoreInvalidArgument,
+// a subclass of nnqs_fast.errors.InvalidInputError (the Python layer validates first, so users rarely see it).
 struct invalid_argument : std::invalid_argument {
   using std::invalid_argument::invalid_argument;
+};
+
+// Thrown when a size or index would exceed the 64-bit index range (a request that cannot fit in any memory).
+// Raised in Python as nnqs_fast._core.CoreSizeError, a subclass of nnqs_fast.errors.MemoryLimitError.
+struct size_error : std::length_error {
+  using std::length_error::length_error;
 };
 
 inline void require(bool ok, const std::string& what) {

@@ -14,30 +14,26 @@
 // Two primitives compute all of these without storing any D×D matrix:
 //   pair_sums:         Σ_{i∈T_A, j∈T_B} w_i w_j {C², P², P·P_swap}(t_i ⊕ t_j)          — O(|T_A|·|T_B|)
 //   partial_trace_sums: R_i = Σ_{j∈diag} w_j C(t_i ⊕ d_j);  returns Σ_i w_i R_i and Σ_i w_i R_i²  — O(|T|·|diag|)
-// (R_A(a,a') = Σ_b C((a,b),(a',b)) uses the B diagonal b = b'.) Structure for a CUDA port: one thread per
-// (i, j-tile), a block reduction of the per-thread partial sums; kernels are pure functions of (dot, n1, n2).
+// (R_A(a,a') = Σ_b C((a,b),(a',b)) uses the B diagonal b = b'.) The CUDA module (cuda/wick.cu) evaluates the same
+// kernel functions (nnqs/kernel_math.hpp) from the inputs directly, without pair tables.
 #pragma once
-#include <array>
 #include <cstdint>
 
 #include "nnqs/common.hpp"
+#include "nnqs/kernel_math.hpp"
 
 namespace nnqs {
 
-// Kernel families (evaluated from dot products and squared norms).
-enum class KernelFamily : int {
-  zero = 0,   // k = 0
-  rbf = 1,    // k = p0 * exp(-p1 * (n1 + n2 - 2 dot))                        (Cos-net Eq. 4, Gauss-net S27)
-  relu = 2,   // NNGP of the NTK-parameterised ReLU MLP: p0 = W_std, p1 = b_std, p2 = depth, p3 = input dim d
-  delta = 3,  // k = p0 * [n1 + n2 - 2 dot == 0]                              (σ_w → ∞: i.i.d. amplitudes)
-};
+// The kernels (families, parameters and formulas) live in nnqs/kernel_math.hpp. Wick tables carry products and
+// norms, so a kernel is evaluated with r2 = n1 + n2 - 2 dot.
+inline double kernel_eval(const KernelSpec& k, double dot, double n1, double n2) {
+  return km::kernel_value(k, dot, n1, n2, n1 + n2 - 2.0 * dot);
+}
 
-struct KernelSpec {
-  KernelFamily family = KernelFamily::zero;
-  std::array<double, 4> p{0.0, 0.0, 0.0, 0.0};
-};
-
-double kernel_eval(const KernelSpec& k, double dot, double n1, double n2);
+// A KernelSpec from Python's (family code, params[4]) convention (GPKernel.param_array()):
+//   rbf (amp, gamma), relu / relu_ntk (W_std, b_std, depth, input_dim), delta (amp,), zero ().
+// Throws invalid_argument for an unknown family or invalid parameters.
+KernelSpec kernel_spec_from_params(int family, const double* p);
 
 // Struct-of-arrays pair table: n rows of (dot, n1, n2, weight).
 struct PairTable {
@@ -55,6 +51,9 @@ struct PairSums {
 };
 
 // same = true means K2 == K1 (then P ≡ 0 and only frob_c2 is computed, with C = 2 K1).
+// Both primitives sum in a fixed order that depends only on the table sizes (rows are split into fixed chunks
+// whose partial sums are added serially), so results are bit-identical for any thread count or schedule.
+// Tables with a.n * b.n beyond int64 are refused with size_error.
 PairSums pair_sums(const KernelSpec& k1, const KernelSpec& k2, bool same, const PairTable& a, const PairTable& b,
                    index_t tile = 4096);
 

@@ -86,6 +86,10 @@ def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, 
         "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
     }
     json_path, npz_path = out / f"{name}.json", out / f"{name}.npz"
+    # both files atomically (a unique temporary file, then os.replace; removed if interrupted); the NPZ first, so
+    # an existing JSON means the result is complete (sweeps use it as the completion marker)
+    payload: dict[str, Any] = dict(arrays)
+    atomic_savez(npz_path, payload)
     fd, tmp = tempfile.mkstemp(prefix=f".{json_path.name}.", suffix=".tmp", dir=out)
     try:
         with os.fdopen(fd, "w") as fh:
@@ -95,8 +99,6 @@ def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    payload: dict[str, Any] = dict(arrays)
-    atomic_savez(npz_path, payload)
     return json_path, npz_path
 
 

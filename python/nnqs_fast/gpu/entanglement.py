@@ -35,18 +35,19 @@ __all__ = ["wick_purity", "wick_purity_partial_trace", "wick_sums"]
 
 
 def _spec(k: Any) -> tuple:
-    """A GPKernel -> the CUDA kernel spec ``(family, depth, W_std, b_std, amp, gamma, input_dim)``."""
+    """A GPKernel -> the CUDA kernel spec ``(family, depth, W_std, b_std, amp, gamma, input_dim)``; the family is
+    ``GPKernel.code``, the one numbering of ``nnqs/kernel_math.hpp`` (``_core.KernelFamily``/``_cuda.KernelFamily``)."""
     fam = getattr(k, "family", None)
     p = tuple(float(v) for v in getattr(k, "params", ()))
     if fam == "zero":
-        return (-1, 1, 0.0, 0.0, 0.0, 0.0, 0.0)
+        return (k.code, 1, 0.0, 0.0, 0.0, 0.0, 0.0)
     if fam == "rbf":
-        return (2, 1, 0.0, 0.0, p[0], p[1], 0.0)
+        return (k.code, 1, 0.0, 0.0, p[0], p[1], 0.0)
     if fam == "delta":
-        return (3, 1, 0.0, 0.0, p[0], 0.0, 0.0)
+        return (k.code, 1, 0.0, 0.0, p[0], 0.0, 0.0)
     if fam == "relu":
         W, b, depth, d = p[:4]
-        return (0, int(depth), W, b, 0.0, 0.0, d)
+        return (k.code, int(depth), W, b, 0.0, 0.0, d)
     raise InvalidInputError(f"no CUDA evaluation for kernel family {fam!r}")
 
 
