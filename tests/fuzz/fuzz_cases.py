@@ -593,8 +593,59 @@ def _cases() -> Builder:
     B.add("Target", "from-make", lambda: repr(nf.make_target("tfim", lx=2, ly=2)))
 
     _architecture_cases(B, xr)
+    _newer_api_cases(B, xr)
     _cli_cases(B)
     return B
+
+
+def _newer_api_cases(B: Builder, xr: np.ndarray) -> None:
+    """Functions added by the ground-state/scale work: hostile inputs for each (every result is finite-checked)."""
+    import nnqs_fast as nf
+
+    psi = _psi(3)
+    K = _K(8)
+    mats = array_pool(K) + [("neg", -K), ("asym", K + np.triu(K))]
+    for label, m in mats:
+        B.add("lambda_max", f"k={label}", lambda m=m: nf.lambda_max(m),
+              lambda v, m=m: None if abs(v - float(np.linalg.eigvalsh(np.asarray(m, float)).max()))
+              <= 1e-8 * max(1.0, abs(v)) else f"lambda_max {v} differs from eigvalsh")
+    for label, a in array_pool(psi) + [("len6", psi[:6])]:
+        B.add("hadamard_transform", f"psi={label}", lambda a=a: nf.hadamard_transform(a))
+        B.add("energy", f"psi={label}", lambda a=a: nf.energy(np.eye(8), a))
+    for label, h in array_pool(np.eye(8)) + [("asym", np.triu(np.ones((8, 8))))]:
+        B.add("energy", f"H={label}", lambda h=h: nf.energy(h, psi))
+    for label, a in array_pool(_rng(5).normal(size=(5, 3))):
+        for axis in (0, 1, 2, -1, 1.5, None):
+            B.add("mean_sem", f"a={label},axis={axis!r}", lambda a=a, axis=axis: nf.mean_sem(a, axis))
+    for label, c in mats + [("psd", K)]:
+        for n in (2, 0, -1, 10**9, 1.5):
+            B.add("sample_gp_states", f"cov={label},n={n!r}", lambda c=c, n=n: nf.sample_gp_states(c, n, 0))
+    for label, x in array_pool(xr):
+        for get in ("nngp", "ntk", "bogus", ("nngp", "nngp")):
+            B.add("kernel_diagonal", f"x={label},get={get!r}",
+                  lambda x=x, get=get: nf.kernel_diagonal(nf.relu_kernel_fn(), x, get), nonneg)
+    B.add("kernel_diagonal", "not-callable", lambda: nf.kernel_diagonal(3, xr))
+    for block in (0, -1, 10**9, 1.5):
+        B.add("kernel_diagonal", f"block={block!r}", lambda block=block: nf.kernel_diagonal(nf.relu_kernel_fn(), xr,
+                                                                                             block=block), nonneg)
+    for f in (nf.energy_learning_rate, nf.flow_learning_rate):
+        for label, k in mats[:8]:
+            B.add(f.__name__, f"kernel={label}", lambda f=f, k=k: f(k, np.eye(8), 1.0), in_range(0, math.inf))
+        for mn in (0.0, -1.0, math.nan, math.inf, 1e300):
+            B.add(f.__name__, f"mean_norm2={mn!r}", lambda f=f, mn=mn: f(K, np.eye(8), mn), in_range(0, math.inf))
+    ens_loss = nf.dynamics.losses.EnergyLoss(np.diag(np.arange(8.0))) if hasattr(nf, "dynamics") else None
+    for label, k in [("good", K), ("neg", -K), ("empty", np.zeros((0, 0)))]:
+        B.add("loss_flow", f"kernel={label}", lambda k=k: nf.loss_flow(k, ens_loss, psi, learning_rate=0.01, n_steps=5))
+    for lr in (0.0, -1.0, math.nan, 1e300):
+        B.add("loss_flow", f"learning_rate={lr!r}",
+              lambda lr=lr: nf.loss_flow(K, ens_loss, psi, learning_rate=lr, n_steps=5))
+    B.add("loss_flow", "loss=None", lambda: nf.loss_flow(K, None, psi, learning_rate=0.01, n_steps=5))
+    x3 = _x(8, 3)
+    for kw in ({"width": 0}, {"n_members": 0}, {"n_steps": -1}, {"learning_rate": math.nan}, {"width": 10**9}):
+        B.add("train_loss_ensemble", repr(kw), lambda kw=kw: nf.train_loss_ensemble(x3, ens_loss, **kw))
+    B.add("train_loss_ensemble", "loss=None", lambda: nf.train_loss_ensemble(x3, None, width=8, n_members=1,
+                                                                            n_steps=1))
+    B.add("drive", "engine=None", lambda: nf.drive(None, np.arange(3), 2))
 
 
 def _architecture_cases(B: Builder, xr: np.ndarray) -> None:

@@ -214,7 +214,9 @@ def _apply(op: Any, p: np.ndarray) -> np.ndarray:
 
 def energy(H: Any, psi: Any) -> np.ndarray | float:
     """``⟨ψ|H|ψ⟩ / ⟨ψ|ψ⟩`` over the last axis (exact, on the full basis)."""
-    return EnergyLoss(H).value(psi)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported as a named warning below
+        out = EnergyLoss(H).value(psi)
+    return check_finite_output(out, "energy (the state's amplitudes overflow float64?)")
 
 
 def spectral_range(H: Any) -> tuple[float, float]:
@@ -296,7 +298,9 @@ def hadamard_transform(psi: Any) -> np.ndarray:
     ``(−1)^{popcount(s & x)}/√D`` is real, symmetric and its own inverse, so the result does not depend on the
     site order of the basis codes. Computed as ``H_{2^a} ⊗ H_{2^b}`` with ``a + b = L``: two small batched GEMMs
     (``O(D^{3/2})`` per state, BLAS-fast) on the real and imaginary parts."""
-    p = np.asarray(psi)
+    p = as_array(psi, "psi", ndim=None)
+    if p.ndim < 1:
+        raise ShapeMismatchError("psi must hold the 2^L amplitudes on its last axis")
     D = p.shape[-1]
     L = int(D).bit_length() - 1
     if D < 1 or (1 << L) != D:

@@ -43,7 +43,7 @@ class GPKernel:
         if self.family not in FAMILIES:
             raise InvalidInputError(f"kernel family must be one of {tuple(FAMILIES)}, got {self.family!r}")
         want = _N_PARAMS[self.family]
-        if len(self.params) != want:
+        if self.params and len(self.params) != want:  # () names the family only (e.g. for its .code)
             raise InvalidInputError(f"a {self.family!r} kernel takes {want} parameters, got {self.params!r}; build it "
                                     "with the family's constructor (rbf_kernel, relu_nngp_kernel, ...)")
         for v in self.params:
