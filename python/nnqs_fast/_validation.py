@@ -116,9 +116,10 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int 
         raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if value < minimum:
         raise InvalidInputError(f"{name} must be >= {minimum}, got {value}")
-    if maximum is not None and value > maximum:
-        raise InvalidInputError(f"{name} must be <= {maximum}, got {_short_int(value)}")
-    return int(value)
+    v = int(value)
+    if maximum is not None and v > maximum:
+        raise InvalidInputError(f"{name} must be <= {maximum}, got {_short_int(v)}")
+    return v
 
 
 def _short_int(v: Any) -> str:
@@ -324,7 +325,7 @@ def check_network_params(params: Any, name: str = "params", *, allow_complex: bo
         arrays = val if isinstance(val, tuple) else (val,)
         for i, a in enumerate(arrays):
             if not isinstance(a, np.ndarray):
-                if isinstance(a, numbers.Real) and not isinstance(a, (bool, np.bool_)) and not np.isfinite(a):
+                if isinstance(a, numbers.Real) and not isinstance(a, (bool, np.bool_)) and not math.isfinite(float(a)):
                     raise NonFiniteError(f"{name}.{f} is {a}; parameters must be finite")
                 continue
             where = f"{name}.{f}" + (f"[{i}]" if isinstance(val, tuple) else "")

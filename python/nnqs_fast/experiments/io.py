@@ -182,7 +182,7 @@ def load_npz_array(path: str | os.PathLike, key: str, *, also: tuple[str, ...] =
         raise
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
         raise InputFileError(f"cannot read {p} (truncated or corrupt?): {type(exc).__name__}: {exc}") from None
-    return tuple(out)  # type: ignore[return-value]
+    return tuple(out)  # type: ignore[arg-type]
 
 
 def load_results(out_dir: str | os.PathLike, name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
