@@ -846,8 +846,15 @@ def _cli_cases(B: Builder) -> None:
         for label, mk in out_variants()[1:]:
             B.add("cli/reproduce", f"{sub} out={label}",
                   lambda sub=sub, mk=mk: _cli(["reproduce", sub, "--quiet", "--out", mk()]), timeout=60)
-    for cmd in ("info", "targets", "kernel", "predict", "train", "entropy", "reproduce"):
+    from nnqs_fast import cli as _cli_mod
+
+    for cmd in _cli_mod.COMMANDS:
         B.add("cli/help", cmd, lambda cmd=cmd: _cli([cmd, "--help"]))
+        B.add("cli/bad-option", cmd, lambda cmd=cmd: _cli([cmd, "--no-such-option", "1"]))
+        if cmd not in small and cmd not in ("info", "reproduce"):
+            for label, mk in out_variants()[1:]:
+                B.add(f"cli/{cmd}", f"out={label}", lambda cmd=cmd, mk=mk: _cli([cmd, "--quiet", "--out", mk()]),
+                      timeout=60)
 
 
 @cache

@@ -48,7 +48,7 @@ class GPKernel:
                                     "with the family's constructor (rbf_kernel, relu_nngp_kernel, ...)")
         for v in self.params:
             check_scale(v, f"{self.family} kernel parameter", nonnegative=False)
-        if self.family == "relu":
+        if self.family == "relu" and self.params:
             depth = self.params[2]  # the C++ core reads it as an int: 2**31 used to wrap (purity 0.93)
             if depth != int(depth) or not 1 <= depth <= MAX_INT32:
                 raise InvalidInputError(f"relu kernel depth must be an integer in [1, {MAX_INT32}], got {depth!r}")
