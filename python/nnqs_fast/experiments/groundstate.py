@@ -225,7 +225,9 @@ def plot_groundstate(config: dict, arrays: dict, path: str | Path) -> list[Path]
     ax.legend(fontsize=8, frameon=False)
     path = Path(path)
     out = [path.with_suffix(".png"), path.with_suffix(".pdf")]
+    from .io import atomic_savefig
+
     for p in out:
-        fig.savefig(p, dpi=300)
+        atomic_savefig(fig, p, dpi=300)
     plt.close(fig)
     return out

@@ -441,6 +441,8 @@ def plot_sweep(points: Sequence[Mapping[str, Any]], results: Mapping[str, Mappin
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .io import atomic_savefig
+
     groups: dict[tuple, dict] = {}
     for p in points:
         r = results[point_key(p)]
@@ -464,7 +466,7 @@ def plot_sweep(points: Sequence[Mapping[str, Any]], results: Mapping[str, Mappin
     axes[0][0].set_ylabel(r"test $L_{\Psi_l}$ at the final step")
     fig.tight_layout()
     paths.append(out_dir / "losses_vs_fraction.png")
-    fig.savefig(paths[-1], dpi=130)
+    atomic_savefig(fig, paths[-1], dpi=130)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(4.6, 3.6))
     for i, (gk, g) in enumerate(sorted(groups.items())):
@@ -483,7 +485,7 @@ def plot_sweep(points: Sequence[Mapping[str, Any]], results: Mapping[str, Mappin
         ax.legend(fontsize=7)
     fig.tight_layout()
     paths.append(out_dir / "widths_vs_qsntk.png")
-    fig.savefig(paths[-1], dpi=130)
+    atomic_savefig(fig, paths[-1], dpi=130)
     plt.close(fig)
     return paths
 
