@@ -156,7 +156,7 @@ def classify_call(fn: Callable[[], Any], check: Check | None) -> tuple[str, str]
             return "generic-exception", f"{type(exc).__name__}: {str(exc)[:300]}"
     named = [w for w in caught if issubclass(w.category, named_w)]
     foreign = [w for w in caught if not issubclass(w.category, named_w)
-               and not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))]
+               and not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning))]
     try:
         problem = check(result) if check is not None else None
     except Exception as exc:
