@@ -646,6 +646,24 @@ def _newer_api_cases(B: Builder, xr: np.ndarray) -> None:
     B.add("train_loss_ensemble", "loss=None", lambda: nf.train_loss_ensemble(x3, None, width=8, n_members=1,
                                                                             n_steps=1))
     B.add("drive", "engine=None", lambda: nf.drive(None, np.arange(3), 2))
+    if hasattr(nf, "target_from_operator"):
+        H = np.diag(np.arange(4.0)) + 0.1 * (np.ones((4, 4)) - np.eye(4))
+        inp = np.array([[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, 1.0]])
+
+        def norm_ok(t: Any) -> str | None:
+            return None if abs(np.linalg.norm(t.psi) - 1) < 1e-8 else "target not normalised"
+
+        for label, h in array_pool(H) + [("asym", np.triu(H))]:
+            B.add("target_from_operator", f"H={label}", lambda h=h: nf.target_from_operator(h, inputs=inp), norm_ok)
+        for label, x in array_pool(inp):
+            B.add("target_from_operator", f"inputs={label}", lambda x=x: nf.target_from_operator(H, inputs=x), norm_ok)
+        for tau in (None, 2.1, -1.0, math.nan, math.inf, 1e9, 1e300):
+            B.add("target_from_operator", f"quench,tau={tau!r}",
+                  lambda tau=tau: nf.target_from_operator(H, kind="quench", inputs=inp, H0=np.diag(np.arange(4.0)),
+                                                          tau=tau), norm_ok)
+        for kind in ("bogus", None, "GROUND"):
+            B.add("target_from_operator", f"kind={kind!r}",
+                  lambda kind=kind: nf.target_from_operator(H, kind=kind, inputs=inp), norm_ok)
 
 
 def _architecture_cases(B: Builder, xr: np.ndarray) -> None:
