@@ -60,9 +60,41 @@ class BackendStatus:
 
 def _import_optional(name: str) -> tuple[Any, str]:
     try:
-        return importlib.import_module(name), ""
+        mod = importlib.import_module(name)
     except Exception as exc:  # ImportError, or a CUDA library failing to load
         return None, f"{type(exc).__name__}: {exc}"
+    if name == "nnqs_fast._core":
+        _clamp_core_threads(mod)
+    return mod, ""
+
+
+def max_useful_threads() -> int:
+    """Upper bound on OpenMP threads: 4x the cores this process may use (at least 4, at most 1024)."""
+    import os
+
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        n = os.cpu_count() or 1
+    return int(min(1024, max(4, 4 * n)))
+
+
+@functools.cache
+def _clamp_core_threads(mod: Any) -> None:
+    """OMP_NUM_THREADS far above the cores (100000 crashed the process) is reduced once, when the core loads."""
+    try:
+        n = int(mod.max_threads())
+    except Exception:
+        return
+    cap = max_useful_threads()
+    if n > cap:
+        import warnings
+
+        from .errors import ResourceLimitWarning
+
+        mod.set_num_threads(cap)
+        warnings.warn(f"OMP_NUM_THREADS asks for {n} threads, more than the {cap} usable here; the C++ core uses "
+                      f"{cap}", ResourceLimitWarning, stacklevel=2)
 
 
 @functools.cache

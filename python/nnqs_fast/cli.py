@@ -40,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "out", None) is not None:  # fail before any work, not after it (fig2: 46 s lost)
+            from .experiments.io import check_output_dir
+
+            check_output_dir(args.out)
         return int(args.func(args) or 0)
     except NnqsError as exc:
         print(f"nnqs-fast {args.command}: error: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -23,6 +23,10 @@ __all__ = [
     "PrecisionLossWarning",
     "SpecError",
     "UnsupportedLossError",
+    "ResourceLimitWarning",
+    "CostLimitError",
+    "InputFileError",
+    "OutputPathError",
     "AmbiguousJacobianLayoutError", "NotHolomorphicError", "ZeroAmplitudeError", "BasisMismatchError",
     "OptionalDependencyError",
 ]
@@ -241,4 +245,36 @@ class OptionalDependencyError(NnqsError, ImportError):
 
     Cause: a module of ``nnqs_fast.interop`` / ``nnqs_fast.netket`` was imported without its library. Fix: install
     the extra the message names, e.g. ``pip install "nnqs_fast[netket]"`` or ``"nnqs_fast[torch]"``.
+    """
+
+
+class ResourceLimitWarning(UserWarning):
+    """A requested resource was reduced to a usable value; the result is unaffected.
+
+    Cause: e.g. an OpenMP thread count (``step.threads``, ``OMP_NUM_THREADS``) far above the machine's cores.
+    Fix: ask for at most the number of cores.
+    """
+
+
+class CostLimitError(NnqsError, ValueError):
+    """The requested computation would run for hours; the message gives the estimate and the limit.
+
+    Cause: a size, depth or time parameter far beyond the usual (``depth=10**9``, ``tau=1e9``).
+    Fix: reduce the problem size, or raise the limit with the NNQS_FAST_MAX_FLOPS environment variable.
+    """
+
+
+class InputFileError(InvalidInputError):
+    """An input file cannot be used; the message names the file and what was expected.
+
+    Cause: the file is missing, empty, truncated or corrupt, or lacks the array (or holds the wrong shape).
+    Fix: give the ``.npz`` an nnqs-fast command wrote (``--key`` selects the array).
+    """
+
+
+class OutputPathError(InvalidInputError):
+    """An output location (``--out``) cannot be used; checked before any work starts.
+
+    Cause: the path is an existing file, lies under a file, or is not writable.
+    Fix: choose a writable directory (it is created if missing).
     """

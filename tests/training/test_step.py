@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nnqs_fast.errors import PrecisionLossWarning
 from nnqs_fast.kernels.spectrum import max_learning_rate
 from nnqs_fast.networks.relu import apply_relu, init_relu
 from nnqs_fast.training import CPUReLUStep, GDStep, NumpyReLUStep, make_step
@@ -107,7 +108,8 @@ def test_early_stop_and_divergence_status():
     rec = s.run(5000, [0, 10, 5000], early_stop_rtol=1e-3)
     assert rec.status == 1 and 10 < rec.steps_done < 5000
     assert rec.train_loss[2] == pytest.approx(s.train_loss())
-    bad = CPUReLUStep(init_relu(8, 12, 256), x, y, 5 * eta).run(2000, [0, 2000])
+    with pytest.warns(PrecisionLossWarning, match="diverged"):  # never silent (issue 11)
+        bad = CPUReLUStep(init_relu(8, 12, 256), x, y, 5 * eta).run(2000, [0, 2000])
     assert bad.status == 2 and not np.isfinite(bad.train_loss[1])
 
 

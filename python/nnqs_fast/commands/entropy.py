@@ -102,21 +102,17 @@ def run(args: argparse.Namespace) -> int:
         sample_ensemble_entropies,
         wick_purity,
     )
+    from ..errors import InputFileError
     from ..experiments.conventions import conventions
-    from ..experiments.io import save_results
+    from ..experiments.io import load_npz_array, save_results
 
     backend = resolve_backend(args.backend)
     kinds = [parse_entropy_kind(k) for k in args.kinds]
     if args.state is not None:
-        try:
-            with np.load(args.state) as data:
-                if args.key not in data.files:
-                    raise InvalidInputError(f"{args.state} has no array {args.key!r} (has {data.files})")
-                psi = np.asarray(data[args.key])
-                codes = np.asarray(data["basis"]) if "basis" in data.files else None
-                inputs = np.asarray(data["inputs"]) if "inputs" in data.files else None
-        except (OSError, ValueError) as exc:
-            raise InvalidInputError(f"cannot read {args.state}: {exc}") from exc
+        psi, codes, inputs = load_npz_array(args.state, args.key, also=("basis", "inputs"))
+        if psi.ndim != 1 or psi.dtype.kind not in "fciu" or psi.size == 0:
+            raise InputFileError(f"{args.state}: array {args.key!r} must be a non-empty 1-d numeric state vector, "
+                                 f"got shape {psi.shape} and dtype {psi.dtype}")
         D = psi.shape[-1]
         fermions = False
         if codes is not None and inputs is not None and inputs.ndim == 2:

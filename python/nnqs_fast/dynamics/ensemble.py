@@ -28,7 +28,7 @@ import numpy as np
 
 from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
 from .._linalg import symmetrize_upper, syrk_accumulate
-from .._validation import as_array, check_chunk_size, check_finite_scalar
+from .._validation import as_array, check_chunk_size, check_finite_scalar, check_psd
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..kernels.spectrum import eta_max_from_lambda
 from ._spectral import SpectralFlow, apply
@@ -98,6 +98,9 @@ class EnsemblePredictor(FollowsInputs):
         self.y = y
         self.learning_rate = learning_rate
         self.discrete = discrete
+        for m in nngp.mats:  # a covariance: an indefinite NNGP gave negative variances and a negative L_gamma
+            if isinstance(m, np.ndarray) and not np.iscomplexobj(m):
+                check_psd(m, "nngp_train_train")
         c = 2.0 * learning_rate / self.n
         shared = nngp.kind == "single" and ntk.kind == "single"
         if shared:

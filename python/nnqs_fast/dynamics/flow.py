@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._random import rng
-from .._validation import as_array, check_finite_scalar, check_positive_int
+from .._validation import as_array, check_finite_output, check_finite_scalar, check_nbytes, check_positive_int
 from ..errors import InvalidInputError, KernelNotPositiveDefiniteError, NonFiniteError, ShapeMismatchError
 from .losses import EnergyLoss, FunctionSpaceLoss, fidelity, hadamard_transform, hot_value_and_grad
 
@@ -151,13 +151,22 @@ def mean_sem(a: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard error ``std(ddof=1)/√K`` over ``axis`` (s.e. 0 for one member), ignoring NaN."""
     import warnings
 
-    a = np.asarray(a, dtype=np.float64)
+    a = as_array(a, "a", ndim=None, dtype=np.float64, allow_complex=False, finite=False)
+    if a.ndim == 0:
+        raise ShapeMismatchError("mean_sem needs an array with the members on an axis, got a scalar")
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) or not -a.ndim <= axis < a.ndim:
+        raise InvalidInputError(f"axis must be an integer in [{-a.ndim}, {a.ndim - 1}], got {axis!r}")
+    if np.any(np.isinf(a)):
+        raise NonFiniteError("mean_sem: the values hold inf (NaN marks a member not reached and is skipped)")
     k = np.sum(np.isfinite(a), axis=axis)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (not reached) stay NaN
         mean = np.nanmean(a, axis=axis)
         sd = np.nanstd(a, axis=axis, ddof=1) if a.shape[axis] > 1 else np.zeros_like(mean)
         sem = np.where(k > 1, sd / np.sqrt(np.maximum(k, 1)), np.where(k == 1, 0.0, np.nan))
+    if np.any(np.isinf(mean)) or np.any(np.isinf(sem)):
+        check_finite_output(np.where(np.isnan(sem), 0.0, sem) + np.where(np.isnan(mean), 0.0, mean),
+                            "mean_sem (the values overflow float64 when squared)")
     return mean, sem
 
 
@@ -215,6 +224,8 @@ def loss_flow(kernel: Any, loss: FunctionSpaceLoss, psi0: Any, *, learning_rate:
     rtol, atol: tolerances of the continuous-time integrator.
     callback: called with the number of discrete steps done after each block (progress bars).
     """
+    if not isinstance(loss, FunctionSpaceLoss):
+        raise InvalidInputError(f"loss must be a FunctionSpaceLoss (e.g. EnergyLoss(H)), got {type(loss).__name__}")
     fk = as_flow_kernel(kernel, dtype, dim=getattr(loss, "dim", None), structure=structure)
     D = fk.dim
     if getattr(loss, "dim", D) != D:
@@ -312,6 +323,9 @@ def sample_gp_states(cov: Any, n_states: int, seed: int, *, joint: bool = False,
     clipped if that fails). Returns ``(n_states, D)`` complex128 from one standard-normal draw of ``rng(seed)``.
     """
     n_states = check_positive_int(n_states, "n_states")
+    D_est = int(np.shape(cov[0] if isinstance(cov, (tuple, list)) and cov else cov)[0]) if np.ndim(
+        cov[0] if isinstance(cov, (tuple, list)) and cov else cov) else 1
+    check_nbytes((4 * n_states, max(D_est, 1)), 8, f"{n_states} sampled states of dimension {D_est}")
     g = rng(seed)
     if isinstance(cov, (tuple, list)):
         if len(cov) != 2 or joint:
@@ -332,6 +346,8 @@ def sample_gp_states(cov: Any, n_states: int, seed: int, *, joint: bool = False,
 
 
 def _psd_factor(m: np.ndarray, jitter: float) -> np.ndarray:
+    if m.size == 0:
+        raise ShapeMismatchError("the NNGP covariance is empty")
     if m.shape[0] != m.shape[1] or not np.allclose(m, m.T, rtol=1e-8, atol=1e-12 * np.abs(m).max()):
         raise InvalidInputError(f"the NNGP covariance must be a symmetric square matrix, got shape {m.shape}")
     scale = float(np.mean(np.diag(m))) or 1.0
@@ -354,6 +370,10 @@ def flow_learning_rate(kernel: Any, loss: FunctionSpaceLoss, mean_norm2: float) 
     ``η < η_max``. ``mean_norm2`` is the expected ``⟨ψ|ψ⟩`` of the initial states (the trace of their
     covariance; the energy flow keeps it to leading order).
     """
+    if not isinstance(loss, FunctionSpaceLoss):
+        raise InvalidInputError(f"loss must be a FunctionSpaceLoss (e.g. EnergyLoss(H)), got {type(loss).__name__}")
+    if not isinstance(kernel, FlowKernel) and np.size(kernel) == 0:
+        raise ShapeMismatchError("the kernel is empty")
     fk = kernel if isinstance(kernel, FlowKernel) else as_flow_kernel(kernel, dim=getattr(loss, "dim", None))
     n2 = check_finite_scalar(mean_norm2, "mean_norm2", positive=True)
     lam, c = fk.lambda_max, float(loss.curvature())

@@ -25,11 +25,19 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .._random import rng
-from .._validation import as_array, check_positive_int
+from .._validation import as_array, check_finite_output, check_index_array, check_positive_int
 from ..errors import InvalidInputError, NonFiniteError, ShapeMismatchError
 
 __all__ = ["mse_loss", "fidelity", "assemble_state", "FunctionSpaceLoss", "MSELoss", "EnergyLoss",
            "InfidelityLoss", "TomographyLoss", "as_operator", "energy", "spectral_range", "hadamard_transform"]
+
+
+def _state(x: Any, name: str) -> np.ndarray:
+    """A state: amplitudes on the last axis (a 0-d scalar is not a state: fidelity(1.0, 1.0) raised IndexError)."""
+    a = as_array(x, name, ndim=None)
+    if a.ndim < 1 or a.shape[-1] == 0:
+        raise ShapeMismatchError(f"{name} must hold basis amplitudes on its last axis, got shape {a.shape}")
+    return a
 
 
 def mse_loss(psi: Any, psi_target: Any) -> np.ndarray | float:
@@ -38,11 +46,13 @@ def mse_loss(psi: Any, psi_target: Any) -> np.ndarray | float:
     ``psi`` may carry leading axes (e.g. time, ensemble member); the result has those axes. Averaging the
     result over ensemble members gives Eq. 17.
     """
-    p = as_array(psi, "psi")
-    t = as_array(psi_target, "psi_target")
+    p = _state(psi, "psi")
+    t = _state(psi_target, "psi_target")
     if p.shape[-1] != t.shape[-1]:
         raise ShapeMismatchError(f"psi has {p.shape[-1]} points but psi_target has {t.shape[-1]}")
-    out = np.mean(np.abs(p - t) ** 2, axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.mean(np.abs(p - t) ** 2, axis=-1)
+    check_finite_output(out, "mse_loss (the difference of the states overflows float64)")
     return float(out) if out.ndim == 0 else out
 
 
@@ -51,8 +61,11 @@ def fidelity(psi: Any, psi_target: Any) -> np.ndarray | float:
 
     Raises :class:`~nnqs_fast.errors.InvalidInputError` for a zero state instead of returning NaN.
     """
-    p = as_array(psi, "psi").astype(np.complex128)
-    t = as_array(psi_target, "psi_target").astype(np.complex128)
+    p = _state(psi, "psi").astype(np.complex128)
+    t = _state(psi_target, "psi_target").astype(np.complex128)
+    # scale each state by its largest amplitude: the ratio is scale-free, and |psi|^2 no longer overflows
+    p = p / np.maximum(np.max(np.abs(p), axis=-1, keepdims=True), np.finfo(float).tiny)
+    t = t / np.maximum(np.max(np.abs(t), axis=-1, keepdims=True), np.finfo(float).tiny)
     if p.shape[-1] != t.shape[-1]:
         raise ShapeMismatchError(f"psi has {p.shape[-1]} basis amplitudes but psi_target has {t.shape[-1]}")
     overlap = np.sum(np.conj(t) * p, axis=-1)
@@ -60,7 +73,7 @@ def fidelity(psi: Any, psi_target: Any) -> np.ndarray | float:
     nt = np.sum(np.abs(t) ** 2, axis=-1)
     if np.any(npsi == 0) or np.any(nt == 0):
         raise InvalidInputError("fidelity of a zero state is undefined (a state has norm 0)")
-    out = np.abs(overlap) ** 2 / (npsi * nt)
+    out = np.minimum(np.abs(overlap) ** 2 / (npsi * nt), 1.0)  # Cauchy-Schwarz; clip round-off above 1
     return float(out) if np.ndim(out) == 0 else out
 
 
@@ -70,14 +83,16 @@ def assemble_state(train_idx: Any, test_idx: Any, train_values: Any, test_values
 
     ``train_idx``/``test_idx`` index the basis; together they must cover ``0 .. dim−1`` exactly once.
     """
-    tr = np.asarray(train_idx, dtype=np.int64).ravel()
-    te = np.asarray(test_idx, dtype=np.int64).ravel()
-    dim = tr.size + te.size if dim is None else int(dim)
+    tr = check_index_array(train_idx, "train_idx").ravel()
+    te = check_index_array(test_idx, "test_idx").ravel()
+    dim = tr.size + te.size if dim is None else check_positive_int(dim, "dim")
     idx = np.concatenate([tr, te])
     if idx.size != dim or np.any(idx < 0) or np.any(idx >= dim) or np.unique(idx).size != dim:
         raise InvalidInputError(f"train_idx and test_idx must partition range({dim}) (each basis state once)")
-    a = np.asarray(train_values)
-    b = np.asarray(test_values)
+    a = as_array(train_values, "train_values", ndim=None)
+    b = as_array(test_values, "test_values", ndim=None)
+    if a.ndim < 1 or b.ndim < 1:
+        raise ShapeMismatchError("train_values and test_values must have the basis points on their last axis")
     if a.shape[-1] != tr.size or b.shape[-1] != te.size or a.shape[:-1] != b.shape[:-1]:
         raise ShapeMismatchError(f"values have shapes {a.shape} and {b.shape} for {tr.size} train and {te.size} "
                                  "test points")
@@ -199,7 +214,9 @@ def _apply(op: Any, p: np.ndarray) -> np.ndarray:
 
 def energy(H: Any, psi: Any) -> np.ndarray | float:
     """``⟨ψ|H|ψ⟩ / ⟨ψ|ψ⟩`` over the last axis (exact, on the full basis)."""
-    return EnergyLoss(H).value(psi)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported as a named warning below
+        out = EnergyLoss(H).value(psi)
+    return check_finite_output(out, "energy (the state's amplitudes overflow float64?)")
 
 
 def spectral_range(H: Any) -> tuple[float, float]:
@@ -281,7 +298,9 @@ def hadamard_transform(psi: Any) -> np.ndarray:
     ``(−1)^{popcount(s & x)}/√D`` is real, symmetric and its own inverse, so the result does not depend on the
     site order of the basis codes. Computed as ``H_{2^a} ⊗ H_{2^b}`` with ``a + b = L``: two small batched GEMMs
     (``O(D^{3/2})`` per state, BLAS-fast) on the real and imaginary parts."""
-    p = np.asarray(psi)
+    p = as_array(psi, "psi", ndim=None)
+    if p.ndim < 1:
+        raise ShapeMismatchError("psi must hold the 2^L amplitudes on its last axis")
     D = p.shape[-1]
     L = int(D).bit_length() - 1
     if D < 1 or (1 << L) != D:

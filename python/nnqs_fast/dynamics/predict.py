@@ -250,8 +250,7 @@ class GradientDescentPredictor(FollowsInputs):
         times, scalar = _check_times(t, self.discrete)
         f0 = as_initial(fx_train_0, self.n, "fx_train_0")
         e0 = f0 - self.y
-        if times is not None:
-            self._check_lr()
+        self._check_lr()  # t=None (the tau -> inf limit) needs a stable rate too: above eta_max there is no limit
         train = np.zeros((1 if times is None else times.size, self.n), np.complex128)
         Ws = []
         for ch in self._channels:

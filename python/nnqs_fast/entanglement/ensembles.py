@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ import numpy as np
 
 from .._progress import progress
 from .._random import member_seeds, rng
-from .._validation import check_finite_scalar, check_positive_int
+from .._validation import MAX_INT32, check_nbytes, check_positive_int, check_scale
 from ..errors import InvalidInputError, NonFiniteError
 from ..networks.dense import B_STD, W_STD
 from .entropy import _matrix_view, _spectrum_of_matrix, entropy_from_spectrum, normalize_subsystem
@@ -53,20 +54,31 @@ def parse_entropy_kind(kind: Any) -> tuple[str, str, float | None]:
     """``"vn"``, ``"renyi2"``, ``"renyi_inf"``, ``"tsallis2"``, ``("renyi", 3)`` -> (name, kind, order)."""
     if isinstance(kind, (tuple, list)) and len(kind) == 2:
         k, order = str(kind[0]).lower(), kind[1]
+        if isinstance(order, numbers.Real) and not isinstance(order, bool) and math.isnan(float(order)):
+            raise InvalidInputError(f"entropy order must be > 0, got {order!r}")
     elif isinstance(kind, str):
-        s = kind.lower().replace("-", "").replace("_", "")
-        if s in ("vn", "vonneumann", "s1"):
+        if kind.lower().replace("-", "").replace("_", "") in ("vn", "vonneumann", "s1"):
             return "vn", "vn", None
+        s = kind.lower()
         for pre in ("renyi", "tsallis"):
             if s.startswith(pre):
                 k, rest = pre, s[len(pre):]
                 break
         else:
             raise InvalidInputError(f"unknown entropy kind {kind!r}; use 'vn', 'renyiN', 'renyi_inf' or 'tsallisQ'")
-        try:
-            order = math.inf if rest in ("inf", "infinity") else float(rest)
-        except ValueError as exc:
-            raise InvalidInputError(f"cannot read the order of entropy kind {kind!r}") from exc
+        if "-" in rest:  # 'renyi-2': a separator or a minus sign? Refuse rather than guess.
+            raise InvalidInputError(f"entropy kind {kind!r} is ambiguous ('-' could be a minus sign); write "
+                                    f"'{pre}{rest.replace('-', '')}' or '{pre}_{rest.replace('-', '')}'")
+        rest = rest[1:] if rest.startswith("_") else rest
+        if rest in ("inf", "infinity"):
+            order = math.inf
+        elif re.fullmatch(r"[0-9]*\.?[0-9]+(e[+]?[0-9]+)?", rest):
+            order = float(rest)
+            if not math.isfinite(order):
+                raise InvalidInputError(f"the order of entropy kind {kind!r} overflows; use '{pre}_inf'")
+        else:
+            raise InvalidInputError(f"cannot read the order of entropy kind {kind!r}; use e.g. '{pre}2', "
+                                    f"'{pre}_0.5' or '{pre}_inf'")
     else:
         raise InvalidInputError(f"unknown entropy kind {kind!r}")
     if k not in ("renyi", "tsallis"):
@@ -188,8 +200,14 @@ class _Context:
             raise InvalidInputError(f"n_sites={self.L}: the full basis 2**L is too large to sample states on")
         self.width = check_positive_int(width, "width")
         for k in ("sigma_a", "sigma_w", "W_std", "b_std"):
-            params[k] = check_finite_scalar(params[k], k, nonnegative=True)
-        params["depth"] = check_positive_int(params["depth"], "depth")
+            params[k] = check_scale(params[k], k, nonnegative=True)
+        params["depth"] = check_positive_int(params["depth"], "depth", maximum=MAX_INT32)
+        # before any allocation: two states of 2**L amplitudes, the networks' parameters and, for networks
+        # evaluated on the full basis, its (2**L, L) inputs (relu at n_sites=26: a 13 GiB table)
+        check_nbytes((4, 1 << self.L), 8, f"the {self.L}-site states")
+        check_nbytes((self.width, self.L + 3, params["depth"]), 8, f"the width-{self.width} networks")
+        if not (isinstance(network, str) and network in ("cosnet", "gaussnet")):
+            check_nbytes((1 << self.L, self.L), 8, f"the inputs of the full {self.L}-site basis")
         self.network, self.params, self.chunk = network, params, chunk_size
         kA = self.L // 2
         self.XA = spin_basis_inputs(kA) if kA else np.zeros((1, 0))
@@ -234,6 +252,7 @@ def sample_ensemble_entropies(network: Any = "cosnet", *, n_sites: int, n_member
         raise InvalidInputError("cuts is empty; give at least one subsystem")
     parsed = [parse_entropy_kind(k) for k in kinds]
     names = [p[0] for p in parsed]
+    check_nbytes((K, len(cut_sites) * max(1, len(parsed)) + 2), 8, f"the entropies of {K} members")
     if len(set(names)) != len(names):
         raise InvalidInputError(f"entropy kinds repeat: {names}")
     seeds = member_seeds(seed, 2 * K)

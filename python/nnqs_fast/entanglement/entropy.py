@@ -28,11 +28,12 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
-from scipy.special import xlogy
+from scipy.special import logsumexp, xlogy
 
-from .._validation import as_array, check_finite_scalar, check_positive_int
+from .._validation import as_array, check_finite_scalar, check_positive_int, check_tolerance
 from ..errors import InvalidInputError, ShapeMismatchError
 
 __all__ = [
@@ -54,9 +55,10 @@ NORM_ATOL = 1e-8
 def _infer_sites(dim: int, local_dim: int, n_sites: int | None) -> int:
     if n_sites is not None:
         n_sites = check_positive_int(n_sites, "n_sites")
-        if local_dim ** n_sites != dim:
+        # compare in logs first: local_dim ** 10**9 is a billion-digit int (minutes, then a str() error)
+        if n_sites * math.log(local_dim) > math.log(max(dim, 1)) + 1.0 or local_dim ** n_sites != dim:
             raise ShapeMismatchError(f"psi has length {dim} but n_sites={n_sites} with local dimension {local_dim} "
-                                     f"needs {local_dim ** n_sites}; pass the full-basis state")
+                                     f"needs {local_dim}**{n_sites}; pass the full-basis state")
         return n_sites
     L = round(math.log(dim, local_dim)) if dim > 1 else 0
     if L < 1 or local_dim ** L != dim:
@@ -71,6 +73,7 @@ def normalize_subsystem(subsystem: int | Iterable[int], n_sites: int) -> tuple[i
     Raises :class:`InvalidInputError` for sites out of range, repeated sites or a non-integer entry. The empty
     subsystem and the whole system are allowed (entropy 0).
     """
+    n_sites = check_positive_int(n_sites, "n_sites", minimum=0)
     if isinstance(subsystem, bool):
         raise InvalidInputError(f"subsystem must be an int or a list of site indices, got {subsystem!r}")
     if isinstance(subsystem, (int, numbers.Integral)):
@@ -95,6 +98,7 @@ def normalize_subsystem(subsystem: int | Iterable[int], n_sites: int) -> tuple[i
 
 
 def _check_psi(psi, *, normalize: bool, atol: float) -> np.ndarray:
+    atol = check_tolerance(atol, "atol")
     psi = as_array(psi, "psi", ndim=None)
     if psi.ndim < 1:
         raise ShapeMismatchError("psi must have at least one dimension (the basis index last)")
@@ -130,7 +134,7 @@ def _matrix_view(psi: np.ndarray, A: Sequence[int], L: int, q: int) -> np.ndarra
 def schmidt_matrix(psi, subsystem, n_sites: int | None = None, *, local_dim: int = 2, normalize: bool = False,
                    atol: float = NORM_ATOL) -> np.ndarray:
     """The matrix ``M[..., a, b] = ψ(a, b)`` of the bipartition ``A|B`` (see the module docstring)."""
-    q = check_positive_int(local_dim, "local_dim", minimum=2)
+    q = check_positive_int(local_dim, "local_dim", minimum=2, maximum=2**31)
     psi = _check_psi(psi, normalize=normalize, atol=atol)
     L = _infer_sites(psi.shape[-1], q, n_sites)
     A = normalize_subsystem(subsystem, L)
@@ -175,16 +179,49 @@ def _log_base(base: float | None) -> float:
     if base is None:
         return 1.0
     b = check_finite_scalar(base, "base", positive=True)
-    if b == 1.0:
-        raise InvalidInputError("base must be a positive number other than 1")
+    if b <= 1.0:  # base 1 divides by log 1 = 0; a base below 1 turns every entropy negative
+        raise InvalidInputError(f"the logarithm base must be > 1 (e.g. 2 for bits, e for nats), got {b:g}")
     return math.log(b)
+
+
+#: tolerance of the spectrum checks: entries above -SPECTRUM_TOL are clipped to 0, sums within it of 1
+SPECTRUM_TOL = 1e-6
+
+
+def _check_spectrum(p: Any) -> np.ndarray:
+    """A probability spectrum (last axis): real, finite, non-negative (round-off below -SPECTRUM_TOL is clipped),
+    summing to 1 — the properties the entropy formulas need (a negative entry made the von Neumann entropy NaN)."""
+    p = as_array(p, "p", ndim=None, dtype=np.float64, allow_complex=False)
+    if p.ndim < 1:
+        raise ShapeMismatchError("the spectrum p must have at least one dimension (eigenvalues on the last axis)")
+    if p.shape[-1] == 0:
+        raise ShapeMismatchError("the spectrum p is empty; it must hold the eigenvalues of a density matrix")
+    if np.any(p < -SPECTRUM_TOL):
+        raise InvalidInputError(f"the spectrum p has negative entries (down to {float(p.min()):.3g}); it must be "
+                                "the eigenvalues of a density matrix (>= 0, summing to 1)")
+    p = np.clip(p, 0.0, None)
+    s = np.sum(p, axis=-1)
+    if np.any(np.abs(s - 1.0) > SPECTRUM_TOL):
+        raise InvalidInputError(f"the spectrum p sums to {float(np.ravel(s)[np.argmax(np.ravel(np.abs(s - 1)))]):.6g},"
+                                " not 1; normalise it (p / p.sum(-1)) first")
+    return p
+
+
+def _log_sum_pow(p: np.ndarray, a: float) -> np.ndarray:
+    """``log(sum_i p_i**a)`` over the last axis by log-sum-exp over the non-zero entries (``p**a`` under- or
+    overflows for large or small ``a``: Rényi-300 used to return inf)."""
+    with np.errstate(divide="ignore"):
+        logp = np.where(p > 0, np.log(np.where(p > 0, p, 1.0)), -np.inf)
+    return logsumexp(a * logp, axis=-1)
 
 
 def entropy_from_spectrum(p, kind: str = "vn", order: float | None = None, *, base: float | None = None) -> np.ndarray:
     """Entropy of spectra ``p`` (last axis; each summing to 1): ``kind`` = ``"vn"``, ``"renyi"`` (``order`` n > 0,
     ``np.inf`` allowed, n = 1 is von Neumann) or ``"tsallis"`` (``order`` q > 0, q = 1 is von Neumann in nats)."""
-    p = np.asarray(p, dtype=np.float64)
-    kind = str(kind).lower()
+    p = _check_spectrum(p)
+    if not isinstance(kind, str):
+        raise InvalidInputError(f"kind must be 'vn', 'renyi' or 'tsallis', got {kind!r}")
+    kind = kind.lower()
     lb = _log_base(base)
     if kind in ("vn", "von_neumann", "vonneumann"):
         return -np.sum(xlogy(p, p), axis=-1) / lb
@@ -198,7 +235,7 @@ def entropy_from_spectrum(p, kind: str = "vn", order: float | None = None, *, ba
             return -np.sum(xlogy(p, p), axis=-1) / lb
         if math.isinf(a):
             return -np.log(np.max(p, axis=-1)) / lb
-        return np.log(np.sum(p ** a, axis=-1)) / (1.0 - a) / lb
+        return _log_sum_pow(p, a) / (1.0 - a) / lb
     if kind == "tsallis":
         if base is not None:
             raise InvalidInputError("the Tsallis entropy has no logarithm: base= does not apply")

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from fractions import Fraction
 
 import numpy as np
 from scipy.special import digamma
 
+from .._validation import check_index_array, check_positive_int
 from ..errors import InvalidInputError
 from .entropy import _log_base
 
@@ -59,13 +61,14 @@ def page_entropy(m: int, n: int, *, base: float | None = None) -> float:
         h = math.fsum(1.0 / k for k in range(n + 1, m * n + 1))
     else:
         h = _digamma_plus1(m * n) - _digamma_plus1(n)
-    return (h - (m - 1) / (2.0 * n)) / _log_base(base)
+    return (h - float(Fraction(m - 1, 2 * n))) / _log_base(base)  # exact: (m - 1) / (2.0 n) overflowed
 
 
 def page_entropy_approx(m: int, n: int, *, base: float | None = None) -> float:
     """The paper's Eq. S40: ``log m − (m² − 1)/(2 m n)`` (``m ≤ n``, valid for ``n ≫ 1``)."""
     m, n = _dims(m, n)
-    return (math.log(m) - (m * m - 1.0) / (2.0 * m * n)) / _log_base(base)
+    # exact rational correction: (m*m - 1.0) overflowed float for m ~ 1e200
+    return (math.log(m) - float(Fraction(m * m - 1, 2 * m * n))) / _log_base(base)
 
 
 def max_entropy(m: int, n: int | None = None, *, base: float | None = None) -> float:
@@ -80,13 +83,22 @@ def max_entropy(m: int, n: int | None = None, *, base: float | None = None) -> f
 def haar_purity(m: int, n: int) -> float:
     """Exact Haar average ``E Tr ρ_A² = (m + n)/(mn + 1)``."""
     m, n = _dims(m, n)
-    return (m + n) / (m * n + 1.0)
+    return float(Fraction(m + n, m * n + 1))  # exact ints: (m + n) / (m n + 1.0) overflowed for m, n ~ 1e200
+
+
+#: largest Hilbert space (in bits, L log2 q) of page_entropy_sites: exact big-int arithmetic stays fast below it
+_MAX_BITS = 2**20
 
 
 def page_entropy_sites(n_sites: int, subsystem_size: int | np.ndarray, *, local_dim: int = 2,
                        base: float | None = None) -> float | np.ndarray:
     """``page_entropy(q**k, q**(L−k))`` for ``k`` sites out of ``L`` (vectorised over ``subsystem_size``)."""
-    ks = np.atleast_1d(np.asarray(subsystem_size))
+    n_sites = check_positive_int(n_sites, "n_sites")
+    local_dim = check_positive_int(local_dim, "local_dim", minimum=2)
+    if n_sites * math.log2(local_dim) > _MAX_BITS:
+        raise InvalidInputError(f"{n_sites} sites of local dimension {local_dim} make a Hilbert space of more than "
+                                f"2**{_MAX_BITS} states; the exact Page value is not computed for such sizes")
+    ks = np.atleast_1d(check_index_array(subsystem_size, "subsystem_size"))
     out = []
     for k in ks:
         k = int(k)

@@ -57,8 +57,18 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 from .._backend import core_module, dispatch, to_numpy
-from .._validation import as_array, check_finite_scalar, check_memory, check_positive_int
-from ..errors import InvalidInputError, ShapeMismatchError
+from .._validation import (
+    MAX_INT32,
+    as_array,
+    check_cost,
+    check_memory,
+    check_nbytes,
+    check_positive_int,
+    check_psd,
+    check_real_scalar,
+    check_scale,
+)
+from ..errors import InvalidInputError, PrecisionLossError, ShapeMismatchError
 from ..networks.cosnet import CosNet
 from ..networks.dense import B_STD, W_STD
 from ..networks.gaussnet import GaussNet
@@ -114,7 +124,7 @@ def relu_nngp_kernel(input_dim: int, depth: int = 1, W_std: float = W_STD, b_std
 
 def delta_kernel(amplitude: float = 1.0) -> GPKernel:
     """``amplitude · [x = y]``: the σ_w → ∞ limit (i.i.d. amplitudes)."""
-    return GPKernel("delta", (check_finite_scalar(amplitude, "amplitude", nonnegative=True),))
+    return GPKernel("delta", (check_scale(amplitude, "amplitude", nonnegative=True),))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -152,6 +162,17 @@ class WickResult:
     def haar_purity(self) -> float:
         """(D_A + D_B)/(D_A D_B + 1): the i.i.d.-amplitude value, for comparison (:func:`.page.haar_purity`)."""
         return haar_purity(self.dim_a, self.dim_b)
+
+    def __repr__(self) -> str:
+        """Dimensions of thousands of sites are written as ``2**k`` (a 40 000-site ``dim_a`` has 6 000 digits, more
+        than Python's int-to-str limit)."""
+        def dim(d: int) -> str:
+            if d < 10**15:
+                return str(d)
+            return f"2**{d.bit_length() - 1}" if d & (d - 1) == 0 else f"~2**{d.bit_length()}"
+        return (f"WickResult(purity={self.purity!r}, renyi2={self.renyi2!r}, log_numerator={self.log_numerator!r}, "
+                f"log_denominator={self.log_denominator!r}, dim_a={dim(self.dim_a)}, dim_b={dim(self.dim_b)}, "
+                f"method={self.method!r}, terms={self.terms!r})")
 
 
 def _safe_exp(x: float) -> float:
@@ -201,6 +222,16 @@ def _kernel2(kernel1: GPKernel, kernel2: Any) -> tuple[GPKernel, bool]:
     return kernel2, kernel2 == kernel1
 
 
+def _spins(spin_values: Any) -> tuple[float, float]:
+    """Two distinct finite local values (spins are two-level: (-1, 0, 1) would silently answer for qutrits)."""
+    if isinstance(spin_values, (str, bytes)) or not hasattr(spin_values, "__len__") or len(spin_values) != 2:
+        raise ShapeMismatchError(f"spin_values must be two numbers (bit 0 value, bit 1 value), got {spin_values!r}")
+    a, b = (check_real_scalar(v, "spin_values") for v in spin_values)
+    if a == b:
+        raise InvalidInputError(f"spin_values must be two different numbers, got {spin_values!r}")
+    return a, b
+
+
 def _sizes(n_sites: int | None, subsystem: Any) -> tuple[int, tuple[int, ...]]:
     L = check_positive_int(n_sites, "n_sites")
     A = normalize_subsystem(subsystem, L)
@@ -219,6 +250,7 @@ def wick_purity_brute(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: int,
     L, A = _sizes(n_sites, subsystem)
     if L > 12:
         raise InvalidInputError("the brute-force path is an oracle for L <= 12; use method='partial_trace'")
+    check_cost(max(k1.numpy_cost(4.0**L), k2.numpy_cost(4.0**L)), f"the brute-force Wick sum on {L} sites")
     X = spin_basis_inputs(L, spin_values)
     K1, K2 = k1(X), k2(X)
     return _brute_from_matrices(K1 + K2, K1 - K2, A, L)
@@ -251,6 +283,9 @@ def _brute_result(t_pp, t_a, t_b, den, C, P, DA, DB) -> WickResult:
     terms = {"trace_c": float(np.real(np.trace(C))), "trace_ra2": float(np.real(t_a)),
              "trace_rb2": float(np.real(t_b)), "frob_c2": float(np.sum(np.abs(C) ** 2)),
              "frob_p2": float(np.sum(np.abs(P) ** 2)), "pp": float(np.real(t_pp))}
+    if not (math.isfinite(num) and math.isfinite(den)):
+        raise PrecisionLossError("the Wick sums overflow float64 (kernel entries too large?); rescale the kernel — "
+                                 "the purity does not depend on its overall scale")
     if not (num > 0 and den > 0):
         raise _not_positive()
     return _result(math.log(num), math.log(den), DA, DB, "brute", terms)
@@ -267,6 +302,9 @@ def wick_purity_from_matrices(k1, k2: Any = "same", *, n_sites: int, subsystem,
     :func:`spin_basis_inputs`; ``k2="same"`` (K2 = K1) or ``None`` (real ψ). Complex Hermitian C is allowed
     when given as matrices ``C``-style (K1, K2 real symmetric is the GP case)."""
     L, A = _sizes(n_sites, subsystem)
+    spin_values = _spins(spin_values)
+    if L > 30:
+        raise InvalidInputError(f"the matrix path needs the {L}-site basis's D x D matrices; use at most 30 sites")
     D = 1 << L
     check_memory(4.0 * D * D * 8, "the D×D kernel matrices of the matrix path")
     X = None
@@ -280,6 +318,8 @@ def wick_purity_from_matrices(k1, k2: Any = "same", *, n_sites: int, subsystem,
         K = as_array(k, name, ndim=2)
         if K.shape != (D, D):
             raise ShapeMismatchError(f"{name} must have shape ({D}, {D}) for {L} sites, got {K.shape}")
+        # Wick's formula needs covariances: -eye gave purity 0.25, an asymmetric matrix 2.09
+        check_psd(K, name)
         return K
 
     K1 = mat(k1, "k1")
@@ -389,12 +429,16 @@ def wick_purity_partial_trace(kernel1: GPKernel, kernel2: Any = "same", *, n_sit
     k1, k2, same, XA, XB = partial_trace_inputs(kernel1, kernel2, n_sites, subsystem, spin_values, features_a,
                                                 features_b, max_sites=40)
     DA, DB = XA.shape[0], XB.shape[0]
+    tile = check_positive_int(tile, "tile", maximum=MAX_INT32)
     if not compress:
         check_memory(32.0 * (DA * DA + DB * DB), "the uncompressed pair tables")
     else:
         check_memory(64.0 * (DA * DA + DB * DB), "the pair tables")
     pa, da = _tables(XA, compress, halve=True)  # A pairs: halved (outer loop over all B pairs)
     pb, db = _tables(XB, compress)
+    na, nb, nda, ndb = pa.shape[-1], pb.shape[-1], da.shape[-1], db.shape[-1]
+    check_cost(4.0 * (na * nb + na * ndb + nb * nda + nda * ndb) * max(k1.eval_cost, k2.eval_cost),
+               f"the Wick pair sums ({na} x {nb} table rows)")
     core = core_module()
     f1, p1, f2, p2 = k1.code, k1.param_array(), k2.code, k2.param_array()
     tr_c, _ = core.wick_partial_trace_sums(f1, p1, f2, p2, same, da, db)
@@ -429,6 +473,8 @@ def wick_purity_factorized(kernel1: GPKernel | tuple[float, np.ndarray], kernel2
     ‖C‖² = Σ uv Π_i ⟨U_i,V_i⟩;  ‖P‖² = PP = Σ s_U s_V uv Π_i ⟨U_i,V_i⟩ (symmetric factors).
     """
     L, A = _sizes(n_sites, subsystem)
+    spin_values = _spins(spin_values)
+    check_nbytes((16 * (L + 1),), 8, f"the factorised-path tables of {L} sites")
     nA = len(A)
     counts = {"A": nA, "B": L - nA, "all": L}
     masks: dict[str, np.ndarray] = {}
@@ -441,7 +487,7 @@ def wick_purity_factorized(kernel1: GPKernel | tuple[float, np.ndarray], kernel2
                 amp, F = k
             except (TypeError, ValueError) as exc:
                 raise InvalidInputError("a factorised kernel is a GPKernel or a pair (amp, factors)") from exc
-            amp = check_finite_scalar(amp, "amp", nonnegative=True)
+            amp = check_scale(amp, "amp", nonnegative=True)
         F = as_array(F, "factors", ndim=(2, 3), dtype=np.float64, allow_complex=False)
         if F.shape[-1] != F.shape[-2] or (F.ndim == 3 and F.shape[0] != L):
             raise ShapeMismatchError(f"factors must have shape (q, q) or ({L}, q, q), got {F.shape}")
@@ -628,6 +674,10 @@ def wick_purity_hamming(kernel1: GPKernel, kernel2: Any = "same", *, n_sites: in
                                     "kernels)")
     k2, same = _kernel2(kernel1, kernel2)
     L, A = _sizes(n_sites, subsystem)
+    spin_values = _spins(spin_values)
+    check_nbytes((16 * (L + 1),), 8, f"the Hamming-path tables of {L} sites")
+    check_cost(2.0 * max(kernel1.numpy_cost(L + 1.0), k2.numpy_cost(L + 1.0)),
+               f"the Hamming-path kernel values on {L} sites")
     LA = len(A)
     LB = L - LA
     l1, s1 = _log_hamming_values(kernel1, L, spin_values)

@@ -134,6 +134,89 @@ def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, 
     return json_path, npz_path
 
 
+def atomic_savez(path: str | os.PathLike, arrays: Mapping[str, Any]) -> Path:
+    """``np.savez_compressed`` to a temporary file in the same directory, then ``os.replace`` onto ``path``: a
+    reader (or a Ctrl-C) never sees a partial NPZ; the temporary file is removed if the write fails."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_savefig(fig: Any, path: str | os.PathLike, **kwargs: Any) -> Path:
+    """``fig.savefig`` through a temporary file + ``os.replace`` (no partial image after an interrupt)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", **kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def check_output_dir(out_dir: str | os.PathLike) -> Path:
+    """Make sure results can be written to ``out_dir`` BEFORE any work: create it (with parents) and write and
+    remove a probe file. Raises :class:`~nnqs_fast.errors.OutputPathError` for an existing file, a path under a
+    file, or a place that is not writable."""
+    from ..errors import OutputPathError
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise OutputPathError(f"--out {out} is an existing file, not a directory; choose a directory")
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise OutputPathError(f"--out {out} lies under {parent}, which is a file; choose a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".nnqs_write_probe_"):
+            pass
+    except OSError as exc:
+        raise OutputPathError(f"cannot write results to --out {out}: {exc.strerror or exc}; choose a writable "
+                              "directory") from None
+    return out
+
+
+def load_npz_array(path: str | os.PathLike, key: str, *, also: tuple[str, ...] = ()) -> tuple[np.ndarray, ...]:
+    """Read ``key`` (and the optional arrays ``also``, ``None`` when absent) from an NPZ written by this package.
+
+    Missing, empty, truncated or corrupt files, a missing key and object arrays (pickles are never loaded) raise
+    :class:`~nnqs_fast.errors.InputFileError` naming the file and what was expected."""
+    import zipfile
+
+    from ..errors import InputFileError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"{p} is not a file; give the .npz written by an nnqs-fast command")
+    if p.stat().st_size == 0:
+        raise InputFileError(f"{p} is empty; give the .npz written by an nnqs-fast command")
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise InputFileError(f"{p} is a .npy array, not an .npz archive with named arrays")
+            if key not in data.files:
+                raise InputFileError(f"{p} has no array {key!r} (it has {data.files}); pass --key")
+            out = [np.asarray(data[key])] + [np.asarray(data[k]) if k in data.files else None for k in also]
+    except InputFileError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise InputFileError(f"cannot read {p} (truncated or corrupt?): {type(exc).__name__}: {exc}") from None
+    return tuple(out)  # type: ignore[arg-type]
+
+
 def load_results(out_dir: str | os.PathLike, name: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read back ``(meta, arrays)`` written by :func:`save_results`."""
     out = Path(out_dir)

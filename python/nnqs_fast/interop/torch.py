@@ -100,7 +100,8 @@ def empirical_qsntk_fn(module: Any, *, output: str = "psi", holomorphic: bool = 
                 v = functional_call(module, _merge(rr, cplx), (x[None],)).reshape(())
                 v = v if v.is_complex() else torch.complex(v, torch.zeros_like(v))
                 return torch.stack([v.real, v.imag])
-            val, pull = vjp(f, r)
+            res = vjp(f, r)  # (output, vjp_fn) without has_aux
+            val, pull = res[0], res[1]
             g = vmap(pull)(torch.eye(2, dtype=val.dtype, device=val.device))[0]
             flat = torch.cat([g[k].reshape(2, -1) for k in names], dim=1)
             v = torch.complex(val[0], val[1])

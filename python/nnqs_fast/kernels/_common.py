@@ -36,11 +36,16 @@ def check_get(get: Any, allowed: tuple[str, ...] = GETS) -> tuple[tuple[str, ...
     for g in names:
         if g not in allowed:
             raise InvalidInputError(f"get contains {g!r}; valid names are {allowed}")
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"get names a kernel more than once ({get!r}); list each of {allowed} at most once")
     return names, single
 
 
 def check_dtype(dtype: Any, default: Any = np.float64) -> np.dtype:
-    dt = np.dtype(default if dtype is None else dtype)
+    try:
+        dt = np.dtype(default if dtype is None else dtype)
+    except TypeError as exc:
+        raise DTypeError(f"dtype must be float32 or float64, got {dtype!r}") from exc
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise DTypeError(f"dtype must be float32 or float64, got {dt}")
     return dt

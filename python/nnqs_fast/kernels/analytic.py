@@ -17,7 +17,7 @@ from typing import Any, cast
 import numpy as np
 
 from .._backend import dispatch
-from .._validation import check_chunk_size, check_memory
+from .._validation import as_array, check_chunk_size, check_cost, check_finite_output, check_memory
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingle
 from ..networks.cosnet import CosNet
@@ -93,11 +93,16 @@ def dense_kernel(x1: Any, x2: Any = None, *, activation: str, depth: int, W_std:
     a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
     n1, n2 = a.shape[0], c.shape[0]
     check_memory(8.0 * n1 * n2 * (len(names) + 4), f"the {n1} x {n2} kernel matrices {names}")
+    check_cost(_RELU_OPS_PER_ENTRY_LAYER * float(depth) * n1 * n2 + 2e4 * depth,
+               f"the depth-{depth} {activation} kernels of {n1} x {n2} inputs")
     sq1 = np.einsum("ij,ij->i", a, a)
     sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
-    k, th = dense_kernels(a @ c.T, sq1[:, None], sq2[None, :], input_dim=a.shape[1], depth=depth, W_std=W_std,
-                          b_std=b_std, activation=activation, symmetric=sym, want_ntk="ntk" in names)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported below, as a named warning
+        k, th = dense_kernels(a @ c.T, sq1[:, None], sq2[None, :], input_dim=a.shape[1], depth=depth, W_std=W_std,
+                              b_std=b_std, activation=activation, symmetric=sym, want_ntk="ntk" in names)
     out = {"nngp": k.astype(dt, copy=False), "ntk": None if th is None else th.astype(dt, copy=False)}
+    for g in names:
+        check_finite_output(out[g], f"{activation} kernel {g} (inputs too large for float64?)")
     return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
 
 
@@ -108,8 +113,32 @@ def relu_kernel(x1: Any, x2: Any = None, *, depth: int, W_std: float, b_std: flo
     names, single = check_get(get)
     chunk = check_chunk_size(chunk_size)
     a, c, sym, dt = check_inputs(x1, x2, dtype=dtype)
+    check_cost(_RELU_OPS_PER_ENTRY_LAYER * float(depth) * a.shape[0] * c.shape[0],
+               f"the depth-{depth} ReLU kernels of {a.shape[0]} x {c.shape[0]} inputs")
+    # the C++ recursion keeps sqrt(k) and 1/sqrt(k) of every layer for each row and column of a tile
+    check_memory(16.0 * (a.shape[0] + c.shape[0]) * depth, f"the depth-{depth} ReLU recursion's work buffers")
     out = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
+    if b_std == 0:
+        _zero_variance_rows(out, a, c)
+    for g in names:
+        check_finite_output(out[g], f"relu_kernel_fn {g}")
     return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
+
+
+#: cost model of the ReLU recursion (an arccos, a sqrt and a few products per entry and layer)
+_RELU_OPS_PER_ENTRY_LAYER = 100.0
+
+
+def _zero_variance_rows(out: dict[str, np.ndarray | None], a: np.ndarray, c: np.ndarray) -> None:
+    """With ``b_std = 0`` an all-zero input has pre-activations identically 0 at every layer, so its NNGP and NTK
+    rows are exactly 0 (the recursion's ``k / sqrt(k1 k2)`` is 0/0 there and gave NaN)."""
+    z1, z2 = ~np.any(a != 0, axis=1), ~np.any(c != 0, axis=1)
+    if not (z1.any() or z2.any()):
+        return
+    for k in out.values():
+        if k is not None:
+            k[z1, :] = 0
+            k[:, z2] = 0
 
 
 #: Input dimensions up to this form x1 . x2 on the fly in the fused C++ pass (lattice encodings have d = L);
@@ -184,7 +213,7 @@ def stationary_kernel(x1: Any, x2: Any = None, *, amp: float, scale: float, ntk_
             cm.stationary_tile(g, sq1[i0:i1], sq2[j0:j1], out, i0, j0, amp, scale, c0, c1, diag)
         if sym:
             cm.mirror_upper(out)
-        res[g_name] = out
+        res[g_name] = check_finite_output(out, f"{g_name} kernel (inputs too large for float64?)")
     return res[names[0]] if single else kernel_tuple(names)(*(res[g] for g in names))
 
 
@@ -256,6 +285,17 @@ def complex_single_qsntk(x1: Any, x2: Any = None, *, activation: str = "relu", b
 
 
 # ---------------------------------------------------------------------------------------- decoupled
+def _checked_kernel(k: Any, n1: int, n2: int, name: str) -> Any:
+    """A user ``kernel_fn``'s result must be the finite ``(n1, n2)`` matrix of the inputs (a wrong shape used to be
+    accepted silently)."""
+    if hasattr(k, "__cuda_array_interface__"):  # device arrays are checked by the CUDA path
+        return k
+    arr = as_array(k, f"{name}(x1, x2)", ndim=2)
+    if arr.shape != (n1, n2):
+        raise ShapeMismatchError(f"{name} returned shape {arr.shape}, expected ({n1}, {n2}) for these inputs")
+    return k
+
+
 def decoupled_qsntk(x1: Any, x2: Any = None, *, kernel_fn: KernelFn | None = None,
                     kernel_fn2: KernelFn | None = None, chunk_size: int | None = None, backend: str = "auto",
                     dtype: Any = None) -> QSNTK:
@@ -266,10 +306,16 @@ def decoupled_qsntk(x1: Any, x2: Any = None, *, kernel_fn: KernelFn | None = Non
     ``kernel_fn2`` (default: the same architecture) gives ``Theta2``.
     """
     kf1 = relu_kernel_fn() if kernel_fn is None else kernel_fn
-    t1 = kf1(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype)
+    for f, nm in ((kf1, "kernel_fn"), (kernel_fn2, "kernel_fn2")):
+        if f is not None and not callable(f):
+            raise InvalidInputError(f"{nm} must be a kernel function (e.g. relu_kernel_fn()), got {type(f).__name__}")
+    a, c, _, _ = check_inputs(x1, x2, dtype=np.float64)
+    t1 = _checked_kernel(kf1(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype),
+                         a.shape[0], c.shape[0], "kernel_fn")
     if kernel_fn2 is None or kernel_fn2 is kf1:
         t2 = t1
     else:
-        t2 = kernel_fn2(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype)
+        t2 = _checked_kernel(kernel_fn2(x1, x2, get="ntk", chunk_size=chunk_size, backend=backend, dtype=dtype),
+                             a.shape[0], c.shape[0], "kernel_fn2")
     return qsntk_from_parts(t1, t2, symmetric=x2 is None or x2 is x1,
                             meta={"kind": "analytic", "architecture": getattr(kf1, "__name__", "kernel_fn")})

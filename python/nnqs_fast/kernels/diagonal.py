@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import as_array, check_positive_int
-from ..errors import ShapeMismatchError
+from ..errors import InvalidInputError, ShapeMismatchError
 from ._common import check_get, kernel_tuple
 
 __all__ = ["kernel_diagonal"]
@@ -31,6 +31,9 @@ def kernel_diagonal(kernel_fn: Callable[..., Any], x: Any, get: Any = "nngp", *,
 
     ``get``: a string returns one ``(n,)`` float64 array; a tuple returns a namedtuple of them in that order.
     """
+    if not callable(kernel_fn):
+        raise InvalidInputError(f"kernel_fn must be a kernel function (e.g. relu_kernel_fn()), got "
+                                f"{type(kernel_fn).__name__}")
     names, single = check_get(get)
     block = check_positive_int(block, "block")
     xa = as_array(x, "x", ndim=2, allow_complex=False)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, dispatch
-from .._validation import check_choice, check_chunk_size, check_memory
+from .._validation import check_choice, check_chunk_size, check_finite_output, check_memory, check_network_params
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingleParams, activation_pieces
 from ..networks.cosnet import CosNetParams
@@ -241,6 +241,7 @@ def _plan_for(params: Any, dt: np.dtype, trainable: str | None) -> _Plan:
 def _input_dim(params: Any) -> int:
     if not isinstance(params, (ReLUParams, CosNetParams, GaussNetParams, ComplexSingleParams)):
         _plan_for(params, np.dtype(np.float64), None)  # raises the InvalidInputError naming the supported types
+    check_network_params(params)  # NaN or integer weights used to flow silently into the kernel
     return int(params.input_dim)
 
 
@@ -257,7 +258,8 @@ def empirical_ntk(params: Any, x1: Any, x2: Any = None, *, trainable: str | None
     """
     chunk = check_chunk_size(chunk_size)
     a, c, sym, dt = check_inputs(x1, x2, dtype=dtype, input_dim=_input_dim(params))
-    return _structured(_plan_for(params, dt, trainable), a, c, sym, dt, chunk)
+    return check_finite_output(_structured(_plan_for(params, dt, trainable), a, c, sym, dt, chunk),
+                               "empirical_ntk (the network's outputs overflow on these inputs?)")
 
 
 @dispatch("kernels.empirical_qsntk")
@@ -284,6 +286,8 @@ def empirical_qsntk(params1: Any, params2: Any = None, x1: Any = None, x2: Any =
         t2 = _structured(plans["theta2"], a, c, sym, dt, chunk)
         m = _structured(plans["mixing"], a, c, sym, dt, chunk)
         mt = m.T if sym else _structured(plans["mixing_t"], a, c, sym, dt, chunk)
+        for part in (t1, t2, m):
+            check_finite_output(part, "empirical_qsntk (the network's outputs overflow on these inputs?)")
         return qsntk_from_parts(t1, t2, m, mt, symmetric=sym, meta={"kind": "empirical", "network": "S16"})
     if params2 is not None and _input_dim(params2) != a.shape[1]:
         raise ShapeMismatchError(f"params2 expects {_input_dim(params2)} features but x1 has {a.shape[1]}")
@@ -297,6 +301,8 @@ def empirical_qsntk(params1: Any, params2: Any = None, x1: Any = None, x2: Any =
     del ws
     core().combine_decoupled(t1, t2, theta, phi)
     zero = np.zeros(t1.shape, dt)  # calloc: untouched pages cost nothing
+    for part in (t1, t2):
+        check_finite_output(part, "empirical_qsntk (the network's outputs overflow on these inputs?)")
     return QSNTK(theta, phi, t1, t2, zero, zero, sym, {"kind": "empirical", "network": type(params1).__name__})
 
 

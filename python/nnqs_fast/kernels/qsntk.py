@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, to_device
-from .._validation import as_array
+from .._validation import as_array, check_hermitian
 from ..errors import AmbiguousJacobianLayoutError, DTypeError, InvalidInputError, ShapeMismatchError, ZeroAmplitudeError
 
 __all__ = ["QSNTK", "qsntk_from_parts", "real_parameter_jacobian", "JACOBIAN_LAYOUTS"]
@@ -108,6 +108,9 @@ def qsntk_from_parts(theta1: Any, theta2: Any, mixing: Any = None, mixing_t: Any
         raise ShapeMismatchError(f"theta1 {t1.shape} and theta2 {t2.shape} must have the same shape")
     dt = np.result_type(t1.dtype, t2.dtype)
     t1, t2 = t1.astype(dt, copy=False), t2.astype(dt, copy=False)
+    if symmetric and xp is np:  # a train-train block claimed symmetric must be (O(n^2) check)
+        check_hermitian(t1, "theta1", rtol=1e-6)
+        check_hermitian(t2, "theta2", rtol=1e-6)
     if mixing is None:
         if mixing_t is not None:
             raise InvalidInputError("mixing_t given without mixing")

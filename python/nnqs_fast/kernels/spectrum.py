@@ -85,6 +85,36 @@ def lambda_max(k: Any, *, check_symmetric: bool = True) -> float:
 _KRYLOV_MIN_N = 64
 
 
+def _refuse_indefinite(k: Any, name: str) -> None:
+    """``eta_max = n / lambda_max`` bounds gradient descent only for a PSD kernel: along a negative eigenvalue GD
+    diverges at every learning rate, so an indefinite kernel is refused (it used to get a finite eta_max).
+
+    Test: ``K + tol I`` has a Cholesky factor iff ``lambda_min(K) > -tol`` (``tol = 1e-9 n lambda_max``); one
+    BLAS-3 factorisation, about a third of a symmetric eigensolve (small matrices: the dense eigenvalues)."""
+    import scipy.linalg
+
+    k = _square(k, name)
+    n = k.shape[0]
+    if n == 0:
+        return
+    hi = lambda_max(k)
+    tol = 1e-9 * max(1, n) * max(abs(hi), np.finfo(float).tiny)
+    if n < _KRYLOV_MIN_N:
+        from .._linalg import eigh
+
+        ok = float(eigh(k, eigvals_only=True, subset_by_index=(0, 0))[0]) >= -tol
+    else:
+        try:
+            scipy.linalg.cho_factor(k + tol * np.eye(n, dtype=k.dtype), check_finite=False)
+            ok = True
+        except np.linalg.LinAlgError:
+            ok = False
+    if not ok:
+        raise KernelNotPositiveDefiniteError(
+            f"{name} is indefinite (an eigenvalue below -{tol:.3g}; largest {hi:.3g}): gradient descent diverges "
+            "along the negative directions at every learning rate; check the kernel (train vs train, symmetric, PSD)")
+
+
 def eta_max_from_lambda(lambda_max: float, n: float, *, what: str = "the kernel") -> float:
     """The maximal stable learning rate ``η_max = n / λ_max`` (the one home of the formula).
 
@@ -163,7 +193,9 @@ def max_learning_rate(k_train_train: Any, *more: Any, omega_m: bool = False) -> 
     def one(k: Any) -> float:
         if isinstance(k, QSNTK):
             om = k.omega_m
+            _refuse_indefinite(om, "the QS-NTK's Omega M")
             return eta_max_from_lambda(lambda_max(om), om.shape[0], what="the QS-NTK ΩM")
+        _refuse_indefinite(k, "k_train_train")
         # omega_m=True: n = 2 n_train, bound 2 n_train / lambda_max
         return eta_max_from_lambda(lambda_max(k), np.shape(k)[0], what="the kernel")
 

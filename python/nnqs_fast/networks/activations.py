@@ -45,6 +45,9 @@ _REGISTRY: dict[str, Activation] = {}
 
 def register_activation(act: Activation) -> Activation:
     """Add ``act`` to the registry (its name, lower case, must be new); returns it."""
+    if not isinstance(act, Activation):
+        raise InvalidInputError(f"register_activation takes an Activation(name, fn, deriv, dual), got "
+                                f"{type(act).__name__}")
     key = act.name.lower()
     if key in _REGISTRY and _REGISTRY[key] is not act:
         raise InvalidInputError(f"an activation named {act.name!r} is already registered")

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .._random import rng
-from .._validation import as_array, check_positive_int
+from .._validation import as_array, check_float_dtype, check_nbytes, check_network_params, check_positive_int
 from ..errors import ShapeMismatchError
 from .activations import get_activation
 
@@ -65,6 +65,8 @@ class ComplexSingle:
         """Seeded S16 network (draw order: a, b, c)."""
         d = check_positive_int(input_dim, "input_dim")
         n = check_positive_int(width, "width")
+        dtype = check_float_dtype(dtype)
+        check_nbytes((n, d + 2), dtype.itemsize, f"the parameters of a width-{n} network")
         g = rng(seed)
         a = g.standard_normal(n).astype(dtype)
         b = g.standard_normal(n).astype(dtype)
@@ -74,6 +76,7 @@ class ComplexSingle:
     @staticmethod
     def pieces(params: ComplexSingleParams, x: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(x, sigma(c.x), sigma'(c.x))`` with ``x`` validated, shapes (n, d), (n, N), (n, N)."""
+        check_network_params(params)
         x = as_array(x, "x", ndim=2, allow_complex=False)
         if x.shape[1] != params.input_dim:
             raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")

@@ -15,7 +15,15 @@ from typing import Any
 import numpy as np
 
 from .._random import rng
-from .._validation import as_array, check_choice, check_finite_scalar, check_positive_int
+from .._validation import (
+    as_array,
+    check_choice,
+    check_float_dtype,
+    check_nbytes,
+    check_network_params,
+    check_positive_int,
+    check_scale,
+)
 from ..errors import ShapeMismatchError
 
 __all__ = ["CosNet", "CosNetParams", "init_cosnet", "apply_cosnet", "cosnet_features", "cosnet_jacobian"]
@@ -56,14 +64,16 @@ class CosNet:
     trainable: str = "last"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sigma_a", check_finite_scalar(self.sigma_a, "sigma_a", nonnegative=True))
-        object.__setattr__(self, "sigma_w", check_finite_scalar(self.sigma_w, "sigma_w", nonnegative=True))
+        object.__setattr__(self, "sigma_a", check_scale(self.sigma_a, "sigma_a", nonnegative=True))
+        object.__setattr__(self, "sigma_w", check_scale(self.sigma_w, "sigma_w", nonnegative=True))
         object.__setattr__(self, "trainable", check_choice(self.trainable, "trainable", TRAINABLE))
 
     def init(self, seed: int, input_dim: int, width: int, *, dtype: Any = np.float64) -> CosNetParams:
         """Seeded Cos-net (draw order: a, w, b)."""
         d = check_positive_int(input_dim, "input_dim")
         n = check_positive_int(width, "width")
+        dtype = check_float_dtype(dtype)
+        check_nbytes((n, d + 2), dtype.itemsize, f"the parameters of a width-{n} network")
         g = rng(seed)
         a = g.standard_normal(n).astype(dtype)
         w = g.standard_normal((n, d)).astype(dtype)
@@ -122,6 +132,7 @@ def init_cosnet(seed: int, input_dim: int, width: int, *, sigma_a: float = 1.0, 
 
 
 def _pre(params: CosNetParams, x: Any) -> tuple[np.ndarray, np.ndarray]:
+    check_network_params(params)
     x = as_array(x, "x", ndim=2, allow_complex=False)
     if x.shape[1] != params.input_dim:
         raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")

@@ -29,7 +29,16 @@ import numpy as np
 
 from .._backend import array_namespace
 from .._random import rng
-from .._validation import as_array, check_finite_scalar, check_positive_int
+from .._validation import (
+    MAX_INT32,
+    as_array,
+    check_cost,
+    check_float_dtype,
+    check_nbytes,
+    check_network_params,
+    check_positive_int,
+    check_scale,
+)
 from ..errors import ShapeMismatchError
 from .activations import Activation, get_activation
 
@@ -84,9 +93,20 @@ def dense_kernels(dot: Any, sq1: Any, sq2: Any, *, input_dim: int, depth: int, W
     the C++ core evaluates the same recursion element-wise for the built-in ReLU (``kernel_math.hpp``).
     """
     act = get_activation(activation)
-    d = float(input_dim)
+    d = float(check_positive_int(input_dim, "input_dim"))
+    depth = check_positive_int(depth, "depth", maximum=MAX_INT32)
+    W_std, b_std = check_scale(W_std, "W_std"), check_scale(b_std, "b_std")
     w2, b2 = W_std * W_std, b_std * b_std
-    dot = np.asarray(dot, np.float64)
+    dot = as_array(dot, "dot", ndim=None, dtype=np.float64, allow_complex=False)
+    sq1 = as_array(sq1, "sq1", ndim=None, dtype=np.float64, allow_complex=False)
+    sq2 = as_array(sq2, "sq2", ndim=None, dtype=np.float64, allow_complex=False)
+    try:
+        np.broadcast_shapes(dot.shape, sq1.shape, sq2.shape)
+    except ValueError:
+        raise ShapeMismatchError(f"dot {dot.shape}, sq1 {sq1.shape} and sq2 {sq2.shape} do not broadcast together; "
+                                 "give dot = x1 @ x2.T, sq1 = |x1|^2[:, None], sq2 = |x2|^2[None, :]") from None
+    # the layer loop runs in Python over whole arrays (~2e4 flop-equivalents of overhead per layer)
+    check_cost(float(depth) * (100.0 * max(dot.size, 1) + 2e4), f"the depth-{depth} {act.name} kernel recursion")
     k = w2 * dot / d + b2
     k1 = w2 * np.asarray(sq1, np.float64) / d + b2
     k2 = w2 * np.asarray(sq2, np.float64) / d + b2
@@ -122,9 +142,9 @@ class DenseNet:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "activation", get_activation(self.activation).name)
-        object.__setattr__(self, "depth", check_positive_int(self.depth, "depth"))
-        object.__setattr__(self, "W_std", check_finite_scalar(self.W_std, "W_std", nonnegative=True))
-        object.__setattr__(self, "b_std", check_finite_scalar(self.b_std, "b_std", nonnegative=True))
+        object.__setattr__(self, "depth", check_positive_int(self.depth, "depth", maximum=MAX_INT32))
+        object.__setattr__(self, "W_std", check_scale(self.W_std, "W_std", nonnegative=True))
+        object.__setattr__(self, "b_std", check_scale(self.b_std, "b_std", nonnegative=True))
 
     @property
     def act(self) -> Activation:
@@ -136,8 +156,12 @@ class DenseNet:
         seed reproduces the network exactly."""
         d = check_positive_int(input_dim, "input_dim")
         n = check_positive_int(width, "width")
-        g = rng(seed)
+        dtype = check_float_dtype(dtype)
+        # counted before the layer list exists (depth = 2**31 would build a 16 GiB list first)
+        n_params = d * n + n + (self.depth - 1) * (n * n + n) + n + 1
+        check_nbytes((n_params,), dtype.itemsize, f"the parameters of a width-{n} depth-{self.depth} network")
         sizes = [d] + [n] * self.depth + [1]
+        g = rng(seed)
         weights, biases = [], []
         for fan_in, fan_out in itertools.pairwise(sizes):
             weights.append(g.standard_normal((fan_out, fan_in)).astype(dtype))
@@ -147,7 +171,8 @@ class DenseNet:
 
     def apply(self, params: DenseParams, x: Any) -> np.ndarray:
         """Forward pass ``f(x)`` for a batch ``x`` of shape ``(n, d)``; returns shape ``(n,)``."""
-        x = as_array(x, "x", ndim=2)
+        check_network_params(params)
+        x = as_array(x, "x", ndim=2, allow_complex=False)
         _check_dim(params, x)
         fn = get_activation(params.activation).fn
         h = x.astype(params.weights[0].dtype, copy=False)
@@ -163,6 +188,7 @@ class DenseNet:
         xp = array_namespace(x, params.weights[0])  # NumPy, or CuPy for device weights and inputs (the CUDA path)
         if xp is np:
             x = as_array(x, "x", ndim=2, allow_complex=False)
+            check_network_params(params)
         _check_dim(params, x)
         act = get_activation(params.activation)  # fn/deriv are NumPy ufuncs: CuPy arrays dispatch to CuPy
         dt = params.weights[0].dtype

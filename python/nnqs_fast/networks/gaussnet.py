@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 
 from .._random import rng
-from .._validation import as_array, check_choice, check_finite_scalar, check_positive_int
+from .._validation import (
+    as_array,
+    check_choice,
+    check_float_dtype,
+    check_nbytes,
+    check_network_params,
+    check_positive_int,
+    check_scale,
+)
 from ..errors import ShapeMismatchError
 
 __all__ = ["GaussNet", "GaussNetParams", "init_gaussnet", "apply_gaussnet", "gaussnet_features", "gaussnet_jacobian"]
@@ -53,14 +61,16 @@ class GaussNet:
     trainable: str = "last"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sigma", check_finite_scalar(self.sigma, "sigma", nonnegative=True))
-        object.__setattr__(self, "sigma_a", check_finite_scalar(self.sigma_a, "sigma_a", nonnegative=True))
+        object.__setattr__(self, "sigma", check_scale(self.sigma, "sigma", nonnegative=True))
+        object.__setattr__(self, "sigma_a", check_scale(self.sigma_a, "sigma_a", nonnegative=True))
         object.__setattr__(self, "trainable", check_choice(self.trainable, "trainable", TRAINABLE))
 
     def init(self, seed: int, input_dim: int, width: int, *, dtype: Any = np.float64) -> GaussNetParams:
         """Seeded Gauss-net (draw order: a, w)."""
         d = check_positive_int(input_dim, "input_dim")
         n = check_positive_int(width, "width")
+        dtype = check_float_dtype(dtype)
+        check_nbytes((n, d + 2), dtype.itemsize, f"the parameters of a width-{n} network")
         g = rng(seed)
         a = g.standard_normal(n).astype(dtype)
         w = g.standard_normal((n, d)).astype(dtype)
@@ -116,6 +126,7 @@ def init_gaussnet(seed: int, input_dim: int, width: int, *, sigma: float = 1.0, 
 
 
 def _g(params: GaussNetParams, x: Any) -> tuple[np.ndarray, np.ndarray]:
+    check_network_params(params)
     x = as_array(x, "x", ndim=2, allow_complex=False)
     if x.shape[1] != params.input_dim:
         raise ShapeMismatchError(f"x has {x.shape[1]} features but the network expects {params.input_dim}")

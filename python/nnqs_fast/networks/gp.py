@@ -12,13 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_finite_scalar, check_positive_int
+from .._validation import MAX_INT32, check_positive_int, check_scale
 from ..errors import InvalidInputError
 
 __all__ = ["GPKernel", "FAMILIES"]
 
 #: family name -> C++ code
 FAMILIES = {"zero": 0, "rbf": 1, "relu": 2, "delta": 3}
+#: number of parameters of each family
+_N_PARAMS = {"zero": 0, "rbf": 2, "relu": 4, "delta": 1}
 #: families that are functions of |x − y|² only (translation and rotation invariant)
 _ISOTROPIC = frozenset({"zero", "rbf", "delta"})
 #: families that are products of per-site factors on a product basis
@@ -40,6 +42,26 @@ class GPKernel:
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise InvalidInputError(f"kernel family must be one of {tuple(FAMILIES)}, got {self.family!r}")
+        want = _N_PARAMS[self.family]
+        if self.params and len(self.params) != want:  # () names the family only (e.g. for its .code)
+            raise InvalidInputError(f"a {self.family!r} kernel takes {want} parameters, got {self.params!r}; build it "
+                                    "with the family's constructor (rbf_kernel, relu_nngp_kernel, ...)")
+        for v in self.params:
+            check_scale(v, f"{self.family} kernel parameter", nonnegative=False)
+        if self.family == "relu" and self.params:
+            depth = self.params[2]  # the C++ core reads it as an int: 2**31 used to wrap (purity 0.93)
+            if depth != int(depth) or not 1 <= depth <= MAX_INT32:
+                raise InvalidInputError(f"relu kernel depth must be an integer in [1, {MAX_INT32}], got {depth!r}")
+
+    @property
+    def eval_cost(self) -> float:
+        """Rough cost of one kernel evaluation in flop-equivalents (an arccos layer of the ReLU recursion ~200)."""
+        return 200.0 * self.params[2] if self.family == "relu" else 20.0
+
+    def numpy_cost(self, n_values: float) -> float:
+        """Cost (in flop-equivalents) of :meth:`from_products` on ``n_values`` products: the ReLU recursion loops
+        over the layers in Python (~2e4 flop-equivalents of overhead per layer)."""
+        return n_values * self.eval_cost + (2e4 * self.params[2] if self.family == "relu" else 0.0)
 
     @property
     def code(self) -> int:
@@ -120,8 +142,8 @@ def _two_values(spin_values: Any) -> tuple[float, float] | None:
 
 def rbf_gp_kernel(amplitude: float, gamma: float) -> GPKernel:
     """``amplitude · exp(−gamma |x − y|²)``."""
-    return GPKernel("rbf", (check_finite_scalar(amplitude, "amplitude", nonnegative=True),
-                            check_finite_scalar(gamma, "gamma", nonnegative=True)))
+    return GPKernel("rbf", (check_scale(amplitude, "amplitude", nonnegative=True),
+                            check_scale(gamma, "gamma", nonnegative=True)))
 
 
 def dense_gp_kernel(net: Any, input_dim: int) -> GPKernel:

@@ -103,6 +103,9 @@ def init_relu(seed: int, input_dim: int, width: int, depth: int = 1, *, W_std: f
 
 
 def _net(params: DenseParams) -> DenseNet:
+    if not isinstance(params, DenseParams):
+        raise InvalidInputError(f"params must be network parameters from init_relu (ReLUParams), got "
+                                f"{type(params).__name__}")
     return DenseNet(params.activation, max(params.depth, 1), params.W_std, params.b_std)
 
 

@@ -36,9 +36,14 @@ def spin_configurations(codes: np.ndarray, n_sites: int, spin_values: Any = (-1.
     ``codes``: non-negative int64 codes (validated by the callers, e.g. :func:`nnqs_fast.physics.encode_spins`).
     """
     L = _n_sites(n_sites)
-    v = np.asarray(spin_values, np.float64)
+    try:
+        v = np.asarray(spin_values, np.float64)
+    except (TypeError, ValueError):
+        v = np.zeros(0)
     if v.shape != (2,):
-        raise ShapeMismatchError("spin_values must be two numbers (bit 0 value, bit 1 value)")
+        raise ShapeMismatchError(f"spin_values must be two numbers (bit 0 value, bit 1 value), got {spin_values!r}")
+    if not np.all(np.isfinite(v)) or v[0] == v[1]:
+        raise InvalidInputError(f"spin_values must be two different finite numbers, got {spin_values!r}")
     codes = np.asarray(codes, np.int64)
     check_memory(8.0 * codes.size * L, f"the {codes.size} x {L} spin configurations")
     bits = (codes[:, None] >> np.arange(L, dtype=np.int64)[None, :]) & 1

@@ -32,6 +32,8 @@ def _as_codes(basis: object, name: str = "basis") -> np.ndarray:
         raise InvalidInputError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.size and arr.min() < 0:
         raise InvalidInputError(f"{name} must hold non-negative basis codes")
+    if arr.size and arr.dtype.kind == "u" and int(arr.max()) > np.iinfo(np.int64).max:
+        raise InvalidInputError(f"{name} holds codes >= 2**63 (they would wrap in int64); no basis is that large")
     return arr.astype(np.int64, copy=False)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_nbytes, check_positive_int
 
 __all__ = ["Lattice", "BOUNDARIES"]
 
@@ -44,6 +44,8 @@ class Lattice:
     def __post_init__(self) -> None:
         lx = check_positive_int(self.lx, "lx")
         ly = check_positive_int(self.ly, "ly")
+        # the bond list is built site by site in Python (about 200 bytes per site): refuse absurd sizes first
+        check_nbytes((lx, ly, 200), 1, f"the {lx} x {ly} lattice's bond list")
         boundary = _check_boundary(self.boundary)
         object.__setattr__(self, "lx", lx)
         object.__setattr__(self, "ly", ly)

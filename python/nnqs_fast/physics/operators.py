@@ -51,7 +51,8 @@ def as_sparse_operator(H: Any, name: str = "H", *, hermitian_rtol: float = 1e-10
         raise InvalidInputError(f"{name} is not Hermitian (max |H - H^H| = {dev:.3g}, scale {scale:.3g}); "
                                 "a Hamiltonian must be")
     M.sort_indices()
-    return M
+    # eigensolves and time evolution run in float64 (a float32 H gave a target normalised to 1e-7 only)
+    return M.astype(np.complex128 if np.iscomplexobj(M.data) else np.float64, copy=False)
 
 
 def target_from_operator(H: Any, *, kind: str = "ground", inputs: Any = None, psi0: Any = None, H0: Any = None,

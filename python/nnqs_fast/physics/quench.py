@@ -20,7 +20,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .._validation import check_finite_scalar
+from .._validation import check_cost, check_finite_scalar
+from ..errors import NonFiniteError, PrecisionLossError
 from .hubbard import HubbardBasis, hubbard_hamiltonian
 from .lattice import Lattice
 from .tfim import tfim_hamiltonian
@@ -84,8 +85,22 @@ def evolve(H: sp.spmatrix, psi0: np.ndarray, tau: float) -> np.ndarray:
     psi0 = np.asarray(psi0, dtype=np.complex128)
     if tau == 0.0:
         return psi0.copy()
-    A = sp.csr_matrix(H, dtype=np.complex128) * (-1j * tau)
-    return np.asarray(spla.expm_multiply(A, psi0), dtype=np.complex128)
+    Hc = sp.csr_matrix(H, dtype=np.complex128)
+    with np.errstate(over="ignore", invalid="ignore"):
+        norm1 = float(np.max(np.asarray(abs(Hc).sum(axis=0)))) if Hc.nnz else 0.0
+    if not np.isfinite(norm1):
+        raise NonFiniteError("the Hamiltonian's entries overflow float64 (a coupling is too large); use couplings "
+                             "of order 1 and rescale tau instead")
+    # expm_multiply takes about ||H||_1 |tau| matrix-vector products (measured: ~0.4 ms each for small H):
+    # tau = 1e9 used to run for hours
+    check_cost(max(1.0, norm1 * abs(tau)) * max(4.0 * Hc.nnz, 4e5), f"e^(-iH tau) psi at tau={tau:g}")
+    A = Hc * (-1j * tau)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.asarray(spla.expm_multiply(A, psi0), dtype=np.complex128)
+    if not np.all(np.isfinite(out)):
+        raise PrecisionLossError(f"time evolution to tau={tau:g} lost all precision (non-finite amplitudes); "
+                                 "use a smaller tau or smaller couplings")
+    return out
 
 
 def tfim_quench_target(lattice: Lattice, J: float = 0.1, tau: float = 2.1) -> tuple[np.ndarray, dict]:

@@ -27,6 +27,7 @@ import numpy as np
 
 from .._progress import progress
 from .._validation import check_positive_int
+from ..errors import InvalidInputError
 from .step import STATUS_CONVERGED, STATUS_DIVERGED, STATUS_OK, GDStep
 
 __all__ = ["Engine", "CPUStepPool", "DriveOutput", "drive", "n_workers_for", "diverged_units"]
@@ -157,6 +158,9 @@ def drive(engine: Engine, steps: np.ndarray, n_steps: int, *, record_predictions
     Units that stop early (status 1) hold their stopping state in every later record; diverged units (status 2)
     are NaN after the step they diverged at. Ctrl-C stops between chunks (``interrupted=True``).
     """
+    if not all(hasattr(engine, a) for a in ("n_units", "chunk_steps")):
+        raise InvalidInputError(f"engine must be a training Engine (see nnqs_fast.training.driver), got "
+                                f"{type(engine).__name__}")
     M, R = engine.n_units, steps.size
     tr, te = np.full((M, R), np.nan), np.full((M, R), np.nan)
     ptr = np.full((M, R, engine.n_train if record_predictions else 0), np.nan, dtype=engine.pred_dtype)

@@ -21,14 +21,22 @@ sweep as the supervised step, whose residual is ``g = (2/n)(f − y)``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from .._backend import core_module
-from .._validation import as_array, check_finite_scalar
-from ..errors import BackendUnavailableError, InvalidInputError, ShapeMismatchError
+from .._validation import (
+    as_array,
+    check_finite_scalar,
+    check_index_array,
+    check_network_params,
+    check_positive_int,
+    check_threads,
+)
+from ..errors import BackendUnavailableError, InvalidInputError, PrecisionLossWarning, ShapeMismatchError
 from ..networks.relu import ReLUParams
 
 __all__ = ["GDStep", "StepRecord", "CPUReLUStep", "NumpyReLUStep", "make_step"]
@@ -81,6 +89,7 @@ class GDStep(Protocol):
 def _check_inputs(params: ReLUParams, x, y, x_test, y_test):
     if not isinstance(params, ReLUParams):
         raise InvalidInputError(f"params must be nnqs_fast.networks.ReLUParams, got {type(params).__name__}")
+    check_network_params(params)
     if params.depth != 1:
         raise InvalidInputError(f"the fused gradient-descent step supports depth-1 networks, got depth "
                                 f"{params.depth}")
@@ -103,8 +112,10 @@ def _check_inputs(params: ReLUParams, x, y, x_test, y_test):
 
 
 def _record_steps(record_steps) -> np.ndarray:
-    rs = np.asarray(record_steps, dtype=np.int64).reshape(-1)
-    if rs.size and (np.any(np.diff(rs) <= 0) or rs[0] < 0):
+    if isinstance(record_steps, (str, bytes)):
+        raise InvalidInputError(f"record_steps must be a sequence of step numbers, got {record_steps!r}")
+    rs = check_index_array(record_steps, "record_steps").reshape(-1)
+    if rs.size and np.any(np.diff(rs) <= 0):
         raise InvalidInputError("record_steps must be non-negative and strictly increasing")
     return np.ascontiguousarray(rs)
 
@@ -141,14 +152,16 @@ class CPUReLUStep:
 
     @threads.setter
     def threads(self, value: int) -> None:
-        self._impl.threads = int(value)
+        self._impl.threads = check_threads(value)
 
     def run(self, n_steps: int, record_steps=(), record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> StepRecord:
+        n_steps = check_positive_int(n_steps, "n_steps", minimum=0, maximum=2**62)
         rs = _record_steps(record_steps)
-        out = self._impl.run(int(n_steps), rs, bool(record_predictions), float(early_stop_rtol))
-        return StepRecord(rs, out["train_loss"], out["test_loss"], int(out["steps_done"]), int(out["status"]),
-                          out.get("train_pred"), out.get("test_pred"))
+        rtol = check_finite_scalar(early_stop_rtol, "early_stop_rtol", nonnegative=True)
+        out = self._impl.run(n_steps, rs, bool(record_predictions), rtol)
+        return _report(StepRecord(rs, out["train_loss"], out["test_loss"], int(out["steps_done"]),
+                                  int(out["status"]), out.get("train_pred"), out.get("test_pred")), self.learning_rate)
 
     def forward(self) -> np.ndarray:
         """``f(x_i)`` on the train inputs at the current parameters, ``(n,)``."""
@@ -241,6 +254,7 @@ class NumpyReLUStep:
 
     def run(self, n_steps: int, record_steps=(), record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> StepRecord:
+        n_steps = check_positive_int(n_steps, "n_steps", minimum=0, maximum=2**62)
         rs = _record_steps(record_steps)
         R = rs.size
         tr, te = np.full(R, np.nan), np.full(R, np.nan)
@@ -248,27 +262,41 @@ class NumpyReLUStep:
         ptr = np.full((R, self.x.shape[0] if record_predictions else 0), np.nan)
         pte = np.full((R, nt if record_predictions else 0), np.nan)
         t_end = self.step + int(n_steps)
-        done = 0
-        for r, t in enumerate(rs):
-            if t < self.step or t > t_end:
-                continue
-            while self.step < t:
-                self.update()
+        done, status = 0, STATUS_OK
+        with np.errstate(all="ignore"):  # a diverging run is reported below (status 2 + a named warning)
+            for r, t in enumerate(rs):
+                if t < self.step or t > t_end:
+                    continue
+                while self.step < t and status == STATUS_OK:
+                    if not np.isfinite(self.update()):
+                        status = STATUS_DIVERGED
+                    done += 1
+                if status != STATUS_OK:
+                    break
+                tr[r], te[r] = self.train_loss(), self.test_loss()
+                if record_predictions:
+                    ptr[r] = self.predict(self.x)
+                    if nt:
+                        pte[r] = self.predict(self.x_test)
+            while self.step < t_end and status == STATUS_OK:
+                if not np.isfinite(self.update()):
+                    status = STATUS_DIVERGED
                 done += 1
-            tr[r], te[r] = self.train_loss(), self.test_loss()
-            if record_predictions:
-                ptr[r] = self.predict(self.x)
-                if nt:
-                    pte[r] = self.predict(self.x_test)
-        while self.step < t_end:
-            self.update()
-            done += 1
-        return StepRecord(rs, tr, te, done, STATUS_OK, ptr if record_predictions else None,
-                          pte if record_predictions else None)
+        return _report(StepRecord(rs, tr, te, done, status, ptr if record_predictions else None,
+                                  pte if record_predictions else None), self.learning_rate)
 
     def params(self) -> ReLUParams:
         return ReLUParams((self.W1.copy(), self.a[None, :].copy()), (self.b1.copy(), np.array([self.b2])),
                           self.W_std, self.b_std)
+
+
+def _report(rec: StepRecord, lr: float) -> StepRecord:
+    """A diverged run (non-finite loss) is never silent: a named warning says where and what to do."""
+    if rec.status == STATUS_DIVERGED:
+        warnings.warn(f"gradient descent diverged (non-finite loss) after {rec.steps_done} steps at learning rate "
+                      f"{lr:.4g}; use a learning rate below the kernel's eta_max (max_learning_rate)",
+                      PrecisionLossWarning, stacklevel=3)
+    return rec
 
 
 def make_step(params: ReLUParams, x, y, lr: float, x_test=None, y_test=None, *, backend: str = "cpu") -> GDStep:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._backend import cuda_implementation, parse_backend, resolve_backend, to_numpy
 from .._random import check_seed, member_seeds
-from .._validation import as_array, check_finite_scalar, check_positive_int
+from .._validation import as_array, check_finite_scalar, check_index_array, check_nbytes, check_positive_int
 from ..errors import (
     BackendUnavailableError,
     InvalidInputError,
@@ -43,8 +43,8 @@ __all__ = ["EnsembleResult", "train_ensemble", "log_record_steps", "max_learning
 
 def log_record_steps(n_steps: int, n_points: int = 40) -> np.ndarray:
     """``0``, about ``n_points`` log-spaced steps in ``[1, n_steps]``, the powers of 10 and ``n_steps``."""
-    n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
-    n_points = check_positive_int(n_points, "n_points")
+    n_steps = check_positive_int(n_steps, "n_steps", minimum=0, maximum=2**62)
+    n_points = check_positive_int(n_points, "n_points", maximum=10**6)
     if n_steps == 0:
         return np.array([0], dtype=np.int64)
     s = np.unique(np.round(np.logspace(0, np.log10(n_steps), n_points)).astype(np.int64))
@@ -219,15 +219,24 @@ def validate_ensemble_inputs(x_train: Any, y_train: Any, x_test: Any, y_test: An
         xt, yt = None, None
     width = check_positive_int(width, "width")
     K = check_positive_int(n_members, "n_members")
-    n_steps = check_positive_int(n_steps, "n_steps", minimum=0)
+    n_steps = check_positive_int(n_steps, "n_steps", minimum=0, maximum=2**62)
     depth = check_positive_int(depth, "depth")
     if depth != 1:
         raise InvalidInputError(f"train_ensemble supports depth-1 networks (the paper's), got depth={depth}")
     seed = check_seed(seed)
     early_stop_rtol = check_finite_scalar(early_stop_rtol, "early_stop_rtol", nonnegative=True)
-    steps = log_record_steps(n_steps, n_record) if record_steps is None else np.asarray(record_steps, np.int64)
+    if isinstance(record_steps, (str, bytes)):
+        raise InvalidInputError(f"record_steps must be a sequence of step numbers, got {record_steps!r}")
+    steps = log_record_steps(n_steps, n_record) if record_steps is None else check_index_array(record_steps,
+                                                                                                "record_steps")
     if steps.ndim != 1 or steps.size == 0 or np.any(np.diff(steps) <= 0) or steps[0] < 0 or steps[-1] > n_steps:
         raise InvalidInputError(f"record_steps must be strictly increasing within [0, n_steps={n_steps}]")
+    n, d, R = x.shape[0], x.shape[1], steps.size
+    nt = 0 if xt is None else xt.shape[0]
+    # before any allocation: the loss records and predictions of 2K networks, and one network's parameters and
+    # work buffers (width=10**9 or n_members=10**8 used to fail inside NumPy)
+    check_nbytes((2 * K, R, 2 + n + nt), 8, f"the records of {2 * K} networks at {R} steps")
+    check_nbytes((width, d + 3 + 2 * (n + nt)), 8, f"one width-{width} network and its work buffers")
     return EnsembleInputs(x, y, xt, yt, width, K, n_steps, depth, seed, early_stop_rtol, steps)
 
 
