@@ -87,3 +87,19 @@ def test_infinite_time_singular_ntk_raises():
     ens = gradient_descent_mse_ensemble(K, K, g.standard_normal(10), 0.1)
     with pytest.raises(KernelNotPositiveDefiniteError):
         ens(None)
+
+
+@pytest.mark.parametrize("n", [1, 5, 96, 97, 250])
+@pytest.mark.parametrize("cplx", [False, True])
+def test_max_asymmetry_matches_dense_check(n, cplx):
+    from nnqs_fast.dynamics._structure import max_asymmetry
+    g = np.random.default_rng(n)
+    a = g.standard_normal((n, n)) + (1j * g.standard_normal((n, n)) if cplx else 0)
+    a = a + a.conj().T
+    for i, j in ((n - 1, 0), (0, n - 1), (n // 2, n // 3)):       # perturb either triangle
+        b = a.copy()
+        b[i, j] += 0.25
+        asym, scale = max_asymmetry(b)
+        assert asym == pytest.approx(np.abs(b - b.conj().T).max(), rel=1e-15, abs=0 if i != j else 1e-15)
+        assert abs(scale - np.abs(b).max()) <= asym
+    assert max_asymmetry(a)[0] == 0.0
