@@ -21,6 +21,7 @@ __all__ = [
     "BackendUnavailableError",
     "PrecisionLossError",
     "PrecisionLossWarning",
+    "SpecError",
 ]
 
 #: The loss every learning-rate bound refers to (paper Eq. 13).
@@ -179,3 +180,11 @@ class PrecisionLossWarning(UserWarning):
         """Member ``member``'s real part ``part`` (1: Re ψ, 2: Im ψ) diverged at ``step``."""
         return cls(f"member {member} part {part}: the loss became non-finite at step {step} (learning rate "
                    f"{learning_rate:.6g}, maximal stable {eta_max:.6g}); its later losses are NaN")
+
+
+class SpecError(InvalidInputError):
+    """A sweep SPEC (TOML grid for ``nnqs-fast sweep``) is invalid.
+
+    Cause: an unknown key, a wrong type, an empty grid list or range, a train size outside the basis. Fix: the
+    message names the key; correct the SPEC file (see examples/sweep_fig3_4x4.toml and docs/scale.md).
+    """

@@ -38,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="exact discrete GD steps instead of continuous gradient flow (time unit: steps either way)")
     p.add_argument("--diag-reg", type=float, default=0.0, help="added to the NTK diagonal (default: 0)")
     p.add_argument("--no-plot", action="store_true", help="skip predict.png")
+    p.add_argument("--memory-limit", type=float, default=None, metavar="GIB",
+                   help="total memory the run may hold, in GiB (default: 80%% of physical memory, or the "
+                        "NNQS_FAST_MAX_TOTAL_BYTES environment variable); larger runs are refused before any work "
+                        "with the estimate in the message")
     add_backend_option(p)
     add_output_options(p)
     p.set_defaults(func=run)
@@ -48,6 +52,13 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.io import save_results
     from ..experiments.predict_curves import PredictConfig, plot_predict_curves, run_predict_curves
 
+    if args.memory_limit is not None:
+        import os
+
+        from .._validation import check_finite_scalar
+
+        gib = check_finite_scalar(args.memory_limit, "--memory-limit", positive=True)
+        os.environ["NNQS_FAST_MAX_TOTAL_BYTES"] = str(int(gib * 1024**3))
     backend = resolve_backend(args.backend)
     cfg = PredictConfig(system=args.system, boundary=args.boundary, lx=args.lx, ly=args.ly,
                         train_size=args.train_size, seed=args.seed, depth=args.depth, W_std=args.W_std,

@@ -45,16 +45,21 @@ def _not_pd_error(lam_min: float, lam_max: float, n: int, what: str, why: str) -
 
 def smallest_eigenvalue(H: np.ndarray) -> tuple[float, float]:
     """(λ_min, λ_max) of a Hermitian matrix (two partial eigensolves)."""
+    from .._linalg import eigh
+
     n = H.shape[0]
-    lo = scipy.linalg.eigh(H, eigvals_only=True, subset_by_index=[0, 0], check_finite=False)[0]
-    hi = scipy.linalg.eigh(H, eigvals_only=True, subset_by_index=[n - 1, n - 1], check_finite=False)[0]
+    lo = eigh(H, eigvals_only=True, subset_by_index=(0, 0))[0]
+    hi = eigh(H, eigvals_only=True, subset_by_index=(n - 1, n - 1))[0]
     return float(lo), float(hi)
 
 
 @register_cpu("dynamics.eigh")
 def host_eigh(H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(λ ascending, V)`` of a real symmetric / complex Hermitian matrix (LAPACK ``syevd``/``heevd``)."""
-    return scipy.linalg.eigh(H, check_finite=False, driver="evd")
+    """``(λ ascending, V)`` of a real symmetric / complex Hermitian matrix (LAPACK through
+    :func:`nnqs_fast._linalg.eigh`: ``syevd``/``heevd``, MRRR with one BLAS thread above 8192 rows)."""
+    from .._linalg import eigh
+
+    return eigh(H)
 
 
 def checked_spectrum(lam: np.ndarray, n: int, what: str) -> tuple[np.ndarray, float]:
@@ -108,6 +113,10 @@ class SpectralFlow:
         if self._eig is None:
             lam, V = self._eigh(self.H)
             self._set_eig(lam, V)
+            from .._linalg import SINGLE_THREAD_MIN_N
+
+            if self.n > SINGLE_THREAD_MIN_N:  # large: (λ, V) replaces H (everything after reads the eigenpairs)
+                self.H = None  # type: ignore[assignment]
         return self._eig  # type: ignore[return-value]
 
     @property
@@ -134,7 +143,9 @@ class SpectralFlow:
             return _apply(V, _apply(V.conj().T if np.iscomplexobj(V) else V.T, b) / _col(lam, b))
         if self._chol is None:
             try:
-                self._chol = scipy.linalg.cho_factor(self.H, lower=True, check_finite=False)
+                from .._linalg import cho_factor
+
+                self._chol = cho_factor(self.H)  # robust at every size (nnqs_fast._linalg)
             except np.linalg.LinAlgError:
                 lo, hi = smallest_eigenvalue(self.H)
                 raise _not_pd_error(lo, hi, self.n, self.what,

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
+from .._linalg import symmetrize_upper, syrk_accumulate
 from .._validation import as_array, check_chunk_size, check_finite_scalar
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..kernels.spectrum import eta_max_from_lambda
@@ -164,10 +165,12 @@ class EnsemblePredictor(FollowsInputs):
         for j, p in enumerate(self._parts):
             P, G = p.factors(times)
             V = p.flow.eig()[1]
-            Px = (t1 if j == 0 else t2) @ V  # Θ_xB V
-            tmean += p.unit * apply(Px, G * p.w[:, None]).T
-            if get_cov is None:
+            tx = t1 if j == 0 else t2
+            if get_cov is None:  # mean only: Θ_xB (V (G w)), O(m n T) instead of the O(m n²) product Θ_xB V
+                tmean += p.unit * apply(tx, apply(V, G * p.w[:, None])).T
                 continue
+            Px = tx @ V  # Θ_xB V
+            tmean += p.unit * apply(Px, G * p.w[:, None]).T
             Rx = (kx[j]) @ V                   # K_xB V
             out = []
             for i in range(T):
@@ -243,6 +246,40 @@ class EnsemblePredictor(FollowsInputs):
         test = Gaussian(rep(tmean), *[None if c is None else rep(c) for c in tcovs])
         return train, test
 
+    @follows_inputs
+    def test_mean(self, t: Any, ntk_test_train: Any, n_test: int | None = None, *,
+                  chunk_size: int | None = None) -> np.ndarray:
+        """Mean μ_x(t) = Θ_xB V g(t) Vᵀ y on test points only (Eq. 15), streamed over row blocks.
+
+        ``ntk_test_train``: an ``(m, n)`` kernel (or pair) or a callable ``k(start, stop)`` returning those rows
+        (then ``n_test`` is required). Costs O(m n T) after one O(n² T) product; never forms Θ_xB V. Returns
+        complex ``(T, m)`` (``(m,)`` for a scalar ``t``).
+        """
+        times, scalar = self._times(t)
+        if callable(ntk_test_train) and not hasattr(ntk_test_train, "__array__"):
+            if n_test is None:
+                raise InvalidInputError("ntk_test_train is a callable: pass n_test (number of test points)")
+            src: Any = ntk_test_train
+            m = int(n_test)
+        else:
+            src = parse_kernel(ntk_test_train, "ntk_test_train", n_cols=self.n, square=False)
+            m = src.n_rows
+        zs = []
+        for p in self._parts:
+            if np.all(np.isinf(times)):                   # g(∞) = 1/λ: Θ^{-1} y by the Cholesky solve
+                zs.append(np.repeat(p.flow.solve(p.y)[:, None], times.size, axis=1))
+                continue
+            G = p.factors(times)[1]
+            zs.append(apply(p.flow.eig()[1], G * p.w[:, None]))   # V g(t) Vᵀ y: (n, T)
+        cs = check_chunk_size(chunk_size) or DEFAULT_TEST_CHUNK
+        out = np.zeros((times.size, m), np.complex128)
+        for a in range(0, m, cs):
+            b = min(a + cs, m)
+            t_rows = _parse_rows(src, "ntk_test_train", self.n, a, b)
+            for j, p in enumerate(self._parts):
+                out[:, a:b] += p.unit * apply(t_rows[j], zs[j]).T
+        return out[0] if scalar else out
+
     # ------------------------------------------------------------------------------------------------------
     @follows_inputs
     def losses(self, t: Any = None, y_test: Any = None, nngp_test_train: Any = None, ntk_test_train: Any = None,
@@ -294,20 +331,21 @@ class EnsemblePredictor(FollowsInputs):
                     Px = t_rows[j] @ V
                     Rx = k_rows[j] @ V
                     ypart = yt[a:b] if p.mult == 2 else (yt[a:b].real if j == 0 else yt[a:b].imag)
-                    acc[j]["S2"] = acc[j]["S2"] + Px.T @ Px
+                    acc[j]["S2"] = syrk_accumulate(acc[j]["S2"] if b > cs else None, Px)  # in place, no n² temp
                     acc[j]["s1"] = acc[j]["s1"] + np.einsum("xk,xk->k", Px, Rx)
                     acc[j]["u"] = acc[j]["u"] + apply(Px.T, ypart)
             lmu_t = np.zeros(times.size)
             lgam_t = np.zeros(times.size)
             for j, (p, (_P, G)) in enumerate(zip(self._parts, facs)):
                 ypart = yt if p.mult == 2 else (yt.real if j == 0 else yt.imag)
-                S2, s1, u = acc[j]["S2"], acc[j]["s1"], acc[j]["u"]
+                S2, s1, u = symmetrize_upper(acc[j]["S2"]), acc[j]["s1"], acc[j]["u"]
                 A = G * p.w[:, None]                              # (n, T): coefficients of μ_x in Px
                 quad = np.real(np.einsum("kt,kt->t", A.conj(), apply(S2, A)))
                 cross = np.real(np.einsum("k,kt->t", u.conj(), A))
                 lmu_t += (quad - 2.0 * cross + float(np.sum(np.abs(ypart) ** 2))) / m
                 kd = float(np.sum(kdiag[0] if p.mult == 2 else kdiag[j]))
-                var = kd - 2.0 * np.einsum("kt,k->t", G, s1) + np.einsum("kt,kt->t", G, (S2 * p.Q) @ G)
+                S2 *= p.Q  # S2 is not used again: the Hadamard product in place (no n² temporary)
+                var = kd - 2.0 * np.einsum("kt,k->t", G, s1) + np.einsum("kt,kt->t", G, S2 @ G)
                 lgam_t += p.mult * var / m
             out.update(L_mu_test=lmu_t, L_gamma_test=lgam_t, L_psi_test=lmu_t + lgam_t)
         if scalar:

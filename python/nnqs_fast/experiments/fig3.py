@@ -13,7 +13,6 @@ reduced (widths 64/128/256, K = 1, n ∈ {2400, 3200, 4000}, 2000 steps; docs/tr
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,20 +28,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tf.add(parser, "--widths", type=int, nargs="+", default=None, help="hidden widths (paper 300 1000 5000)")
     tf.add(parser, "--train-sizes", type=int, nargs="+", default=None,
            help="train-set sizes (paper 2400 2600 ... 4000)")
+    from .sweep import add_scheduler_arguments
+
+    add_scheduler_arguments(parser, default=None, workers_flag="--dask-workers")
 
 
 def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:
+    """Run the grid (one QS-NTK task per train size, one training task per size × width) through the sweep
+    machinery (:mod:`nnqs_fast.experiments.sweep`: task files under ``OUT/tasks``, resumable, on Dask with
+    ``--scheduler``) and collect the arrays."""
     from .._backend import resolve_backend
-    from .._progress import progress
-    from ..training import train_ensemble
+    from ..physics.targets import DEFAULT_BOUNDARY
+    from .io import load_results
+    from .sweep import make_point, point_key, run_points, task_done
 
     backend = resolve_backend(args.backend)
     s, mode = tf.settings(args, NAME, backend)
-    target = tf.load_target(args)
-    x, psi = np.asarray(target.inputs, float), np.asarray(target.psi)
-    D = psi.shape[0]
+    boundary = args.boundary or DEFAULT_BOUNDARY[args.system]
     sizes, widths, T, K = [int(v) for v in s["train_sizes"]], [int(v) for v in s["widths"]], int(s["steps"]), \
         int(s["members"])
+    st = {"steps": T, "members": K, "lr_factor": args.lr_factor, "learning_rate": args.learning_rate,
+          "W_std": args.W_std, "b_std": args.b_std, "early_stop": args.early_stop}
+    grid: dict[tuple[int, int | None], dict] = {
+        (i, None): make_point(args.system, args.lx, args.ly, boundary, "predict", n, args.seed, st)
+        for i, n in enumerate(sizes)}
+    grid.update({(i, j): make_point(args.system, args.lx, args.ly, boundary, "train", n, args.seed, st, width=N,
+                                    force=args.force)
+                 for i, n in enumerate(sizes) for j, N in enumerate(widths)})
+    task_dir = Path(args.out) / "tasks"
+    interrupted = False
+    try:
+        run_points(list(grid.values()), task_dir, scheduler=getattr(args, "scheduler", None),
+                   workers=getattr(args, "dask_workers", None), quiet=args.quiet, n_workers_inprocess=args.workers)
+    except KeyboardInterrupt:
+        interrupted = True
     shape = (len(sizes), len(widths))
     test_ens, train_ens = np.full(shape, np.nan), np.full(shape, np.nan)
     test_mean, total = np.full(shape, np.nan), np.full(shape, np.nan)
@@ -50,43 +69,26 @@ def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:
     q_test, q_train, q_total, q_inf = (np.full(len(sizes), np.nan) for _ in range(4))
     lrs, etas = np.full(len(sizes), np.nan), np.full(len(sizes), np.nan)
     t_q = t_train = 0.0
-    interrupted = False
-    bar = progress(total=len(sizes) * (1 + len(widths)), desc=f"fig3 {args.system}", quiet=args.quiet)
-    try:
-        for i, n in enumerate(sizes):
-            t0 = time.perf_counter()
-            q = tf.qsntk(target, n, args.seed, np.array([T]), args.learning_rate, args.lr_factor, backend,
-                         W_std=args.W_std, b_std=args.b_std)
-            t_q += time.perf_counter() - t0
-            q_test[i] = float(q["curves"]["L_psi_test"][-1])
-            q_train[i] = float(q["curves"]["L_psi_train"][-1])
-            q_total[i] = (n * q_train[i] + (D - n) * q_test[i]) / D
-            q_inf[i] = q["limits"]["L_psi_test_inf"]
-            lrs[i], etas[i] = q["learning_rate"], q["eta_max"]
-            bar.update()
-            tr, te = tf.split(D, n, args.seed)
-            for j, N in enumerate(widths):
-                t0 = time.perf_counter()
-                ens = train_ensemble(x[tr], psi[tr], x[te], psi[te], width=N, n_members=K, n_steps=T,
-                                     learning_rate=q["learning_rate"], max_learning_rate=q["eta_max"],
-                                     force=args.force, W_std=args.W_std, b_std=args.b_std, seed=args.seed,
-                                     record_steps=[0, T],
-                                     early_stop_rtol=args.early_stop, n_workers=args.workers, backend=backend,
-                                     quiet=True)
-                t_train += time.perf_counter() - t0
-                test_ens[i, j], train_ens[i, j] = ens.test_loss_ensemble[-1], ens.train_loss_ensemble[-1]
-                test_mean[i, j] = ens.test_loss_of_mean[-1]
-                total[i, j] = (n * train_ens[i, j] + (D - n) * test_ens[i, j]) / D
-                member_test[i, j] = ens.test_loss[:, -1]
-                bar.update()
-                if ens.interrupted:
-                    raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-    config = {"system": args.system, "lattice": [args.lx, args.ly], "boundary": target.boundary,
-              "target": dict(target.config), "mode": mode, **s, "lr_factor": args.lr_factor,
+    target_config: dict = {}
+    for (i, j), p in grid.items():
+        if not task_done(task_dir, p):
+            continue
+        meta, arr = load_results(task_dir, point_key(p))
+        r = meta["results"]
+        target_config = r.get("target", target_config)
+        if j is None:
+            q_test[i], q_train[i], q_total[i], q_inf[i] = r["test_loss"], r["train_loss"], r["total_loss"], \
+                r["test_loss_inf"]
+            lrs[i], etas[i] = r["learning_rate"], r["eta_max"]
+            t_q += r["wall_time_s"]
+        else:
+            test_ens[i, j], train_ens[i, j], total[i, j] = r["test_loss"], r["train_loss"], r["total_loss"]
+            test_mean[i, j] = r["test_loss_of_mean"]
+            member_test[i, j] = arr["member_test_loss"]
+            t_train += r["wall_time_s"]
+    config = {"system": args.system, "lattice": [args.lx, args.ly], "boundary": boundary,
+              "target": target_config, "tasks": {point_key(p): p for p in grid.values()}, "mode": mode, **s,
+              "lr_factor": args.lr_factor,
               "learning_rate_given": args.learning_rate, "seed": args.seed, "early_stop_rtol": args.early_stop,
               "depth": 1, "W_std": args.W_std, "b_std": args.b_std, "plotted": "test L_psi_l at the final step"}
     results = {"train_sizes": sizes, "widths": widths, "steps": T,

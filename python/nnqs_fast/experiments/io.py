@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,17 @@ def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, 
         "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
     }
     json_path, npz_path = out / f"{name}.json", out / f"{name}.npz"
-    tmp = json_path.with_suffix(".json.tmp")
+    # both files atomically (temporary name unique to this process, then os.replace); the NPZ first, so an
+    # existing JSON means the result is complete (sweeps use it as the completion marker)
+    tag = f".{os.getpid()}.{threading.get_ident()}.tmp"
+    tmp_npz = out / f"{name}.npz{tag}"
+    with open(tmp_npz, "wb") as fh:
+        payload: dict[str, Any] = dict(arrays)
+        np.savez_compressed(fh, **payload)
+    os.replace(tmp_npz, npz_path)
+    tmp = out / f"{name}.json{tag}"
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
     os.replace(tmp, json_path)
-    payload: dict[str, Any] = dict(arrays)
-    np.savez_compressed(npz_path, **payload)
     return json_path, npz_path
 
 

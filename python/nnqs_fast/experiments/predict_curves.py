@@ -114,15 +114,91 @@ def load_target(system: str, boundary: str | None, lx: int, ly: int) -> Any:
     return make_target(system, **{k: v for k, v in kwargs.items() if k in params})
 
 
+def predict_memory_bytes(dim: int, n_train: int, n_sites: int, chunk: int | None = None) -> int:
+    """Peak bytes of :func:`run_predict_curves` for a basis of ``dim`` states and ``n_train`` train points.
+
+    Held at the peak (the loss pass): the train-train NNGP and NTK (2 n²), the NTK eigenvectors V, the NNGP in
+    the eigenbasis Q = Vᵀ K V and the test accumulator S2 = Σ_x (Θ_xB V)ᵀ(Θ_xB V) (3 n²), one row block of the
+    test-train NNGP/NTK and their eigenbasis images (4 · chunk · n), the target and its inputs (dim · (16 + 8 L)).
+    The n_test x n_test matrix is never formed (the NNGP diagonal is evaluated alone).
+    """
+    n = int(n_train)
+    c = _chunk_rows(n) if chunk is None else int(chunk)
+    return int(8 * (5 * n * n + 4 * c * n) + dim * (16 + 8 * n_sites) + 64 * dim)
+
+
+def _chunk_rows(n_train: int) -> int:
+    """Test rows per block of the streamed test-train kernel: ~512 MiB for the four (rows, n) arrays."""
+    return int(max(256, min(4096, (512 * 1024**2) // (32 * max(n_train, 1)))))
+
+
+class _RowKernels:
+    """``k(start, stop)``: rows of the test-train NNGP/NTK, both computed in one kernel call per row block."""
+
+    def __init__(self, kfn: Callable[..., Any], xte: np.ndarray, xtr: np.ndarray, backend: str) -> None:
+        self.kfn, self.xte, self.xtr, self.backend = kfn, xte, xtr, backend
+        self._key: tuple[int, int] | None = None
+        self._val: Any = None
+
+    def rows(self, a: int, b: int) -> Any:
+        if self._key != (a, b):
+            self._val = None  # release the previous block first
+            self._val = self.kfn(self.xte[a:b], self.xtr, get=("nngp", "ntk"), backend=self.backend)
+            self._key = (a, b)
+        return self._val
+
+    def nngp(self, a: int, b: int) -> np.ndarray:
+        return np.asarray(self.rows(a, b).nngp)
+
+    def ntk(self, a: int, b: int) -> np.ndarray:
+        return np.asarray(self.rows(a, b).ntk)
+
+
+def check_predict_size(dim: int, train_size: int, n_sites: int) -> int:
+    """Refuse a run that cannot work before any allocation: ``train_size >= dim`` (named error), or an estimate
+    (:func:`predict_memory_bytes`) above the total budget (:class:`~nnqs_fast.errors.MemoryLimitError` with the
+    estimate, the budget and the largest train size that fits). Returns the estimate in bytes."""
+    from .._linalg import total_memory_budget
+    from ..errors import MemoryLimitError
+
+    if train_size >= dim:
+        raise InvalidInputError(f"train_size {train_size} must be smaller than the basis size {dim} "
+                                "(the rest is the test set)")
+    est, limit = predict_memory_bytes(dim, train_size, n_sites), total_memory_budget()
+    if est > limit:
+        fits = train_size
+        while fits > 1 and predict_memory_bytes(dim, fits, n_sites) > limit:
+            fits = int(fits * 0.9)
+        raise MemoryLimitError(
+            f"the QS-NTK prediction with {train_size} train points out of {dim} basis states needs about "
+            f"{est / 1024**3:.2f} GiB (train-train NNGP/NTK, eigenvectors, NNGP in the eigenbasis, test "
+            f"accumulator: 5 x {train_size}² float64, plus streamed test blocks), more than the budget of "
+            f"{limit / 1024**3:.2f} GiB; use --train-size <= {fits}, or raise the budget with --memory-limit GIB "
+            "(or NNQS_FAST_MAX_TOTAL_BYTES) if the machine has the memory")
+    return est
+
+
 def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool = True) -> PredictResults:
-    """Compute the QS-NTK loss curves, τ → ∞ limits and fidelities for ``config`` (see module docstring)."""
+    """Compute the QS-NTK loss curves, τ → ∞ limits and fidelities for ``config`` (see module docstring).
+
+    Memory: estimated first (:func:`predict_memory_bytes`; refused with the estimate when it exceeds the budget
+    of :func:`nnqs_fast._linalg.total_memory_budget`); the test-train kernels are streamed in row blocks and
+    the NNGP test variance term L_γ reads only the diagonal (:func:`nnqs_fast.kernels.kernel_diagonal`).
+    """
     import time
 
     from .._progress import progress
+    from .._validation import check_memory
     from ..dynamics.predict import _max_learning_rate
+    from ..kernels import kernel_diagonal
 
     c = config
     check_finite_scalar(c.lr_fraction, "lr_fraction", positive=True)
+    check_positive_int(c.train_size, "train_size")
+    if target is None:  # refuse impossible sizes before building anything
+        from ..physics.targets import basis_dimension
+
+        check_predict_size(basis_dimension(c.system, c.lx, c.ly), c.train_size, c.lx * c.ly)
     timings: dict[str, float] = {}
     bar = progress(6, desc=f"predict {c.system}", quiet=quiet)
     t0 = time.perf_counter()
@@ -132,6 +208,7 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
     x = np.asarray(target.inputs, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != psi.shape[0]:
         raise InvalidInputError(f"target inputs {x.shape} do not match its {psi.shape[0]} amplitudes")
+    check_predict_size(psi.shape[0], c.train_size, x.shape[1])
     train_idx, test_idx = split_basis(psi.shape[0], c.train_size, c.seed)
     timings["target"] = time.perf_counter() - t0
     bar.update()
@@ -139,36 +216,43 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
     t0 = time.perf_counter()
     kfn = _relu_kernel_fn(c.depth, c.W_std, c.b_std)
     xtr, xte = x[train_idx], x[test_idx]
+    n, m = xtr.shape[0], xte.shape[0]
+    check_memory(2 * n * n * 8, f"the {n} x {n} train-train NNGP and NTK")
     ktt = kfn(xtr, None, get=("nngp", "ntk"), backend=c.backend)
-    kxt = kfn(xte, xtr, get=("nngp", "ntk"), backend=c.backend)
-    nngp_diag = np.diag(kfn(xte, None, get="nngp", backend=c.backend)).copy()
+    nngp_tt, ntk_tt = np.asarray(ktt.nngp), np.asarray(ktt.ntk)
+    del ktt
+    rows = _RowKernels(kfn, xte, xtr, c.backend)
+    nngp_diag = kernel_diagonal(kfn, xte, "nngp", backend=c.backend)
     timings["kernels"] = time.perf_counter() - t0
     bar.update()
 
     t0 = time.perf_counter()
-    eta_max = _max_learning_rate(ktt.ntk)
+    eta_max = _max_learning_rate(ntk_tt)  # Krylov λ_max (nnqs_fast.kernels.lambda_max)
     lr = float(c.learning_rate) if c.learning_rate is not None else c.lr_fraction * eta_max
     timings["max_learning_rate"] = time.perf_counter() - t0
     bar.update()
 
     t0 = time.perf_counter()
-    ens = gradient_descent_mse_ensemble(ktt.nngp, ktt.ntk, psi[train_idx], lr, diag_reg=c.diag_reg,
+    ens = gradient_descent_mse_ensemble(nngp_tt, ntk_tt, psi[train_idx], lr, diag_reg=c.diag_reg,
                                         discrete=c.discrete, backend=c.backend)
+    del nngp_tt, ntk_tt  # the predictor holds what it needs
     steps = step_grid(c.max_step, c.n_times, discrete=c.discrete)
-    args = (psi[test_idx], kxt.nngp, kxt.ntk, nngp_diag)
-    curves = {k: np.asarray(v) for k, v in ens.losses(steps, *args).items()}
+    times = np.append(steps, np.inf)  # one streamed pass gives the curves and the τ → ∞ limits
+    chunk = _chunk_rows(n)
+    all_losses = ens.losses(times, psi[test_idx], rows.nngp, rows.ntk, nngp_diag, chunk_size=chunk)
     timings["losses"] = time.perf_counter() - t0
     bar.update()
-    t0 = time.perf_counter()
-    lim = ens.losses(None, *args)
-    timings["losses_inf"] = time.perf_counter() - t0
+    curves = {k: np.asarray(v)[:-1] for k, v in all_losses.items()}
+    lim = {k: float(np.asarray(v)[-1]) for k, v in all_losses.items()}
+    timings["losses_inf"] = 0.0  # included in "losses" (one pass)
     bar.update()
 
     t0 = time.perf_counter()
-    tr, te = ens(steps, None, kxt.ntk, get_cov=None)
-    curves["fidelity"] = np.asarray(fidelity(assemble_state(train_idx, test_idx, tr.mean, te.mean), psi))
-    tr_inf, te_inf = ens(None, None, kxt.ntk, get_cov=None)
-    lim["fidelity"] = float(fidelity(assemble_state(train_idx, test_idx, tr_inf.mean, te_inf.mean), psi))
+    tr = ens(times, get_cov=None)
+    te_mean = ens.test_mean(times, rows.ntk, m, chunk_size=chunk)
+    fid = np.asarray(fidelity(assemble_state(train_idx, test_idx, tr.mean, te_mean), psi))
+    curves["fidelity"] = fid[:-1]
+    lim["fidelity"] = float(fid[-1])
     timings["fidelity"] = time.perf_counter() - t0
     bar.update()
     bar.close()

@@ -2,7 +2,7 @@
 
 A :class:`GPKernel` is a built-in kernel family evaluated from ``(x·y, |x|², |y|²)``; the architecture objects
 give theirs (``ReLUNet(...).gp_kernel(d)``, ``CosNet(...).gp_kernel(d)``, ``GaussNet(...).gp_kernel(d)``). The
-C++ core numbers the families as :data:`FAMILIES` (``nnqs/wick.hpp``).
+C++ core numbers the families as :data:`FAMILIES` (``KernelFamily`` in ``nnqs/kernel_math.hpp``).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from .lattice import BOUNDARIES, Lattice
 from .quench import hubbard_quench_target, tfim_quench_target
 from .tfim import tfim_basis
 
-__all__ = ["Target", "make_target", "SYSTEMS", "DEFAULT_BOUNDARY"]
+__all__ = ["Target", "make_target", "SYSTEMS", "DEFAULT_BOUNDARY", "basis_dimension"]
 
 SYSTEMS = ("tfim", "hubbard")
 #: The default boundary per system (argued in the module docstring).
@@ -60,6 +60,22 @@ class Target:
 def _freeze(*arrays: np.ndarray) -> None:
     for a in arrays:
         a.setflags(write=False)
+
+
+def basis_dimension(system: str, lx: int, ly: int, n_up: int = 2, n_down: int = 2) -> int:
+    """Number of basis states of :func:`make_target`'s target, without building it (for size checks).
+
+    TFIM: ``2^L``; Hubbard: ``C(L, n_up) · C(L, n_down)`` (fixed particle-number sector). At 4×4 (L = 16):
+    TFIM 65 536; Hubbard with the paper's N↑ = N↓ = 2 gives 120² = 14 400 (half filling, 8 + 8, would be
+    12 870² ≈ 1.7 · 10⁸ — beyond any dense kernel method).
+    """
+    from math import comb
+
+    system = check_choice(system, "system", SYSTEMS)
+    L = check_positive_int(lx, "lx") * check_positive_int(ly, "ly")
+    if system == "tfim":
+        return 1 << L
+    return comb(L, int(n_up)) * comb(L, int(n_down))
 
 
 def make_target(system: str, *, lx: int = 3, ly: int = 4, boundary: str | None = None, J: float = 0.1,

@@ -1,0 +1,227 @@
+"""Large dense factorisations and eigensolves, robust to the BLAS they run on (the package's one home for them).
+
+Why this module exists: the OpenBLAS 0.3.31 shipped in the NumPy/SciPy wheels (scipy-openblas) **segfaults** in
+its multithreaded Cholesky (``dpotrf`` → parallel SYRK) at ``n ≈ 16 000`` and above with 2 threads
+(``np.linalg.cholesky`` of a 16 384² SPD matrix: SIGSEGV; 15 000 works; one thread factors 16 384). Every large
+``cholesky`` / ``cho_factor`` / ``eigh`` of the package goes through this module:
+
+* :func:`cho_factor` — for ``n <= BLOCKED_CHOLESKY_MIN_N`` LAPACK's ``potrf`` directly; above, a blocked
+  right-looking Cholesky (:func:`blocked_cholesky`) whose panel factorisations are ``potrf`` calls of at most
+  ``block`` rows (far below the failing size) and whose trailing updates are BLAS GEMMs of block columns, so no
+  single LAPACK/BLAS call sees the failing size and the GEMMs keep all BLAS threads busy.
+* :func:`eigh` — the full symmetric/Hermitian eigendecomposition (float64/complex128). Above
+  ``SINGLE_THREAD_MIN_N`` the LAPACK call runs with the BLAS pool limited to one thread (``threadpoolctl``,
+  when installed); the driver is divide-and-conquer (``evd``) up to that size when its ``2n²`` workspace fits the memory
+  budget, else MRRR (``evr``, O(n) workspace; about as fast as ``evd`` with eigenvectors on this machine).
+  The memory of every call is estimated first (:func:`eigh_bytes`) and a
+  :class:`~nnqs_fast.errors.MemoryLimitError` carrying the estimate is raised before allocating.
+
+Conventions: lower-triangular factors ``A = L Lᵀ`` (``L Lᴴ``); the factor returned by :func:`cho_factor` is the
+``(c, lower=True)`` pair that :func:`scipy.linalg.cho_solve` accepts (the strict upper triangle of ``c`` is not
+referenced and may hold anything).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from ._validation import check_memory, check_positive_int
+from .errors import InvalidInputError, ShapeMismatchError
+
+__all__ = ["cho_factor", "cholesky", "blocked_cholesky", "eigh", "eigh_bytes", "blas_threads", "syrk_accumulate",
+           "symmetrize_upper", "total_memory_budget",
+           "BLOCKED_CHOLESKY_MIN_N", "SINGLE_THREAD_MIN_N", "DEFAULT_BLOCK"]
+
+#: Matrices with more rows than this are factored by :func:`blocked_cholesky` (the failing size is ~16 000).
+BLOCKED_CHOLESKY_MIN_N = 8192
+#: Eigensolves of matrices with more rows than this run with one BLAS thread.
+SINGLE_THREAD_MIN_N = 8192
+#: Panel size of :func:`blocked_cholesky` (each ``potrf`` call factors at most this many rows).
+DEFAULT_BLOCK = 2048
+
+
+def total_memory_budget() -> int:
+    """Bytes one computation may hold in total: ``NNQS_FAST_MAX_TOTAL_BYTES`` if set, else 80 % of the physical
+    memory (falls back to 16 GiB where it cannot be read). Per-array limits stay with
+    :data:`nnqs_fast._validation.DEFAULT_MAX_BYTES`."""
+    env = os.environ.get("NNQS_FAST_MAX_TOTAL_BYTES")
+    if env:
+        return int(float(env))
+    try:
+        phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - platform without sysconf
+        phys = 20 * 1024**3
+    return int(0.8 * phys)
+
+
+@contextlib.contextmanager
+def blas_threads(n_threads: int | None) -> Iterator[None]:
+    """Limit the BLAS/OpenMP pools to ``n_threads`` inside the block (no-op for None or without threadpoolctl)."""
+    if n_threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional dependency: without it the pools keep their size
+        yield
+        return
+    with threadpool_limits(limits=int(n_threads)):
+        yield
+
+
+def _square(a: Any, name: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ShapeMismatchError(f"{name} must be a square matrix, got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise ShapeMismatchError(f"{name} is empty")
+    if not np.issubdtype(a.dtype, np.inexact):
+        a = a.astype(np.float64)
+    elif a.dtype not in (np.float64, np.complex128):
+        a = a.astype(np.complex128 if np.iscomplexobj(a) else np.float64)
+    return a
+
+
+def blocked_cholesky(a: Any, *, block: int = DEFAULT_BLOCK, overwrite_a: bool = False) -> np.ndarray:
+    """Lower Cholesky factor ``L`` (``A = L Lᴴ``) by the blocked right-looking algorithm.
+
+    For each panel ``k`` of ``block`` columns: ``L_kk = potrf(A_kk)`` (LAPACK on at most ``block`` rows),
+    ``L_ik = A_ik L_kk^{-H}`` (one triangular solve), and the trailing matrix is updated block column by block
+    column, ``A_ij -= L_ik L_jkᴴ`` for ``i >= j`` (BLAS GEMM). Only the lower triangle of ``a`` is read. Returns
+    ``L`` with the strict upper triangle zeroed. Raises :class:`numpy.linalg.LinAlgError` if ``A`` is not
+    positive definite (like :func:`numpy.linalg.cholesky`).
+    """
+    a = _square(a, "a")
+    block = check_positive_int(block, "block")
+    n = a.shape[0]
+    L = a if overwrite_a and a.flags.c_contiguous and a.flags.writeable else np.array(a, order="C", copy=True)
+    potrf = scipy.linalg.get_lapack_funcs("potrf", (L,))
+    for k0 in range(0, n, block):
+        k1 = min(k0 + block, n)
+        # the panel's diagonal block: potrf on a Fortran copy (lower)
+        c, info = potrf(np.asfortranarray(L[k0:k1, k0:k1]), lower=True, clean=True, overwrite_a=True)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"matrix is not positive definite (leading minor of order {k0 + info} "
+                                        "is not positive)")
+        L[k0:k1, k0:k1] = c
+        if k1 == n:
+            break
+        # L_ik = A_ik L_kk^{-H}: solve L_kk X^H = A_ik^H
+        L[k1:, k0:k1] = scipy.linalg.solve_triangular(c, L[k1:, k0:k1].conj().T, lower=True,
+                                                      check_finite=False).conj().T
+        panel = L[k1:, k0:k1]
+        for j0 in range(k1, n, block):  # trailing update, lower block columns only
+            j1 = min(j0 + block, n)
+            L[j0:, j0:j1] -= panel[j0 - k1:] @ panel[j0 - k1:j1 - k1].conj().T
+    L[np.triu_indices(n, 1)] = 0
+    return L
+
+
+def cholesky(a: Any, *, block: int | None = None) -> np.ndarray:
+    """Lower Cholesky factor of a symmetric/Hermitian positive definite matrix (see module docstring).
+
+    ``block=None``: LAPACK directly for ``n <= BLOCKED_CHOLESKY_MIN_N``, else :func:`blocked_cholesky` with
+    :data:`DEFAULT_BLOCK`; an explicit ``block`` always uses the blocked algorithm.
+    """
+    a = _square(a, "a")
+    n = a.shape[0]
+    check_memory(n * n * a.itemsize, f"the {n} x {n} Cholesky factor")
+    if block is None and n <= BLOCKED_CHOLESKY_MIN_N:
+        return np.linalg.cholesky(a)
+    return blocked_cholesky(a, block=DEFAULT_BLOCK if block is None else block)
+
+
+def cho_factor(a: Any, *, overwrite_a: bool = False, block: int | None = None) -> tuple[np.ndarray, bool]:
+    """Drop-in for :func:`scipy.linalg.cho_factor` (``lower=True``) that is safe at every size.
+
+    Returns ``(c, True)`` for :func:`scipy.linalg.cho_solve`. Raises :class:`numpy.linalg.LinAlgError` when
+    ``a`` is not positive definite.
+    """
+    a = _square(a, "a")
+    n = a.shape[0]
+    if block is None and n <= BLOCKED_CHOLESKY_MIN_N:
+        return scipy.linalg.cho_factor(a, lower=True, overwrite_a=overwrite_a, check_finite=False)
+    check_memory(n * n * a.itemsize, f"the {n} x {n} Cholesky factor")
+    return blocked_cholesky(a, block=DEFAULT_BLOCK if block is None else block, overwrite_a=overwrite_a), True
+
+
+def eigh_bytes(n: int, *, vectors: bool = True, complex_: bool = False, driver: str = "evd",
+               overwrite_a: bool = False) -> int:
+    """Peak bytes :func:`eigh` allocates for an ``n x n`` matrix (input copy, eigenvectors, LAPACK workspace)."""
+    item = 16 if complex_ else 8
+    mat = n * n * item
+    copy = 0 if overwrite_a else mat
+    if driver == "evd":
+        work = (1 + 6 * n + 2 * n * n) * 8 if vectors else (2 * n + 1) * 8
+        return copy + (work if not complex_ else work + mat) + 8 * n
+    # evr: separate eigenvector matrix, O(n) workspace
+    return copy + (mat if vectors else 0) + 40 * n * 8
+
+
+def eigh(a: Any, *, eigvals_only: bool = False, overwrite_a: bool = False, driver: str | None = None,
+         subset_by_index: tuple[int, int] | None = None) -> Any:
+    """Symmetric/Hermitian eigendecomposition (ascending), safe at every size (see module docstring).
+
+    Same results as :func:`scipy.linalg.eigh`; ``driver=None`` picks ``"evd"`` when its workspace fits the
+    memory budget and ``"evr"`` otherwise (``subset_by_index`` always uses ``"evr"``). Above
+    :data:`SINGLE_THREAD_MIN_N` rows the call runs with one BLAS thread. ``overwrite_a=True`` lets LAPACK
+    destroy ``a`` (saves one ``n²`` copy).
+    """
+    from ._validation import DEFAULT_MAX_BYTES
+
+    a = _square(a, "a")
+    n = a.shape[0]
+    cplx = bool(np.iscomplexobj(a))
+    if subset_by_index is not None:
+        driver = "evr"
+    if driver is None:  # evd below the single-thread size when its 2n² workspace fits; else evr (O(n) workspace)
+        fits = eigh_bytes(n, vectors=not eigvals_only, complex_=cplx, driver="evd",
+                          overwrite_a=overwrite_a) <= DEFAULT_MAX_BYTES
+        driver = "evd" if fits and n <= SINGLE_THREAD_MIN_N else "evr"
+    if driver not in ("evd", "evr", "ev", "evx"):
+        raise InvalidInputError(f"driver must be 'evd', 'evr', 'ev' or 'evx', got {driver!r}")
+    check_memory(eigh_bytes(n, vectors=not eigvals_only, complex_=cplx, driver=driver, overwrite_a=overwrite_a),
+                 f"the eigendecomposition ({driver}) of the {n} x {n} matrix")
+    # a C-contiguous symmetric matrix is its own Fortran-ordered transpose: pass a.T so LAPACK needs no copy
+    arg = a.T if (overwrite_a and a.flags.c_contiguous and not cplx) else a
+    with blas_threads(1 if n > SINGLE_THREAD_MIN_N else None):
+        return scipy.linalg.eigh(arg, eigvals_only=eigvals_only, overwrite_a=overwrite_a, check_finite=False,
+                                 driver=driver, subset_by_index=subset_by_index)
+
+
+def syrk_accumulate(c: np.ndarray | None, a: np.ndarray) -> np.ndarray:
+    """``c + aᵀ a`` for real ``a`` ``(m, n)``, in place in ``c`` (BLAS SYRK: half the flops of ``a.T @ a``, no
+    ``n x n`` temporary). ``c`` must be a Fortran-ordered float64 array from an earlier call (or None to start);
+    only its upper triangle is valid until :func:`symmetrize_upper`."""
+    from scipy.linalg.blas import dsyrk
+
+    a = np.asarray(a, np.float64)
+    n = a.shape[1]
+    if c is None:
+        c = np.zeros((n, n), np.float64, order="F")
+    # aᵀ (n, m) is Fortran-contiguous when a is C-contiguous: C = A Aᵀ with A = aᵀ, no copy of a
+    res = dsyrk(1.0, np.ascontiguousarray(a).T, beta=1.0, c=c, trans=0, lower=0, overwrite_c=1)
+    if res is not c:  # f2py copied (c not Fortran-contiguous): keep the result
+        c = res
+    return c
+
+
+def symmetrize_upper(c: np.ndarray, *, block: int = DEFAULT_BLOCK) -> np.ndarray:
+    """Copy the upper triangle of ``c`` onto its lower triangle in place (block by block, O(block²) extra)."""
+    n = c.shape[0]
+    for i0 in range(0, n, block):
+        i1 = min(i0 + block, n)
+        for j0 in range(0, i0 + 1, block):
+            j1 = min(j0 + block, n)
+            if j0 == i0:
+                blk = c[i0:i1, i0:i1]
+                c[i0:i1, i0:i1] = np.triu(blk) + np.triu(blk, 1).T
+            else:
+                c[i0:i1, j0:j1] = c[j0:j1, i0:i1].T
+    return c
