@@ -11,6 +11,10 @@ receive the same inputs through an ``.npz`` file; every row is prepared once (JI
 timed in rounds ``nnqs, NT, limit, nnqs, NT, limit, ...``; each column is the minimum over the rounds. Timings
 on a shared machine are only meaningful as ratios within one run: the script prints the load average.
 
+Threads: both sides inherit the environment. On a loaded machine OpenBLAS's spinning thread server can make a
+2-thread ``eigh``/``cho_factor`` 4-15x slower than 1 thread (measured at load ~12 on 2 cores), which swamps
+every LAPACK-bound row; run once as is and once with ``OPENBLAS_NUM_THREADS=1`` and report both.
+
 Columns: ``NT / nnqs`` (> 1: nnqs_fast is faster) and ``limit / nnqs`` (the fraction of the hardware limit
 reached; the limit of each row is stated in the table).
 """
@@ -42,7 +46,8 @@ W_STD, B_STD = 0.5, 0.1
 
 def nt_python(venv: Path) -> str:
     py = venv / "bin" / "python"
-    ok = py.exists() and subprocess.run([str(py), "-c", "import neural_tangents"], capture_output=True).returncode == 0
+    ok = py.exists() and subprocess.run([str(py), "-c", "import neural_tangents"],
+                                        capture_output=True).returncode == 0
     if not ok:
         print(f"building the neural-tangents venv in {venv} ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -54,7 +59,7 @@ class Worker:
     def __init__(self, py: str, x64: bool) -> None:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", JAX_PLATFORMS="cpu")
         self.p = subprocess.Popen([py, str(HERE / "_nt_worker.py")] + (["--x64"] if x64 else []), env=env,
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE if False else None, text=True)
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
     def ask(self, **msg) -> dict:
         assert self.p.stdin is not None and self.p.stdout is not None
@@ -83,7 +88,7 @@ def best_of(fn: Callable[[], object]) -> float:
 
 def write_bytes_limit(shape: tuple[int, int], dtype: type, k: int = 2) -> Callable[[], object]:
     """Writing ``k`` outputs of ``shape`` (preallocated, touched: pure store bandwidth)."""
-    outs = [np.ones(shape, dtype) for _ in range(k)]
+    outs: list[np.ndarray] = [np.ones(shape, dtype) for _ in range(k)]
 
     def run() -> None:
         for o in outs:
@@ -156,7 +161,8 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
 
     def ensemble(kernels: bool) -> object:
         if kernels:
-            a, b, c = kfn1(xtr, None, get=("nngp", "ntk")), kfn1(xte, xtr, get=("nngp", "ntk")), kfn1(xte, None, get="nngp")
+            a, b = kfn1(xtr, None, get=("nngp", "ntk")), kfn1(xte, xtr, get=("nngp", "ntk"))
+            c = kfn1(xte, None, get="nngp")
         else:
             a, b, c = ens_k, ens_x, kxx_ens
         pf = nf.gradient_descent_mse_ensemble(a.nngp, a.ntk, y, 1.0, diag_reg=reg)
