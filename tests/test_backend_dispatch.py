@@ -147,11 +147,12 @@ def test_every_gpu_registration_names_a_dispatched_cpu_function_or_primitive(fak
         importlib.import_module(f"nnqs_fast.gpu.{area}")
     import nnqs_fast.training  # noqa: F401  (the trainer dispatches training.* by lookup, not by decorator)
 
-    known = set(be._CPU_IMPLS) | {"training.train_ensemble", "training.make_step"}
+    known = set(be._CPU_IMPLS) | {"training.make_engine", "training.make_step", "training.max_learning_rate_for"}
     assert set(be._CUDA_IMPLS) <= known, set(be._CUDA_IMPLS) - known
     for name in ("kernels.relu_kernel", "kernels.stationary_kernel", "kernels.empirical_ntk",
                  "kernels.empirical_qsntk", "kernels.qsntk_from_jacobians", "dynamics.eigh",
-                 "entanglement.wick_purity", "training.make_step", "training.train_ensemble"):
+                 "entanglement.wick_purity", "training.make_step", "training.make_engine",
+                 "training.max_learning_rate_for"):
         assert be.cuda_implementation(name) is not None, name
 
 

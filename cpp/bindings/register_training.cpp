@@ -86,6 +86,27 @@ void register_training(py::module_& m) {
            py::arg("y_test") = py::none())
       .def("run", &run_step, py::arg("n_steps"), py::arg("record_steps"), py::arg("record_predictions") = false,
            py::arg("early_stop_rtol") = 0.0)
+      .def(
+          "forward_train",
+          [](GDStepReLU1& s) {
+            py::array_t<double> out(s.n_train());
+            {
+              py::gil_scoped_release release;
+              const double* f = s.forward_train();
+              std::copy(f, f + s.n_train(), out.mutable_data());
+            }
+            return out;
+          },
+          "f(x_i) on the train inputs at the current parameters (n,)")
+      .def(
+          "apply_gradient",
+          [](GDStepReLU1& s, const carray<double>& g) {
+            nnqs::require(g.ndim() == 1 && g.shape(0) == s.n_train(), "g must be (n_train,)");
+            const double* gp = g.data();
+            py::gil_scoped_release release;
+            s.apply_gradient(gp);
+          },
+          py::arg("dL_df"), "one update theta <- theta - lr sum_i g_i df(x_i)/dtheta with g = dL/df (n_train,)")
       .def("train_loss", [](GDStepReLU1& s) {
         py::gil_scoped_release release;
         return s.train_loss();
@@ -106,7 +127,8 @@ void register_training(py::module_& m) {
                s.predict(xp, mm, op);
              }
              return out;
-           })
+           },
+           py::arg("x"))
       .def("get_params",
            [](const GDStepReLU1& s) {
              py::array_t<double> W1({s.width(), s.input_dim()}), b1(s.width()), a(s.width());

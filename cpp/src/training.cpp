@@ -152,7 +152,41 @@ inline __attribute__((always_inline)) void bwd_block_v(const double* Wt, index_t
                               double* gb) {                                                                  \
     bwd_block_v<D>(Wt, Np, j0, jb, bb, xs, e, m, g, ga, gb);                                                 \
   }
+NNQS_FWD_V(4)
+NNQS_FWD_V(6)
+NNQS_FWD_V(8)
+NNQS_FWD_V(9)
 NNQS_FWD_V(12)
+NNQS_FWD_V(16)
+
+// The register-blocked kernels exist for these input dimensions (lattices of 4..16 sites); others use the generic
+// blocked loops. Both give the same sums in the same order per sample, up to FMA contraction.
+using FwdV = void (*)(const double*, index_t, index_t, index_t, const double*, const double*, const double*, index_t,
+                      double*);
+using BwdV = void (*)(const double*, index_t, index_t, index_t, const double*, const double*, const double*, index_t,
+                      double*, double*, double*);
+inline FwdV fwd_v(index_t d) {
+  switch (d) {
+    case 4: return fwd_block_4;
+    case 6: return fwd_block_6;
+    case 8: return fwd_block_8;
+    case 9: return fwd_block_9;
+    case 12: return fwd_block_12;
+    case 16: return fwd_block_16;
+    default: return nullptr;
+  }
+}
+inline BwdV bwd_v(index_t d) {
+  switch (d) {
+    case 4: return bwd_block_4;
+    case 6: return bwd_block_6;
+    case 8: return bwd_block_8;
+    case 9: return bwd_block_9;
+    case 12: return bwd_block_12;
+    case 16: return bwd_block_16;
+    default: return nullptr;
+  }
+}
 
 // (m, d) row-major -> (d, ms) with zero columns m..ms-1.
 std::vector<double> transpose_padded(const std::vector<double>& x, index_t m, index_t d, index_t ms) {
@@ -218,8 +252,8 @@ void GDStepReLU1::forward(const double* xs, const double* xsT, index_t m, index_
     const index_t j0 = b * JB, jb = std::min(JB, Np_ - j0);
     double bb[JB];
     for (index_t j = 0; j < jb; ++j) bb[j] = b_std_ * b1_[j0 + j];
-    if (d_ == 12)
-      fwd_block_12(Wt_.data(), Np_, j0, jb, bb, a_.data() + j0, xsT, ms, partial + b * ms);
+    if (const FwdV f = fwd_v(d_))
+      f(Wt_.data(), Np_, j0, jb, bb, a_.data() + j0, xsT, ms, partial + b * ms);
     else
       fwd_block(Wt_.data(), Np_, j0, jb, bb, a_.data() + j0, xs, m, d_, partial + b * ms);
   }
@@ -246,9 +280,13 @@ void GDStepReLU1::ensure_forward() {
   fwd_valid_ = true;
 }
 
-void GDStepReLU1::backward_update() {
-  // dL/dtheta = (2/n) sum_i e_i df_i/dtheta; every block updates its own units (using the old a_j).
-  const double s = lr_ * 2.0 / static_cast<double>(n_) * ca_;
+void GDStepReLU1::backward_update() { backward_update(2.0, static_cast<double>(n_)); }
+
+void GDStepReLU1::backward_update(double num, double den) {
+  // dL/dtheta = (num/den) sum_i e_i df_i/dtheta (supervised: num/den = 2/n, e = f - y; external residual:
+  // 1/1, e = dL/df); every block updates its own units (using the old a_j). The factors are applied in the
+  // order lr * num / den so that the supervised path rounds exactly as before.
+  const double s = lr_ * num / den * ca_;
   const index_t wlen = (d_ + 2) * JB;
   const bool par = static_cast<double>(n_) * static_cast<double>(Np_ * d_) > kParallelWork;
   (void)par;
@@ -262,8 +300,8 @@ void GDStepReLU1::backward_update() {
     double* g = gwork_.data() + b * wlen;
     double* ga = g + d_ * jb;
     double* gb = ga + jb;
-    if (d_ == 12)
-      bwd_block_12(Wt_.data(), Np_, j0, jb, bb, xs_.data(), e_.data(), n_, g, ga, gb);
+    if (const BwdV f = bwd_v(d_))
+      f(Wt_.data(), Np_, j0, jb, bb, xs_.data(), e_.data(), n_, g, ga, gb);
     else
       bwd_block(Wt_.data(), Np_, j0, jb, bb, xs_.data(), e_.data(), n_, d_, g, ga, gb);
     for (index_t j = 0; j < jb; ++j) {
@@ -275,9 +313,22 @@ void GDStepReLU1::backward_update() {
   }
   double se = 0.0;
   for (index_t i = 0; i < n_; ++i) se += e_[i];
-  b2_ -= lr_ * 2.0 / static_cast<double>(n_) * b_std_ * se;
+  b2_ -= lr_ * num / den * b_std_ * se;
   fwd_valid_ = false;
   ++step_;
+}
+
+const double* GDStepReLU1::forward_train() {
+  forward(xs_.data(), xsT_.data(), n_, ns_, part_.data(), f_.data());
+  fwd_valid_ = false;  // e_ / loss_ are not the supervised residual any more
+  return f_.data();
+}
+
+void GDStepReLU1::apply_gradient(const double* dL_df) {
+  // The residual of the supervised step replaced by the caller's dL/df_i (the backward sweep recomputes the
+  // pre-activations, so it needs no state from forward_train).
+  std::copy(dL_df, dL_df + n_, e_.begin());
+  backward_update(1.0, 1.0);
 }
 
 double GDStepReLU1::train_loss() {

@@ -122,3 +122,32 @@ TEST_CASE("GD trajectory is bit-identical for 1 and 2 OpenMP threads") {
 }
 
 NNQS_TEST_MAIN
+
+TEST_CASE("split step: forward_train + apply_gradient((2/n)(f - y)) equals the supervised step") {
+  // The function-space losses drive the same backward sweep with their own residual g = dL/df.
+  const Problem p = make_problem(5, 40, 13);
+  nnqs::GDStepReLU1 a(p.W1.data(), p.b1.data(), p.a.data(), p.b2, p.N, p.d, p.W_std, p.b_std, p.x.data(), p.y.data(),
+                      p.n, p.lr, nullptr, nullptr, 0);
+  nnqs::GDStepReLU1 b(p.W1.data(), p.b1.data(), p.a.data(), p.b2, p.N, p.d, p.W_std, p.b_std, p.x.data(), p.y.data(),
+                      p.n, p.lr, nullptr, nullptr, 0);
+  const index_t rec = 0;
+  double trl = 0, tel = 0;
+  for (int step = 0; step < 3; ++step) {
+    a.run(1, &rec, 0, &trl, &tel, nullptr, nullptr, 0.0);
+    const double* f = b.forward_train();
+    std::vector<double> g(p.n);
+    for (index_t i = 0; i < p.n; ++i) g[i] = 2.0 / double(p.n) * (f[i] - p.y[i]);
+    b.apply_gradient(g.data());
+  }
+  CHECK(a.step() == 3 && b.step() == 3);
+  std::vector<double> Wa(p.N * p.d), ba(p.N), aa(p.N), Wb(p.N * p.d), bb(p.N), ab(p.N);
+  double b2a = 0, b2b = 0;
+  a.get_params(Wa.data(), ba.data(), aa.data(), &b2a);
+  b.get_params(Wb.data(), bb.data(), ab.data(), &b2b);
+  for (index_t t = 0; t < p.N * p.d; ++t) CHECK_CLOSE(Wb[t], Wa[t], 1e-13, 1e-15);
+  for (index_t j = 0; j < p.N; ++j) {
+    CHECK_CLOSE(bb[j], ba[j], 1e-13, 1e-15);
+    CHECK_CLOSE(ab[j], aa[j], 1e-13, 1e-15);
+  }
+  CHECK_CLOSE(b2b, b2a, 1e-13, 1e-15);
+}

@@ -15,7 +15,7 @@ from ._version import __version__
 from .errors import NnqsError
 
 #: Subcommands, in ``--help`` order. A module missing from this build is skipped.
-COMMANDS = ("info", "targets", "kernel", "predict", "train", "entropy", "reproduce", "sweep")
+COMMANDS = ("info", "targets", "kernel", "predict", "train", "groundstate", "entropy", "reproduce", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ __all__ = [
     "PrecisionLossError",
     "PrecisionLossWarning",
     "SpecError",
+    "UnsupportedLossError",
 ]
 
 #: The loss every learning-rate bound refers to (paper Eq. 13).
@@ -187,4 +188,13 @@ class SpecError(InvalidInputError):
 
     Cause: an unknown key, a wrong type, an empty grid list or range, a train size outside the basis. Fix: the
     message names the key; correct the SPEC file (see examples/sweep_fig3_4x4.toml and docs/scale.md).
+    """
+
+
+class UnsupportedLossError(NnqsError, ValueError):
+    """A loss was given to an engine that cannot train on it.
+
+    Cause: the CUDA gradient-descent step implements only the supervised loss of Eq. 13. Fix: use
+    ``backend="cpu"`` for the energy, fidelity and tomography losses (``train_loss_ensemble``), or
+    :func:`nnqs_fast.training.train_ensemble` for the supervised loss on the GPU.
     """

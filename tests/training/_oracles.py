@@ -47,8 +47,29 @@ def empirical_ntk(p: ReLUParams, x1: np.ndarray, x2: np.ndarray | None = None) -
     return j1 @ j2.T
 
 
-def analytic_ntk(x1: np.ndarray, x2: np.ndarray | None = None) -> np.ndarray:
-    """The infinite-width NTK of the paper's network (nnqs_fast.kernels), as a NumPy array."""
-    from nnqs_fast.kernels import relu_kernel_fn
+def analytic_ntk(x1: np.ndarray, x2: np.ndarray | None = None, W_std: float = 0.5, b_std: float = 0.1) -> np.ndarray:
+    """The infinite-width NTK of the depth-1 ReLU net, written out from the arc-cosine formulas (independent of
+    nnqs_fast.kernels): with ``K0 = W² x·x'/d + b²``, ``θ = arccos(K0(x,x')/√(K0(x,x) K0(x',x')))``,
+    ``K1 = W² √(K0 K0') (sin θ + (π − θ) cos θ)/(2π) + b²`` and ``K̇ = W² (π − θ)/(2π)``: ``Θ = K1 + K0 K̇``."""
+    x2 = x1 if x2 is None else x2
+    d = x1.shape[1]
+    k12 = W_std ** 2 * (x1 @ x2.T) / d + b_std ** 2
+    k11 = W_std ** 2 * np.sum(x1 * x1, axis=1) / d + b_std ** 2
+    k22 = W_std ** 2 * np.sum(x2 * x2, axis=1) / d + b_std ** 2
+    norm = np.sqrt(np.outer(k11, k22))
+    theta = np.arccos(np.clip(k12 / norm, -1.0, 1.0))
+    k1 = W_std ** 2 * norm * (np.sin(theta) + (np.pi - theta) * np.cos(theta)) / (2 * np.pi) + b_std ** 2
+    kdot = W_std ** 2 * (np.pi - theta) / (2 * np.pi)
+    return k1 + k12 * kdot
 
-    return np.asarray(relu_kernel_fn(depth=1, W_std=0.5, b_std=0.1)(x1, x2, get="ntk", backend="cpu"))
+
+def analytic_nngp(x1: np.ndarray, x2: np.ndarray | None = None, W_std: float = 0.5, b_std: float = 0.1) -> np.ndarray:
+    """The NNGP ``K1`` of :func:`analytic_ntk` (written out)."""
+    x2 = x1 if x2 is None else x2
+    d = x1.shape[1]
+    k12 = W_std ** 2 * (x1 @ x2.T) / d + b_std ** 2
+    k11 = W_std ** 2 * np.sum(x1 * x1, axis=1) / d + b_std ** 2
+    k22 = W_std ** 2 * np.sum(x2 * x2, axis=1) / d + b_std ** 2
+    norm = np.sqrt(np.outer(k11, k22))
+    theta = np.arccos(np.clip(k12 / norm, -1.0, 1.0))
+    return W_std ** 2 * norm * (np.sin(theta) + (np.pi - theta) * np.cos(theta)) / (2 * np.pi) + b_std ** 2

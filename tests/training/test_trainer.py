@@ -30,11 +30,15 @@ def test_log_record_steps():
 
 
 def test_max_learning_rate_is_n_over_lambda_max():
+    """Oracle: the arc-cosine NTK written out in the test (tests/training/_oracles.py), and a Monte Carlo of the
+    empirical NTK of wide networks (explicit Jacobians)."""
     x, *_ = _problem()
-    from ._oracles import analytic_ntk
+    from ._oracles import analytic_ntk, empirical_ntk
 
     k = analytic_ntk(x)
     assert max_learning_rate_for(x) == pytest.approx(x.shape[0] / np.linalg.eigvalsh(k)[-1], rel=1e-10)
+    mc = np.mean([empirical_ntk(init_relu(s, 12, 2000), x) for s in range(4)], axis=0)
+    np.testing.assert_allclose(mc, k, rtol=0.05, atol=0.02 * np.abs(k).max())
 
 
 def test_ensemble_statistics_match_independently_trained_members():
@@ -80,15 +84,20 @@ def test_learning_rate_above_maximum_is_refused_or_warned():
 
 
 def test_divergence_is_reported_not_silent():
-    x, y, *_ = _problem()
+    x, y, xt, yt = _problem()
     eta = max_learning_rate_for(x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         warnings.simplefilter("always", PrecisionLossWarning)
         with pytest.warns(PrecisionLossWarning, match="non-finite"):
-            res = train_ensemble(x, y, width=64, n_members=1, n_steps=3000, learning_rate=4 * eta, force=True,
-                                 quiet=True)
-    assert np.isnan(res.test_loss_ensemble[-1]) or not np.isfinite(res.train_loss[0, -1])
+            res = train_ensemble(x, y, xt, yt, width=64, n_members=1, n_steps=3000, learning_rate=4 * eta,
+                                 force=True, quiet=True)
+    stop = res.stopped_at.max()
+    assert 0 < stop < 3000 and np.all(res.stopped_at[res.stopped_at >= 0] > 0)
+    before, after = res.steps < stop, res.steps > stop
+    assert np.all(np.isfinite(res.train_loss[0, before])) and np.all(np.isfinite(res.test_loss[0, before]))
+    assert after.any() and not np.any(np.isfinite(res.train_loss[0, after]))
+    assert not np.any(np.isfinite(res.test_loss[0, after])) and res.members_done == 1
 
 
 def test_same_seed_is_bit_identical_whatever_the_concurrency():
@@ -118,7 +127,7 @@ def test_keyboard_interrupt_keeps_what_was_recorded(monkeypatch):
 
     def flaky_run(self, *a, **k):
         calls["n"] += 1
-        if calls["n"] == 45:  # member 0: part 1 done (40 one-step chunks), part 2 in progress
+        if calls["n"] == 45:  # chunk 8 of one-step chunks (6 networks per chunk), network 2
             raise KeyboardInterrupt
         return real_run(self, *a, **k)
 
@@ -142,27 +151,32 @@ def test_input_validation():
         train_ensemble(x, y, width=0, quiet=True)
 
 
-def test_cuda_path_uses_the_gdstep_interface(monkeypatch):
-    """backend="cuda" drives the same loop through the registered CUDA make_step (here a NumPy stand-in)."""
-    from nnqs_fast.training import trainer
+def test_cuda_engine_runs_under_the_same_driver(monkeypatch):
+    """backend="cuda" builds its engine with nnqs_fast.gpu.training.make_engine and runs it under the one driver;
+    here the engine is a pool of NumPy reference steps, which must reproduce the CPU engine's result."""
+    from nnqs_fast.training import CPUStepPool, trainer
 
     used = {"n": 0}
 
-    def fake_make_step(params, x, y, lr, x_test=None, y_test=None):
+    def fake_make_engine(params, x, y, lr, x_test=None, y_test=None):
         used["n"] += 1
-        return NumpyReLUStep(params, x, y, lr, x_test, y_test)
+        steps = [NumpyReLUStep(p, x, y[m], lr, x_test, None if y_test is None else y_test[m])
+                 for m, p in enumerate(params)]
+        return CPUStepPool(steps, x.shape[0], 0 if x_test is None else x_test.shape[0], n_workers=1,
+                           chunk_flops=1e6)
 
     import nnqs_fast._backend as be
 
-    # the registry holds a CUDA make_step (a NumPy stand-in) and no whole-ensemble CUDA implementation
+    # the registry holds a CUDA engine (a pool of NumPy reference steps) and nothing else for training
     monkeypatch.setitem(be._CUDA_AREAS_LOADED, "training", "")
-    monkeypatch.setattr(be, "_CUDA_IMPLS", {"training.make_step": fake_make_step})
+    monkeypatch.setattr(be, "_CUDA_IMPLS", {"training.make_engine": fake_make_engine})
     monkeypatch.setattr(trainer, "resolve_backend", lambda b: "cuda")
     x, y, xt, yt = _problem()
-    kw = dict(width=24, n_members=2, n_steps=15, seed=2, quiet=True)
+    kw = dict(width=24, n_members=2, n_steps=15, seed=2, quiet=True, max_learning_rate=max_learning_rate_for(x))
     res = train_ensemble(x, y, xt, yt, backend="cuda", **kw)
-    assert used["n"] == 4 and res.backend == "cuda"
+    assert used["n"] == 1 and res.backend == "cuda"
     monkeypatch.undo()
     ref = train_ensemble(x, y, xt, yt, backend="cpu", **kw)
     np.testing.assert_allclose(res.train_loss, ref.train_loss, rtol=1e-10)
     np.testing.assert_allclose(res.test_loss_of_mean, ref.test_loss_of_mean, rtol=1e-10)
+    np.testing.assert_array_equal(res.seeds, ref.seeds)

@@ -3,6 +3,7 @@
 // Network (nnqs_fast.networks.relu, depth 1):
 //   f(x) = (W_std/sqrt(N)) sum_j a_j relu(z_j(x)) + b_std b2,   z_j(x) = (W_std/sqrt(d)) W_j . x + b_std b1_j
 // Loss (paper Eq. 13, one real part): L = (1/n) sum_i (f(x_i) - y_i)^2, update theta <- theta - lr dL/dtheta.
+// Any other loss of the outputs: forward_train() -> the caller computes g = dL/df -> apply_gradient(g).
 //
 // The step is fused: a forward sweep (hidden units in blocks, all samples, pre-activations recomputed on the fly,
 // never an n x N matrix) and a backward sweep that recomputes the block's pre-activations, accumulates the
@@ -41,6 +42,12 @@ class GDStepReLU1 {
   GDRunResult run(index_t n_steps, const index_t* rec_steps, index_t n_rec, double* train_loss_out,
                   double* test_loss_out, double* train_pred_out, double* test_pred_out, double early_stop_rtol);
 
+  // The step split for losses other than the supervised one (the same sweeps, another residual):
+  // forward_train() evaluates f on the train inputs (n values, valid until the next call that changes the
+  // parameters); apply_gradient(g) performs theta <- theta - lr sum_i g_i df_i/dtheta with g_i = dL/df(x_i).
+  const double* forward_train();
+  void apply_gradient(const double* dL_df);
+
   double train_loss();  // loss at the current parameters (cached between calls)
   double test_loss();   // NaN without a test set
   void predict(const double* x, index_t m, double* out) const;  // f(x) for m inputs (allocates; not hot)
@@ -62,6 +69,7 @@ class GDStepReLU1 {
  private:
   void forward(const double* xs, const double* xsT, index_t m, index_t ms, double* partial, double* out) const;
   void backward_update();
+  void backward_update(double num, double den);
   void ensure_forward();
   int team() const;
 

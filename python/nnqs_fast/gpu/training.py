@@ -1,5 +1,5 @@
-"""CUDA path of the ensemble trainer: the fused full-batch gradient-descent step of M
-one-hidden-layer ReLU networks (NTK parameterisation) that share the training inputs, trained together.
+"""CUDA engine of the ensemble trainer: the fused full-batch gradient-descent step of M one-hidden-layer ReLU
+networks (NTK parameterisation) that share the training inputs, trained together.
 
 Step (loss ``L_m = (1/n) sum_i (f_m(x_i) - y_m,i)^2`` per real network; for ``psi = psi1 + i psi2`` the two
 networks of a member are trained independently on ``Re psi_T`` and ``Im psi_T``, ``L = L_1 + L_2``, Eq. 13)::
@@ -12,19 +12,22 @@ partial sums + fixed-order reduce + update (``gd_backward_update``). No allocati
 pre-activations are recomputed; input dimension d <= 32), fixed-order reductions (bit-reproducible run to run on
 one GPU). The host synchronises only at record steps. See ``cuda/gd_step.cu`` for the launch scheme.
 
-Public pieces, matching the CPU training area:
+Only device-specific code lives here; the ensemble bookkeeping (seeds, learning-rate rule, recording, early stop,
+Ctrl-C, result assembly) is the one driver of :mod:`nnqs_fast.training` (``train_ensemble(backend="cuda")``).
+The CUDA step is supervised-only: the function-space losses (energy, fidelity, tomography) run on the CPU
+engine, and :func:`nnqs_fast.training.train_loss_ensemble` refuses ``backend="cuda"`` with
+:class:`~nnqs_fast.errors.UnsupportedLossError`.
 
-* :func:`make_step` -> :class:`CUDAReLUStep`, the ``GDStep`` interface for one network (``run``,
-  ``train_loss``, ``test_loss``, ``predict``, ``params``, ``step``, ``learning_rate``, ``flops_per_step``);
-* :func:`train_ensemble` — same arguments and :class:`~nnqs_fast.training.EnsembleResult` as the CPU trainer,
-  all ``2K`` networks in one batched step;
-* :class:`GDStepCUDA` — the batched engine (M networks), also usable directly.
+Public pieces:
+
+* :class:`GDStepCUDA` — the batched engine (M networks; the driver's ``Engine`` interface), also usable directly;
+* :func:`make_engine` — the engine for :func:`nnqs_fast.training.train_ensemble`;
+* :func:`make_step` -> :class:`CUDAReLUStep`, the ``GDStep`` interface for one network;
+* :func:`max_learning_rate_for` — ``eta_max`` with the Gram matrix and eigensolve on the GPU.
 """
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,7 +39,7 @@ from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.dense import B_STD, W_STD
 from . import _shim
 
-__all__ = ["GDStepCUDA", "CUDAReLUStep", "make_step", "train_ensemble", "train_relu_ensemble"]
+__all__ = ["GDStepCUDA", "CUDAReLUStep", "make_step", "make_engine", "max_learning_rate_for", "train_relu_ensemble"]
 
 STATUS_OK, STATUS_CONVERGED, STATUS_DIVERGED = 0, 1, 2
 
@@ -98,6 +101,8 @@ class GDStepCUDA:
         self.x_test = None if x_test is None else self._inputs(x_test, "x_test")
         self.n_test = 0 if self.x_test is None else int(self.x_test.shape[0])
         self.y_test = None if x_test is None else self._targets(y_test, self.n_test, "y_test")
+        # the driver's Engine interface (nnqs_fast.training.driver)
+        self.n_units, self.n_train, self.pred_dtype, self.chunk_steps = self.M, self.n, np.float64, 200
         # work buffers and monitor state, allocated once
         m = self._mod
         self._sj = int(m.gd_forward_splits(self.M, self.N, self.d, self.n))
@@ -330,122 +335,25 @@ def make_step(params: Any, x: Any, y: Any, lr: float, x_test: Any = None, y_test
 
 
 # ------------------------------------------------------------------------------------------- the ensemble
-def _max_lr_gpu(x: np.ndarray, depth: int, W_std: float, b_std: float) -> float:
+@register_cuda("training.max_learning_rate_for")
+def max_learning_rate_for(x: Any, *, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD) -> float:
     """``eta_max = n / lambda_max`` of the analytic NTK over the train inputs (GPU Gram + cuSOLVER)."""
     cp = _shim.cupy()
+    from ..kernels.spectrum import eta_max_from_lambda
     from .kernels import relu_kernel
 
     k = relu_kernel(x, None, depth=depth, W_std=W_std, b_std=b_std, get="ntk", dtype=np.float64)
-    from ..kernels.spectrum import eta_max_from_lambda
-
     return eta_max_from_lambda(float(cp.linalg.eigvalsh(k)[-1]), x.shape[0], what="the analytic NTK")
 
 
-@register_cuda("training.train_ensemble")
-def train_ensemble(x_train: Any, y_train: Any, x_test: Any = None, y_test: Any = None, *, width: int = 5000,
-                   n_members: int = 10, n_steps: int = 10_000, learning_rate: float | None = None,
-                   lr_factor: float = 0.9, max_learning_rate: float | None = None, force: bool = False,
-                   depth: int = 1, W_std: float = W_STD, b_std: float = B_STD, seed: int = 0, record_steps: Any = None,
-                   n_record: int = 40, early_stop_rtol: float = 0.0, record_predictions: bool = True,
-                   chunk_flops: float | None = None, n_workers: int | None = None, quiet: bool = False,
-                   desc: str = "train", chunk_steps: int = 200) -> Any:
-    """CUDA path of :func:`nnqs_fast.training.train_ensemble`: the same arguments (``chunk_flops`` and
-    ``n_workers`` are CPU scheduling options, accepted and ignored here) and the same :class:`EnsembleResult`; all
-    ``2K`` networks step together in one batched fused step (float64). Ctrl-C stops between chunks of ``chunk_steps``
-    steps and returns what was recorded (``interrupted=True``)."""
-    from .._progress import progress
-    from .._random import member_seeds
-    from ..errors import PrecisionLossWarning
-    from ..networks.relu import init_relu
-    from ..training.trainer import EnsembleResult, _resolve_lr, ensemble_statistics, validate_ensemble_inputs
-
-    t_start = time.perf_counter()
-    v = validate_ensemble_inputs(_host(x_train), _host(y_train), None if x_test is None else _host(x_test),
-                                 None if y_test is None else _host(y_test), width=width, n_members=n_members,
-                                 n_steps=n_steps, depth=depth, seed=seed, early_stop_rtol=early_stop_rtol,
-                                 record_steps=record_steps, n_record=n_record)
-    x, y, xt, yt, steps = v.x, v.y, v.xt, v.yt, v.steps
-    width, K, n_steps, depth, seed, early_stop_rtol = v.width, v.K, v.n_steps, v.depth, v.seed, v.early_stop_rtol
-    if max_learning_rate is None:
-        max_learning_rate = _max_lr_gpu(x, depth, W_std, b_std)
-    lr, max_lr = _resolve_lr(x, learning_rate, lr_factor, max_learning_rate, force, depth, W_std, b_std)
-
-    R, n, nt = steps.size, x.shape[0], (0 if xt is None else xt.shape[0])
-    seeds_flat = member_seeds(seed, 2 * K)
-    seeds = np.array(seeds_flat, dtype=np.uint64).reshape(K, 2)
-    params = [init_relu(seeds_flat[m], x.shape[1], width, depth, W_std=W_std, b_std=b_std) for m in range(2 * K)]
-    ytr = np.stack([y.real if m % 2 == 0 else y.imag for m in range(2 * K)])
-    yte = None if yt is None else np.stack([yt.real if m % 2 == 0 else yt.imag for m in range(2 * K)])
-    eng = GDStepCUDA(params, x, ytr, lr, x_test=xt, y_test=yte, dtype=np.float64)
-
-    part_tr = np.full((2 * K, R), np.nan)
-    part_te = np.full((2 * K, R), np.nan)
-    preds_tr: Any = np.full((2 * K, R, n), np.nan) if record_predictions else None
-    preds_te: Any = np.full((2 * K, R, nt), np.nan) if record_predictions else None
-    status = np.zeros(2 * K, np.int32)
-    stop = np.full(2 * K, -1, np.int64)
-    bar = progress(total=n_steps, desc=desc, quiet=quiet, unit="step")
-    interrupted = False
-    t = 0
-    try:
-        while True:
-            nxt = min(n_steps, t + max(1, int(chunk_steps)))
-            sel = (steps >= t) & (steps <= nxt)
-            out = eng.run(nxt - t, steps[sel], record_predictions, early_stop_rtol)
-            part_tr[:, sel], part_te[:, sel] = out["train_loss"], out["test_loss"]
-            if record_predictions:
-                preds_tr[:, sel] = out["train_pred"]
-                if nt:
-                    preds_te[:, sel] = out["test_pred"]
-            status, stop = out["status"], out["stop_step"]
-            bar.update(nxt - t)
-            t = nxt
-            if t >= n_steps or bool(np.all(status != STATUS_OK)):
-                break
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-    # bookkeeping as the CPU trainer: networks stopped early hold their last recorded state afterwards
-    stopped = np.full((K, 2), -1, dtype=np.int64)
-    finished = np.zeros((K, 2), dtype=bool)
-    for m in range(2 * K):
-        k, p = divmod(m, 2)
-        if status[m] == STATUS_CONVERGED:
-            ts = int(stop[m])
-            stopped[k, p] = ts
-            last = np.flatnonzero(steps <= ts)[-1]
-            later = steps > ts
-            part_tr[m, later], part_te[m, later] = part_tr[m, last], part_te[m, last]
-            if record_predictions:
-                preds_tr[m, later] = preds_tr[m, last]
-                preds_te[m, later] = preds_te[m, last]
-        elif status[m] == STATUS_DIVERGED:
-            stopped[k, p] = int(stop[m])
-            warnings.warn(PrecisionLossWarning.member_diverged(k, p + 1, int(stop[m]), lr, max_lr), stacklevel=2)
-        finished[k, p] = status[m] != STATUS_OK or (t >= n_steps and not interrupted)
-    part_tr3 = part_tr.reshape(K, 2, R)
-    part_te3 = part_te.reshape(K, 2, R)
-    st = ensemble_statistics(part_tr3, part_te3, preds_tr.reshape(K, 2, R, n) if record_predictions else None,
-                             preds_te.reshape(K, 2, R, nt) if record_predictions and nt else None, y, yt)
-    train_loss, test_loss, ens_tr, ens_te = st["train_loss"], st["test_loss"], st["ens_tr"], st["ens_te"]
-    lom_tr, lom_te, mean_tr, mean_te = st["lom_tr"], st["lom_te"], st["mean_tr"], st["mean_te"]
-    config = {"width": width, "depth": depth, "n_members": K, "n_steps": n_steps, "W_std": W_std, "b_std": b_std,
-              "seed": seed, "n_train": n, "n_test": nt, "lr_factor": None if learning_rate is not None else lr_factor,
-              "learning_rate_given": learning_rate, "early_stop_rtol": early_stop_rtol, "force": force}
-    return EnsembleResult(steps=steps, train_loss=train_loss, test_loss=test_loss, part_train_loss=part_tr3,
-                          part_test_loss=part_te3, train_loss_ensemble=ens_tr, test_loss_ensemble=ens_te,
-                          train_loss_of_mean=lom_tr, test_loss_of_mean=lom_te, seeds=seeds, stopped_at=stopped,
-                          learning_rate=lr, max_learning_rate=max_lr, config=config,
-                          members_done=int(np.sum(np.all(finished, axis=1))), interrupted=interrupted,
-                          wall_time_s=time.perf_counter() - t_start, backend="cuda",
-                          mean_train_prediction=mean_tr, mean_test_prediction=mean_te)
-
-
-def _host(a: Any) -> Any:
-    from .._backend import to_numpy
-
-    return to_numpy(a) if a is not None else None
+@register_cuda("training.make_engine")
+def make_engine(params: Sequence[Any], x: Any, y: Any, lr: float, x_test: Any = None, y_test: Any = None, *,
+                chunk_steps: int = 200) -> GDStepCUDA:
+    """The CUDA engine of :func:`nnqs_fast.training.train_ensemble`: all networks in one batched float64 step;
+    the driver synchronises (and honours Ctrl-C) every ``chunk_steps`` steps."""
+    eng = GDStepCUDA(params, x, y, lr, x_test=x_test, y_test=y_test, dtype=np.float64)
+    eng.chunk_steps = check_positive_int(chunk_steps, "chunk_steps")
+    return eng
 
 
 def train_relu_ensemble(params: Sequence[Any], x_train: Any, y_train: Any, learning_rate: float, steps: int, *,

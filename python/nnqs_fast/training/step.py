@@ -7,16 +7,22 @@ Eq. 13 restricted to that part, ``L = (1/n) Σ_i (f(x_i) − y_i)²``, by full-b
 number of updates done; the state "at step t" is the one after ``t`` updates (``t = 0``: initialisation), which is
 the paper's time unit (``τ`` in steps).
 
-Interface (the CUDA path implements the same one): construct from ``(params, x, y, lr, x_test, y_test)``, then
-``run(n_steps, record_steps, record_predictions=False, early_stop_rtol=0.0) -> StepRecord`` advances and records
-the train/test loss (and optionally the predictions) at the requested absolute steps; ``train_loss()``,
-``test_loss()``, ``params()``, ``step``, ``learning_rate``, ``flops_per_step``.
+Interface (the CPU core, the NumPy reference and the CUDA step implement it): construct from
+``(params, x, y, lr, x_test, y_test)``, then ``run(n_steps, record_steps, record_predictions=False,
+early_stop_rtol=0.0) -> StepRecord`` advances and records the train/test loss (and optionally the predictions) at
+the requested absolute steps; ``train_loss()``, ``test_loss()``, ``params()``, ``step``, ``learning_rate``,
+``flops_per_step``.
+
+The step split for any other loss of the outputs (CPU core and NumPy reference; used by
+:mod:`nnqs_fast.training.functional`): ``forward()`` returns ``f(x_i)`` on the train inputs, the caller computes
+``g_i = ∂L/∂f(x_i)``, and ``apply_gradient(g)`` performs ``θ ← θ − η Σ_i g_i ∂f(x_i)/∂θ`` — the same backward
+sweep as the supervised step, whose residual is ``g = (2/n)(f − y)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -51,7 +57,7 @@ class StepRecord:
 
 @runtime_checkable
 class GDStep(Protocol):
-    """Full-batch gradient descent of one real network; implemented by the CPU core, NumPy and CUDA."""
+    """Full-batch gradient descent of one real network (the CPU core, the NumPy reference, the CUDA step)."""
 
     @property
     def step(self) -> int: ...
@@ -144,6 +150,14 @@ class CPUReLUStep:
         return StepRecord(rs, out["train_loss"], out["test_loss"], int(out["steps_done"]), int(out["status"]),
                           out.get("train_pred"), out.get("test_pred"))
 
+    def forward(self) -> np.ndarray:
+        """``f(x_i)`` on the train inputs at the current parameters, ``(n,)``."""
+        return self._impl.forward_train()
+
+    def apply_gradient(self, dL_df: np.ndarray) -> None:
+        """One update ``θ ← θ − η Σ_i g_i ∂f(x_i)/∂θ`` with ``g = ∂L/∂f`` on the train inputs ``(n,)``."""
+        self._impl.apply_gradient(np.ascontiguousarray(dL_df, dtype=np.float64))
+
     def train_loss(self) -> float:
         return float(self._impl.train_loss())
 
@@ -194,14 +208,26 @@ class NumpyReLUStep:
             return float("nan")
         return float(np.mean((self.predict(self.x_test) - self.y_test) ** 2))
 
+    def forward(self) -> np.ndarray:
+        """``f(x_i)`` on the train inputs, ``(n,)``."""
+        return self.predict(self.x)
+
+    def apply_gradient(self, dL_df: np.ndarray) -> None:
+        """One update ``θ ← θ − η Σ_i g_i ∂f(x_i)/∂θ`` with ``g = ∂L/∂f`` ``(n,)``."""
+        z, h, _ = self._forward(self.x)
+        self._backward(z, h, np.asarray(dL_df, dtype=np.float64), self.learning_rate)
+
     def update(self) -> float:
         """One gradient-descent update; returns the loss before it."""
         n = self.x.shape[0]
-        N, d = self.W1.shape
         z, h, f = self._forward(self.x)
         e = f - self.y
+        self._backward(z, h, e, self.learning_rate * 2.0 / n)
+        return float(np.mean(e ** 2))
+
+    def _backward(self, z: np.ndarray, h: np.ndarray, e: np.ndarray, s: float) -> None:
+        N, d = self.W1.shape
         ca, cw = self.W_std / np.sqrt(N), self.W_std / np.sqrt(d)
-        s = self.learning_rate * 2.0 / n
         m = (z > 0) * e[:, None]                                   # (n, N): e_i 1[z_ij > 0]
         g_a = ca * (h.T @ e)
         g_b1 = ca * self.a * self.b_std * m.sum(axis=0)
@@ -212,16 +238,15 @@ class NumpyReLUStep:
         self.W1 -= s * g_W1
         self.b2 -= s * g_b2
         self.step += 1
-        return float(np.mean(e ** 2))
 
     def run(self, n_steps: int, record_steps=(), record_predictions: bool = False,
             early_stop_rtol: float = 0.0) -> StepRecord:
         rs = _record_steps(record_steps)
         R = rs.size
         tr, te = np.full(R, np.nan), np.full(R, np.nan)
-        ptr: Any = np.full((R, self.x.shape[0]), np.nan) if record_predictions else None
         nt = 0 if self.x_test is None else self.x_test.shape[0]
-        pte: Any = np.full((R, nt), np.nan) if record_predictions else None
+        ptr = np.full((R, self.x.shape[0] if record_predictions else 0), np.nan)
+        pte = np.full((R, nt if record_predictions else 0), np.nan)
         t_end = self.step + int(n_steps)
         done = 0
         for r, t in enumerate(rs):
@@ -238,7 +263,8 @@ class NumpyReLUStep:
         while self.step < t_end:
             self.update()
             done += 1
-        return StepRecord(rs, tr, te, done, STATUS_OK, ptr, pte)
+        return StepRecord(rs, tr, te, done, STATUS_OK, ptr if record_predictions else None,
+                          pte if record_predictions else None)
 
     def params(self) -> ReLUParams:
         return ReLUParams((self.W1.copy(), self.a[None, :].copy()), (self.b1.copy(), np.array([self.b2])),

@@ -16,18 +16,14 @@ Recorded at each record step ``t`` (state after ``t`` updates) for the train set
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._backend import cuda_implementation, parse_backend, resolve_backend, to_numpy
-from .._progress import progress
 from .._random import check_seed, member_seeds
 from .._validation import as_array, check_finite_scalar, check_positive_int
 from ..errors import (
@@ -39,19 +35,8 @@ from ..errors import (
 )
 from ..networks.dense import B_STD, W_STD
 from ..networks.relu import init_relu
-from .step import STATUS_CONVERGED, STATUS_DIVERGED, make_step
-
-
-def _n_workers(n_workers: int | None, n_jobs: int) -> int:
-    """Networks trained concurrently: default one per core (each single-threaded), at most one per network."""
-    if n_workers is None:
-        try:
-            from .._backend import core_module
-
-            n_workers = int(core_module().max_threads())
-        except Exception:  # pragma: no cover - the core always imports in a built tree
-            n_workers = os.cpu_count() or 1
-    return max(1, min(check_positive_int(n_workers, "n_workers"), n_jobs))
+from .driver import CPUStepPool, Engine, diverged_units, drive
+from .step import make_step
 
 __all__ = ["EnsembleResult", "train_ensemble", "log_record_steps", "max_learning_rate_for"]
 
@@ -129,20 +114,33 @@ class EnsembleResult:
                 "final_test_loss_of_mean": last(self.test_loss_of_mean)}
 
 
-def _resolve_lr(x, learning_rate, lr_factor, max_lr, force, depth, W_std, b_std):
-    if max_lr is None:
-        max_lr = max_learning_rate_for(x, depth=depth, W_std=W_std, b_std=b_std)
+def resolve_learning_rate(learning_rate: float | None, lr_factor: float, max_lr: float, n: int, force: bool,
+                          what: str | None = None) -> float:
+    """The learning-rate rule of every trainer: ``learning_rate`` if given, else ``lr_factor × η_max``; a rate
+    above ``η_max`` raises :class:`LearningRateTooLargeError` (a warning with ``force=True``)."""
     max_lr = check_finite_scalar(max_lr, "max_learning_rate", positive=True)
     if learning_rate is None:
         lr = check_finite_scalar(lr_factor, "lr_factor", positive=True) * max_lr
     else:
         lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
     if lr > max_lr:
-        err = LearningRateTooLargeError(lr, max_lr, x.shape[0], alternative="pass force=True")
+        if what is None:   # the supervised loss of Eq. 13: the error builds its message
+            err = LearningRateTooLargeError(lr, max_lr, n, alternative="pass force=True")
+        else:
+            err = LearningRateTooLargeError(
+                f"learning rate {lr:.6g} exceeds the maximal stable rate {max_lr:.6g} = {what}; gradient descent "
+                f"would diverge. Use at most {max_lr:.6g} or pass force=True")
         if not force:
             raise err
         warnings.warn(str(err), stacklevel=3)
-    return lr, max_lr
+    return lr
+
+
+def _resolve_lr(x, learning_rate, lr_factor, max_lr, force, depth, W_std, b_std):
+    if max_lr is None:
+        max_lr = max_learning_rate_for(x, depth=depth, W_std=W_std, b_std=b_std)
+    max_lr = check_finite_scalar(max_lr, "max_learning_rate", positive=True)
+    return resolve_learning_rate(learning_rate, lr_factor, max_lr, x.shape[0], force), max_lr
 
 
 def ensemble_statistics(part_tr: np.ndarray, part_te: np.ndarray, preds_tr: np.ndarray | None,
@@ -255,136 +253,71 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     early_stop_rtol: > 0 stops a network once ``|L_t − L_{t−1}| <= rtol L_{t−1}``; later records hold its final
         state.
     record_predictions: also accumulate the ensemble-mean wavefunction (needed for the loss of the mean).
-    n_workers: networks trained concurrently (default: one per OpenMP thread of the core, each network then
-        single-threaded: coarse parallelism with no per-step barriers). Results do not depend on it.
+    n_workers: networks trained concurrently on the CPU engine (default: one per OpenMP thread of the core, each
+        network then single-threaded). Results do not depend on it.
+    chunk_flops: CPU engine: floating-point work per network between two Ctrl-C checks.
+    backend: ``"cpu"`` (the pool of fused C++ steps), ``"cuda"`` (all ``2K`` networks in one batched CUDA step,
+        :func:`nnqs_fast.gpu.training.make_engine`) or ``"auto"``. Both engines run under the same driver
+        (:func:`nnqs_fast.training.driver.drive`) and give the same :class:`EnsembleResult`.
     seed: member ``k`` uses ``member_seeds(seed, 2K)[2k]`` (ψ1) and ``[2k+1]`` (ψ2).
 
     Ctrl-C stops training between chunks of steps and returns what was recorded (``interrupted=True``).
     """
     b = resolve_backend(backend)
-    step_backend = "cpu"
+    make_engine = None
     if b == "cuda":
-        # The CUDA path: a whole-ensemble implementation if nnqs_fast.gpu.training has one, else this loop with
-        # its GDStep (nnqs_fast.gpu.training.make_step); backend="auto" falls back to the CPU when neither exists.
-        impl = cuda_implementation("training.train_ensemble")
-        if impl is not None:
-            return impl(x_train, y_train, x_test, y_test, width=width, n_members=n_members, n_steps=n_steps,
-                        learning_rate=learning_rate, lr_factor=lr_factor, max_learning_rate=max_learning_rate,
-                        force=force, depth=depth, W_std=W_std, b_std=b_std, seed=seed, record_steps=record_steps,
-                        n_record=n_record, early_stop_rtol=early_stop_rtol, record_predictions=record_predictions,
-                        chunk_flops=chunk_flops, n_workers=n_workers, quiet=quiet, desc=desc)
-        if cuda_implementation("training.make_step") is not None:
-            step_backend = "cuda"
-        elif parse_backend(backend) == "cuda":
-            raise BackendUnavailableError("no CUDA implementation of training.make_step; use backend='cpu'")
-        else:
+        make_engine = cuda_implementation("training.make_engine")
+        if make_engine is None:
+            if parse_backend(backend) == "cuda":
+                raise BackendUnavailableError("no CUDA implementation of training.make_engine; use backend='cpu'")
             b = "cpu"
     t_start = time.perf_counter()
-    v = validate_ensemble_inputs(x_train, y_train, x_test, y_test, width=width, n_members=n_members,
-                                 n_steps=n_steps, depth=depth, seed=seed, early_stop_rtol=early_stop_rtol,
-                                 record_steps=record_steps, n_record=n_record)
+    v = validate_ensemble_inputs(_host(x_train), _host(y_train), _host(x_test), _host(y_test), width=width,
+                                 n_members=n_members, n_steps=n_steps, depth=depth, seed=seed,
+                                 early_stop_rtol=early_stop_rtol, record_steps=record_steps, n_record=n_record)
     x, y, xt, yt, steps = v.x, v.y, v.xt, v.yt, v.steps
     width, K, n_steps, depth, seed, early_stop_rtol = v.width, v.K, v.n_steps, v.depth, v.seed, v.early_stop_rtol
+    if max_learning_rate is None and make_engine is not None:
+        gpu_eta = cuda_implementation("training.max_learning_rate_for")
+        if gpu_eta is not None:
+            max_learning_rate = gpu_eta(x, depth=depth, W_std=W_std, b_std=b_std)
     lr, max_lr = _resolve_lr(x, learning_rate, lr_factor, max_learning_rate, force, depth, W_std, b_std)
 
     R, n, nt = steps.size, x.shape[0], (0 if xt is None else xt.shape[0])
-    part_tr = np.full((K, 2, R), np.nan)
-    part_te = np.full((K, 2, R), np.nan)
-    stopped = np.full((K, 2), -1, dtype=np.int64)
-    finished = np.zeros((K, 2), dtype=bool)
     seeds_flat = member_seeds(seed, 2 * K)
     seeds = np.array(seeds_flat, dtype=np.uint64).reshape(K, 2)
-    preds_tr: Any = np.full((K, 2, R, n), np.nan) if record_predictions else None
-    preds_te: Any = np.full((K, 2, R, nt), np.nan) if record_predictions else None
-    targets = [(y.real.copy(), None if yt is None else yt.real.copy()),
-               (y.imag.copy(), None if yt is None else yt.imag.copy())]
-    workers = _n_workers(n_workers if (n_workers is not None or step_backend == "cpu") else 1, 2 * K)
-    stop = threading.Event()
-    diverged: list[tuple[int, int, int]] = []
-    bar = progress(total=K * 2 * n_steps, desc=desc, quiet=quiet, unit="step")
-
-    def job(k: int, p: int) -> None:
-        try:
-            _job(k, p)
-        except BaseException:
-            stop.set()  # any failure stops the other networks at their next chunk boundary
-            raise
-
-    def _job(k: int, p: int) -> None:
-        # One network: chunks of steps between which a Ctrl-C (stop event) is honoured.
-        if stop.is_set():
-            return
-        params = init_relu(seeds_flat[2 * k + p], x.shape[1], width, depth, W_std=W_std, b_std=b_std)
-        ytr, yte = targets[p]
-        stp = make_step(params, x, ytr, lr, xt, yte, backend=step_backend)
-        if workers > 1 and hasattr(stp, "threads"):
-            stp.threads = 1  # coarse parallelism over networks: no per-step barriers
-        per_chunk = max(1, int(chunk_flops / max(stp.flops_per_step, 1.0)))
-        t, status = 0, 0
-        while not stop.is_set():
-            nxt = min(n_steps, t + per_chunk)
-            sel = (steps >= t) & (steps <= nxt)
-            rec = stp.run(nxt - t, steps[sel], record_predictions, early_stop_rtol)
-            part_tr[k, p, sel], part_te[k, p, sel] = rec.train_loss, rec.test_loss
-            if record_predictions:
-                preds_tr[k, p, sel] = rec.train_pred
-                if nt:
-                    preds_te[k, p, sel] = rec.test_pred
-            bar.update(rec.steps_done)
-            t += rec.steps_done
-            status = rec.status
-            if status or t >= n_steps:
-                break
-        if status == STATUS_CONVERGED:
-            stopped[k, p] = t
-            last = np.flatnonzero(steps <= t)[-1]
-            later = steps > t
-            part_tr[k, p, later], part_te[k, p, later] = part_tr[k, p, last], part_te[k, p, last]
-            if record_predictions:
-                preds_tr[k, p, later] = preds_tr[k, p, last]
-                preds_te[k, p, later] = preds_te[k, p, last]
-            bar.update(n_steps - t)
-        elif status == STATUS_DIVERGED:
-            stopped[k, p] = t
-            diverged.append((k, p, t))
-            bar.update(n_steps - t)
-        finished[k, p] = status != 0 or t >= n_steps
-
-    interrupted = False
-    try:
-        if workers == 1:
-            for k in range(K):
-                for p in range(2):
-                    job(k, p)
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as ex:
-                futures = [ex.submit(job, k, p) for k in range(K) for p in range(2)]
-                try:
-                    for f in futures:
-                        f.result()
-                except KeyboardInterrupt:
-                    stop.set()
-                    for f in futures:
-                        f.cancel()
-                    raise
-    except KeyboardInterrupt:
-        interrupted = True
-        stop.set()
-    finally:
-        bar.close()
-    for k, p, t in diverged:
+    # network m = 2k + p is part p (0: real, 1: imaginary) of member k
+    params = [init_relu(seeds_flat[m], x.shape[1], width, depth, W_std=W_std, b_std=b_std) for m in range(2 * K)]
+    ytr = np.stack([y.real if m % 2 == 0 else y.imag for m in range(2 * K)])
+    yte = None if yt is None else np.stack([yt.real if m % 2 == 0 else yt.imag for m in range(2 * K)])
+    engine: Engine
+    if make_engine is not None:
+        engine = make_engine(params, x, ytr, lr, xt, yte)
+    else:
+        engine = CPUStepPool([make_step(params[m], x, ytr[m], lr, xt, None if yte is None else yte[m])
+                              for m in range(2 * K)], n, nt, n_workers=n_workers, chunk_flops=chunk_flops)
+    out = drive(engine, steps, n_steps, record_predictions=record_predictions, early_stop_rtol=early_stop_rtol,
+                quiet=quiet, desc=desc)
+    for m, t in diverged_units(out):
+        k, p = divmod(m, 2)
         warnings.warn(PrecisionLossWarning.member_diverged(k, p + 1, t, lr, max_lr), stacklevel=2)
-    members_done = int(np.sum(np.all(finished, axis=1)))
-    st = ensemble_statistics(part_tr, part_te, preds_tr if record_predictions else None,
-                             preds_te if record_predictions and nt else None, y, yt)
-    train_loss, test_loss, ens_tr, ens_te = st["train_loss"], st["test_loss"], st["ens_tr"], st["ens_te"]
-    lom_tr, lom_te, mean_tr, mean_te = st["lom_tr"], st["lom_te"], st["mean_tr"], st["mean_te"]
+    stopped = np.where(out.status != 0, out.stop_step, -1).reshape(K, 2).astype(np.int64)
+    part_tr, part_te = out.train_loss.reshape(K, 2, R), out.test_loss.reshape(K, 2, R)
+    st = ensemble_statistics(part_tr, part_te,
+                             None if out.train_pred is None else out.train_pred.reshape(K, 2, R, n),
+                             None if out.test_pred is None or not nt else out.test_pred.reshape(K, 2, R, nt), y, yt)
     config = {"width": width, "depth": depth, "n_members": K, "n_steps": n_steps, "W_std": W_std, "b_std": b_std,
               "seed": seed, "n_train": n, "n_test": nt, "lr_factor": None if learning_rate is not None else lr_factor,
               "learning_rate_given": learning_rate, "early_stop_rtol": early_stop_rtol, "force": force}
-    return EnsembleResult(steps=steps, train_loss=train_loss, test_loss=test_loss, part_train_loss=part_tr,
-                          part_test_loss=part_te, train_loss_ensemble=ens_tr, test_loss_ensemble=ens_te,
-                          train_loss_of_mean=lom_tr, test_loss_of_mean=lom_te, seeds=seeds, stopped_at=stopped,
-                          learning_rate=lr, max_learning_rate=max_lr, config=config, members_done=members_done,
-                          interrupted=interrupted, wall_time_s=time.perf_counter() - t_start, backend=b,
-                          mean_train_prediction=mean_tr, mean_test_prediction=mean_te)
+    return EnsembleResult(steps=steps, train_loss=st["train_loss"], test_loss=st["test_loss"],
+                          part_train_loss=part_tr, part_test_loss=part_te, train_loss_ensemble=st["ens_tr"],
+                          test_loss_ensemble=st["ens_te"], train_loss_of_mean=st["lom_tr"],
+                          test_loss_of_mean=st["lom_te"], seeds=seeds, stopped_at=stopped, learning_rate=lr,
+                          max_learning_rate=max_lr, config=config,
+                          members_done=int(np.sum(np.all(out.finished.reshape(K, 2), axis=1))),
+                          interrupted=out.interrupted, wall_time_s=time.perf_counter() - t_start, backend=b,
+                          mean_train_prediction=st["mean_tr"], mean_test_prediction=st["mean_te"])
+
+
+def _host(a: Any) -> Any:
+    return None if a is None else to_numpy(a)
