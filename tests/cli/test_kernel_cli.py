@@ -24,10 +24,12 @@ def test_kernel_command_tfim(tmp_path):
         assert key in arr, key
     assert arr["inputs"].shape == (n, 6) and arr["theta"].shape == (n, n)
     assert set(np.unique(arr["inputs"])) == {-1.0, 1.0}
-    kf = nf.relu_kernel_fn()
+    # the command's default is the reproductions' weight scale (W_std 0.25, b_std 0.01), not the library's
+    assert (meta["config"]["W_std"], meta["config"]["b_std"]) == (0.25, 0.01)
+    kf = nf.relu_kernel_fn(W_std=0.25, b_std=0.01)
     np.testing.assert_allclose(arr["ntk_analytic"], kf(arr["inputs"], get="ntk"), rtol=1e-12)
     s1, _s2 = member_seeds(5, 2)
-    t1 = nf.empirical_ntk(nf.init_relu(s1, 6, 200), arr["inputs"])
+    t1 = nf.empirical_ntk(nf.init_relu(s1, 6, 200, W_std=0.25, b_std=0.01), arr["inputs"])
     np.testing.assert_allclose(arr["theta1"], t1, rtol=1e-12)
     np.testing.assert_allclose(arr["phi"], arr["theta1"] + arr["theta2"], rtol=1e-12)
     assert not np.any(arr["mixing"])

@@ -30,7 +30,7 @@ def fake_target(monkeypatch):
 def test_predict_cli_writes_results(tmp_path, fake_target, capsys):
     out = tmp_path / "d"
     rc = main(["predict", "--system", "tfim", "--lx", "2", "--ly", "3", "--train-size", "40", "--seed", "3",
-               "--n-times", "9", "--max-step", "1000", "--out", str(out)])
+               "--n-times", "9", "--steps", "1000", "--out", str(out)])
     assert rc == 0
     meta, arrays = load_results(out, "predict")
     r = meta["results"]
@@ -46,7 +46,7 @@ def test_predict_cli_writes_results(tmp_path, fake_target, capsys):
     assert meta["seed"] == 3 and meta["config"]["train_size"] == 40
     # recompute one number independently: the mean prediction at τ → ∞ from the kernels and the split
     tgt = _fake_target("tfim", None, 2, 3)
-    kfn = pc._relu_kernel_fn(1, 0.5, 0.1)
+    kfn = pc._relu_kernel_fn(1, 0.25, 0.01)  # the command's default weight scale (paper-std)
     K = kfn(tgt.inputs[tr], None, get="ntk")
     kx = kfn(tgt.inputs[te], tgt.inputs[tr], get="ntk")
     mu_te = kx @ np.linalg.solve(K, tgt.psi[tr])
@@ -61,7 +61,7 @@ def test_predict_cli_writes_results(tmp_path, fake_target, capsys):
 def test_predict_cli_discrete_and_absolute_lr(tmp_path, fake_target):
     out = tmp_path / "e"
     rc = main(["predict", "--lx", "2", "--ly", "3", "--train-size", "30", "--discrete", "--learning-rate", "0.5",
-               "--n-times", "6", "--max-step", "100", "--no-plot", "--quiet", "--out", str(out)])
+               "--n-times", "6", "--steps", "100", "--no-plot", "--quiet", "--out", str(out)])
     assert rc == 0
     meta, arrays = load_results(out, "predict")
     assert meta["results"]["learning_rate"] == 0.5
@@ -72,7 +72,7 @@ def test_predict_cli_discrete_and_absolute_lr(tmp_path, fake_target):
 def test_predict_cli_errors_are_reported(tmp_path, fake_target, capsys):
     rc = main(["predict", "--lx", "2", "--ly", "3", "--train-size", "64", "--quiet", "--out", str(tmp_path)])
     assert rc == 2 and "train_size" in capsys.readouterr().err
-    rc = main(["predict", "--lx", "2", "--ly", "3", "--train-size", "20", "--discrete", "--lr-fraction", "1.5",
+    rc = main(["predict", "--lx", "2", "--ly", "3", "--train-size", "20", "--discrete", "--lr-factor", "1.5",
                "--quiet", "--out", str(tmp_path)])
     assert rc == 2 and "LearningRateTooLargeError" in capsys.readouterr().err
 

@@ -18,13 +18,13 @@ from nnqs_fast.physics import make_target
 @pytest.mark.parametrize("system", ["tfim", "hubbard"])
 def test_reproduce_fig2_tiny(tmp_path, system) -> None:
     out = tmp_path / system
-    args = ["reproduce", "fig2", "--system", system, "--lx", "2", "--ly", "3", "--train-size", "30", "--width",
+    args = ["reproduce", "fig2", "--system", system, "--lx", "2", "--ly", "3", "--train-size", "30", "--widths",
             "64", "--members", "2", "--steps", "100", "--out", str(out), "--quiet"]
     assert main(args) == 0
     assert (out / "fig2.png").stat().st_size > 1000
     meta, arrays = load_results(out, "fig2")
     r = meta["results"]
-    assert meta["config"]["width"] == 64 and meta["config"]["members"] == 2 and meta["config"]["steps"] == 100
+    assert meta["config"]["width"] == [64] and meta["config"]["members"] == 2 and meta["config"]["steps"] == 100
     assert r["learning_rate"] == pytest.approx(0.9 * r["eta_max"])
     for key in ("ensemble_steps", "ensemble_train_loss_ensemble", "ensemble_test_loss_ensemble",
                 "ensemble_train_loss_of_mean", "ensemble_train_loss", "qsntk_steps", "qsntk_L_psi_train",
@@ -39,8 +39,9 @@ def test_reproduce_fig2_tiny(tmp_path, system) -> None:
 
 
 def test_reproduce_fig3_tiny(tmp_path) -> None:
+    # the library's weight scale (init_relu's defaults, used by the oracle below): --weight-scale paper-variance
     args = ["reproduce", "fig3", "--lx", "2", "--ly", "3", "--train-sizes", "24", "40", "--widths", "16", "48",
-            "--members", "2", "--steps", "40", "--out", str(tmp_path), "--quiet"]
+            "--members", "2", "--steps", "40", "--weight-scale", "paper-variance", "--out", str(tmp_path), "--quiet"]
     assert main(args) == 0
     assert (tmp_path / "fig3.png").stat().st_size > 1000
     meta, arrays = load_results(tmp_path, "fig3")
@@ -105,13 +106,21 @@ def test_settings_reduced_vs_paper() -> None:
 
 
 def test_reproduce_fig2_weight_scales_reach_both_the_trainer_and_the_qsntk(tmp_path) -> None:
-    """--W-std/--b-std change the analytic NTK (hence eta_max) and the networks, and are recorded."""
-    common = ["reproduce", "fig2", "--system", "tfim", "--lx", "2", "--ly", "3", "--train-size", "30", "--width",
+    """The default is the paper-std reading (W_std 0.25, b_std 0.01); --weight-scale paper-variance gives 0.5 / 0.1;
+    both change the analytic NTK (hence eta_max) and the networks, and are recorded."""
+    common = ["reproduce", "fig2", "--system", "tfim", "--lx", "2", "--ly", "3", "--train-size", "30", "--widths",
               "32", "--members", "1", "--steps", "10", "--quiet", "--no-plot"]
     assert main(common + ["--out", str(tmp_path / "a")]) == 0
-    assert main(common + ["--out", str(tmp_path / "b"), "--W-std", "0.25", "--b-std", "0.01"]) == 0
+    assert main(common + ["--out", str(tmp_path / "b"), "--weight-scale", "paper-variance"]) == 0
+    assert main(common + ["--out", str(tmp_path / "c"), "--weight-scale", "paper-variance", "--W-std", "0.3"]) == 0
     ma, _ = load_results(tmp_path / "a", "fig2")
     mb, _ = load_results(tmp_path / "b", "fig2")
-    assert (ma["config"]["W_std"], mb["config"]["W_std"], mb["config"]["b_std"]) == (0.5, 0.25, 0.01)
-    # the NTK scales roughly with W_std^2 (times W_std^2 inside): eta_max grows by much more than 4x
-    assert mb["results"]["eta_max"] > 4 * ma["results"]["eta_max"]
+    mc, _ = load_results(tmp_path / "c", "fig2")
+    assert (ma["config"]["W_std"], ma["config"]["b_std"]) == (0.25, 0.01)
+    assert (mb["config"]["W_std"], mb["config"]["b_std"]) == (0.5, 0.1)
+    assert (mc["config"]["W_std"], mc["config"]["b_std"]) == (0.3, 0.1)  # an explicit value wins
+    assert ma["conventions"]["weight_scale_reading"] == "paper-std"
+    assert mb["conventions"]["weight_scale_reading"] == "paper-variance"
+    assert mc["conventions"]["weight_scale_reading"] == "custom"
+    # the NTK scales like W_std^2 (outer layer) times W_std^2 (inside): eta_max grows by much more than 4x
+    assert ma["results"]["eta_max"] > 4 * mb["results"]["eta_max"]

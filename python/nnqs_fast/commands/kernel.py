@@ -24,8 +24,14 @@ import numpy as np
 
 from ..experiments.io import save_results
 from ..kernels.spectrum import eta_max_from_lambda
-from ..networks.dense import B_STD, W_STD
-from ._common import add_backend_option, add_output_options, add_seed_option, add_target_options
+from ._common import (
+    add_backend_option,
+    add_output_options,
+    add_seed_option,
+    add_target_options,
+    add_weight_scale_arguments,
+    weight_scale,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,8 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--n-down", dest="n_down", type=int, default=2, help="Hubbard spin-down fermions (default: 2)")
     p.add_argument("--width", type=int, default=5000, help="hidden width N of the finite networks (default: 5000)")
     p.add_argument("--depth", type=int, default=1, help="number of hidden layers (default: 1, the paper's)")
-    p.add_argument("--W-std", dest="W_std", type=float, default=W_STD, help="weight std (default: 0.5)")
-    p.add_argument("--b-std", dest="b_std", type=float, default=B_STD, help="bias std (default: 0.1)")
+    add_weight_scale_arguments(p)
     p.add_argument("--chunk-size", dest="chunk_size", type=int, default=None,
                    help="rows/columns per tile (default: automatic)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
@@ -59,12 +64,14 @@ def run(args: argparse.Namespace) -> int:
     from .._progress import progress
     from .._random import check_seed, member_seeds
     from .._validation import check_positive_int
+    from ..experiments.conventions import conventions
     from ..kernels import empirical_qsntk, kernel_spectrum, relu_kernel_fn
     from ..kernels.spectrum import lambda_max
     from ..networks import init_relu
     from ..physics import make_target
 
     seed = check_seed(args.seed)
+    args.W_std, args.b_std = weight_scale(args)
     width = check_positive_int(args.width, "width")
     backend = resolve_backend(args.backend)
     t0 = time.perf_counter()
@@ -115,8 +122,15 @@ def run(args: argparse.Namespace) -> int:
         "seconds": time.perf_counter() - t0,
     }
     name = args.name or f"kernel_{target.system}"
+    conv = conventions(system=target.system, lattice=list(target.lattice), boundary=target.boundary,
+                       W_std=args.W_std, b_std=args.b_std, depth=args.depth,
+                       extra={"kernels": "theta, phi, mixing, theta1, theta2: the empirical QS-NTK blocks of "
+                                         "psi = psi1 + i psi2 (docs/kernels.md); ntk_analytic, nngp_analytic: the "
+                                         "infinite-width kernels of one real-part network",
+                              "max_learning_rate": "eta_max = n / lambda_max(Theta) for the loss (1/n) sum |e|^2",
+                              "rows": "rows/columns in the target's basis order (all basis states)"})
     json_path, npz_path = save_results(args.out, name, config=config, results=results, arrays=arrays, seed=seed,
-                                       backend=backend)
+                                       backend=backend, conventions=conv)
     bar.update(1)
     bar.close()
     if not args.quiet:

@@ -39,10 +39,18 @@ def run(args: argparse.Namespace) -> int:
                "n_sites": target.n_sites, "dim": target.dim, "norm": norm, "energies": target.energies,
                "max_abs_amplitude": float(np.abs(target.psi).max()),
                "inverse_participation_ratio": float(np.sum(np.abs(target.psi) ** 4))}
+    from ..experiments.conventions import conventions
+
     name = args.name or f"targets_{target.system}"
+    conv = conventions(system=target.system, lattice=list(target.lattice), boundary=target.boundary,
+                       extra={"time_unit": "evolution time tau with hbar = 1, energies in the Hamiltonian's units "
+                                           "(Eqs. 19-20)",
+                              "psi": "psi_T = exp(-i H tau) psi_0, normalised over the full basis; arrays in the "
+                                     "basis order of `basis`"})
     json_path, npz_path = save_results(
         args.out, name, config=target.config, results=results,
-        arrays={"psi": target.psi, "inputs": target.inputs, "basis": target.basis}, seed=None, backend="cpu")
+        arrays={"psi": target.psi, "inputs": target.inputs, "basis": target.basis}, seed=None, backend="cpu",
+        conventions=conv)
     if not args.quiet:
         print(f"{target.system} {target.lattice[0]}x{target.lattice[1]} ({target.boundary}), dim {target.dim}, "
               f"<H> = {target.energies['energy']:.6f}, norm = {norm:.12f}")

@@ -7,7 +7,8 @@ sampled Rényi-2 entropy it should be compared with. ``A`` = the first k sites, 
 
 Default system size L = 16 (≈ 1.5 min on 2 idle cores for the full 3 × 100 ensemble, 6.7 min measured under
 heavy sharing; L = 18 takes ≈ 8 min idle).
-Outputs in ``--out``: ``fig1.json`` + ``fig1.npz`` (keys documented in docs/entanglement.md) and ``fig1.png``.
+Outputs in ``--out``: ``fig1.json`` + ``fig1.npz`` (keys documented in docs/entanglement.md) and ``fig1.png`` +
+``fig1.pdf``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ import argparse
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+#: Plain-text description for ``--help``.
+DESCRIPTION = ("Fig. 1: von Neumann (and Renyi-2) entanglement entropy vs subsystem size for Cos-net NNQS "
+               "psi1 + i psi2 at several widths, with the Page value, the maximum log min(D_A, D_B) and the "
+               "Wick/GP estimate of the Renyi-2 entropy. Paper: sigma_a = 10, sigma_w = sqrt(2d), widths 400, "
+               "1000, 4000, 100 members; default L = 16 spins.")
 
 DEFAULT_SITES = 16
 
@@ -34,12 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add(parser, "--widths", type=int, nargs="+", default=[400, 1000, 4000],
          help="hidden widths N (default 400 1000 4000)")
     _add(parser, "--members", type=int, default=100, help="ensemble size per width (default 100)")
-    _add(parser, "--sigma-a", type=float, default=10.0, help="σ_a (default 10)")
-    _add(parser, "--sigma-w", type=float, default=None, help="σ_w (default √(2d))")
+    _add(parser, "--sigma-a", type=float, default=10.0, help="sigma_a (default 10)")
+    _add(parser, "--sigma-w", type=float, default=None, help="sigma_w (default sqrt(2d), d = L)")
     _add(parser, "--seed", type=int, default=0, help="random seed (default 0)")
     _add(parser, "--out", default="results/fig1", metavar="DIR", help="output directory (default results/fig1)")
     _add(parser, "--quiet", action="store_true", help="no progress bar or summary")
-    _add(parser, "--no-plot", action="store_true", help="skip the PNG")
+    _add(parser, "--no-plot", action="store_true", help="skip the figure (PNG + PDF)")
 
 
 def compute(*, sites: int, widths, members: int, sigma_a: float, sigma_w: float | None, seed: int,
@@ -110,27 +118,49 @@ def compute(*, sites: int, widths, members: int, sigma_a: float, sigma_w: float 
     return config, results, arrays
 
 
-def plot(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def make_figure(results: dict, config: dict | None = None) -> Any:
+    """fig1.png/.pdf: (a) von Neumann entropy per width (markers, mean ± s.e.) with the Page value (line, the
+    Haar average) and the maximum (grey); (b) Rényi-2 entropy per width with the Wick/GP estimate
+    -log E Tr rho_A^2 (line) and -log of the Haar purity (dashed)."""
+    from . import plotting as pl
 
     ks = np.array(results["subsystem_sizes"])
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    for N, r in results["widths"].items():
-        ax.errorbar(ks, r["von_neumann_mean"], yerr=r["von_neumann_sem"], marker="o", ms=4, capsize=2,
-                    label=f"Cos-net N={N} (von Neumann)")
-    ax.plot(ks, results["page_entropy"], "k--", label="Page (exact)")
-    ax.plot(ks, results["max_entropy"], "k:", label="Max")
-    ax.plot(ks, results["wick_renyi2_estimate"], "r-.", label="Wick/GP estimate of −log E Tr ρ²")
-    ax.set_xlabel("subsystem size $L_A$")
-    ax.set_ylabel("entanglement entropy (nats)")
-    ax.set_title(f"Fig. 1: Cos-net NNQS, L = {results['n_sites']}")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    widths = list(results["widths"])
+    n = len(widths)
+    fig, (a, b) = pl.new_figure(2, panel_size=(4.4, 3.5))
+    for i, N in enumerate(widths):
+        r = results["widths"][N]
+        pl.ensemble_points(a, ks, r["von_neumann_mean"], "vn", yerr=r["von_neumann_sem"], rank=i, n_ranks=n,
+                           label=f"Cos-net, N = {N}")
+        pl.ensemble_points(b, ks, r["renyi2_mean"], "renyi2", yerr=r["renyi2_sem"], rank=i, n_ranks=n,
+                           label=f"Cos-net, N = {N}")
+    pl.theory_line(a, ks, results["page_entropy"], "vn", label="Page (Haar average)")
+    pl.theory_line(b, ks, results["wick_renyi2_estimate"], "renyi2",
+                   label=r"Wick/GP ($N\to\infty$): $-\log\,\mathbb{E}\,\mathrm{Tr}\,\rho_A^2$")
+    pl.theory_line(b, ks, results["haar_renyi2_bound"], "reference", ls=(0, (2, 2)), lw=1.1, zorder=5,
+                   label=r"Haar: $-\log\,\mathbb{E}_{\mathrm{Haar}}\mathrm{Tr}\,\rho_A^2$")
+    for ax, letter, what in ((a, "a", r"von Neumann entropy $S_1$ (nats)"), (b, "b", r"Rényi-2 entropy $S_2$ (nats)")):
+        pl.reference_line(ax, ks, results["max_entropy"], label=r"maximum $\log\min(D_A, D_B)$")
+        ax.set_xlabel("subsystem size $L_A$ (first $L_A$ sites)")
+        ax.set_ylabel(what)
+        ax.set_xticks(ks)
+        ax.tick_params(axis="x", which="minor", bottom=False, top=False)
+        ax.set_ylim(0.0, 1.08 * max(results["max_entropy"]))
+        pl.legend(ax, loc="lower center")
+        pl.panel_label(ax, letter)
+    K = (config or {}).get("n_members")
+    sa = (config or {}).get("sigma_a")
+    extra = f", K = {K} members per width" if K else ""
+    sig = rf", $\sigma_a$ = {sa:g}, $\sigma_w=\sqrt{{2d}}$" if sa is not None else ""
+    fig.suptitle(rf"Cos-net NNQS ensembles $\psi_1+i\psi_2$, L = {results['n_sites']} spins{sig}{extra}")
+    return fig
+
+
+def plot(results: dict, out_dir: Path, config: dict | None = None) -> tuple[Path, Path]:
+    """Draw the figure (:func:`make_figure`) and write fig1.png (300 dpi) + .pdf into ``out_dir``."""
+    from . import plotting as pl
+
+    return pl.save_figure(make_figure(results, config), out_dir, "fig1")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,10 +170,19 @@ def run(args: argparse.Namespace) -> int:
                                       sigma_a=args.sigma_a, sigma_w=args.sigma_w, seed=args.seed,
                                       quiet=getattr(args, "quiet", False))
     out = Path(args.out)
+    from .conventions import conventions
+
+    conv = conventions(log_base="e (natural log; entropies in nats)", n_sites=config["n_sites"], basis="spin",
+                       network="Cos-net psi = psi1 + i psi2, two independent one-hidden-layer networks",
+                       extra={"subsystem": "A = the first k sites, k = 1..L-1; D_A = 2^k, D_B = 2^(L-k)",
+                              "ensemble": "mean and standard error over the members; each sampled state is "
+                                          "normalised before the partial trace",
+                              "wick_estimate": "-log E Tr rho_A^2 of the Gaussian-process (infinite-width) "
+                                               "ensemble (Eq. 4 kernel)"})
     json_path, _ = save_results(out, "fig1", config=config, results=results, arrays=arrays, seed=args.seed,
-                                backend="cpu")
+                                backend="cpu", conventions=conv)
     if not getattr(args, "no_plot", False):
-        plot(results, out / "fig1.png")
+        plot(results, out, config)
     if not getattr(args, "quiet", False):
         L = results["n_sites"]
         h = L // 2 - 1
@@ -152,5 +191,5 @@ def run(args: argparse.Namespace) -> int:
         for N, r in results["widths"].items():
             print(f"  N={N}: S_vN = {r['von_neumann_mean'][h]:.4f} ± {r['von_neumann_sem'][h]:.4f}, "
                   f"S_2 = {r['renyi2_mean'][h]:.4f} ± {r['renyi2_sem'][h]:.4f}")
-        print(f"wrote {json_path} (+ .npz, .png)")
+        print(f"wrote {json_path} (+ .npz{'' if getattr(args, 'no_plot', False) else ', .png, .pdf'})")
     return 0

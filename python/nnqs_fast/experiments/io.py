@@ -8,24 +8,29 @@ JSON schema (all commands)::
       "nnqs_fast_version": "...", "backend": "cpu" | "cuda", "seed": <int or null>,
       "created": "<UTC ISO time>", "python": "...", "numpy": "...", "platform": "...",
       "config": {... every setting that defines the run ...},
+      "conventions": {... what the numbers mean: loss, time unit, learning-rate rule, basis, ...},
       "results": {... all scalar numbers and small lists ...},
       "arrays": {"<key>": {"shape": [...], "dtype": "..."}, ...}   # what the NPZ holds
     }
 
 Complex numbers in JSON are written as ``{"re": x, "im": y}``; NumPy scalars/arrays as plain numbers/lists.
 The NPZ holds the arrays under the keys listed in ``"arrays"``. :func:`load_results` reads both back so figures
-can be re-plotted without recomputing.
+can be re-plotted without recomputing. The ``conventions`` block is built by
+:func:`nnqs_fast.experiments.conventions.conventions`; a command that passes none gets the package-wide
+statements with ``"stated_by_command": false``. Every file (JSON, NPZ, figures via :func:`atomic_path`) is
+written to a temporary name in the same directory and renamed into place, so a crash never leaves a torn file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
 import platform
 import sys
-import threading
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +66,43 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it onto ``path`` (atomic on POSIX).
+
+    On an exception the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions a plain open() would
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _default_conventions() -> dict[str, Any]:
+    from .conventions import CONVENTIONS_VERSION, LOSS, SPIN_BASIS
+
+    return {"version": CONVENTIONS_VERSION, "stated_by_command": False,
+            "note": "the command did not state its conventions; these are the package-wide ones (README)",
+            "loss": LOSS, "basis": SPIN_BASIS, "log_base": "e (natural log)"}
+
+
 def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, Any], results: Mapping[str, Any],
                  arrays: Mapping[str, np.ndarray] | None = None, seed: int | None = None,
-                 backend: str = "cpu") -> tuple[Path, Path]:
-    """Write ``out_dir/name.json`` and ``out_dir/name.npz``; returns both paths."""
+                 backend: str = "cpu", conventions: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write ``out_dir/name.json`` and ``out_dir/name.npz`` atomically; returns both paths.
+
+    ``conventions``: the block from :func:`nnqs_fast.experiments.conventions.conventions` (what the numbers mean).
+    """
     if not name or any(c in name for c in "/\\"):
         raise InvalidInputError(f"result name must be a plain file stem, got {name!r}")
     out = Path(out_dir)
@@ -81,21 +119,18 @@ def save_results(out_dir: str | os.PathLike, name: str, *, config: Mapping[str, 
         "numpy": np.__version__,
         "platform": platform.platform(),
         "config": _jsonable(config),
+        "conventions": _jsonable(conventions if conventions is not None else _default_conventions()),
         "results": _jsonable(results),
         "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()},
     }
     json_path, npz_path = out / f"{name}.json", out / f"{name}.npz"
-    # both files atomically (temporary name unique to this process, then os.replace); the NPZ first, so an
-    # existing JSON means the result is complete (sweeps use it as the completion marker)
-    tag = f".{os.getpid()}.{threading.get_ident()}.tmp"
-    tmp_npz = out / f"{name}.npz{tag}"
-    with open(tmp_npz, "wb") as fh:
+    # the NPZ first, then the JSON, each to a unique temporary name and renamed into place: an existing JSON means
+    # the result is complete (sweeps use it as the completion marker)
+    with atomic_path(npz_path) as tmp, open(tmp, "wb") as fh:
         payload: dict[str, Any] = dict(arrays)
         np.savez_compressed(fh, **payload)
-    os.replace(tmp_npz, npz_path)
-    tmp = out / f"{name}.json{tag}"
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, json_path)
+    with atomic_path(json_path) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=False) + "\n")
     return json_path, npz_path
 
 
