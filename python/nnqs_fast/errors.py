@@ -23,6 +23,8 @@ __all__ = [
     "PrecisionLossWarning",
     "SpecError",
     "UnsupportedLossError",
+    "AmbiguousJacobianLayoutError", "NotHolomorphicError", "ZeroAmplitudeError", "BasisMismatchError",
+    "OptionalDependencyError",
 ]
 
 #: The loss every learning-rate bound refers to (paper Eq. 13).
@@ -197,4 +199,46 @@ class UnsupportedLossError(NnqsError, ValueError):
     Cause: the CUDA gradient-descent step implements only the supervised loss of Eq. 13. Fix: use
     ``backend="cpu"`` for the energy, fidelity and tomography losses (``train_loss_ensemble``), or
     :func:`nnqs_fast.training.train_ensemble` for the supervised loss on the GPU.
+    """
+
+
+# --- interop (nnqs_fast.interop, nnqs_fast.netket; docs/interop.md) ---
+class AmbiguousJacobianLayoutError(InvalidInputError):
+    """A Jacobian's layout cannot be read unambiguously.
+
+    Cause: ``qsntk_from_jacobians`` got a 3-d array or a pytree without ``layout=``; it needs ``d psi / d theta``
+    over REAL parameters. Fix: pass ``layout=`` ("n2p" for NetKet's ``(n, 2, P)`` real/imaginary layout,
+    "holomorphic" for complex derivatives of a holomorphic model, "pytree" / "pytree_n2p" / "pytree_holomorphic").
+    """
+
+
+class NotHolomorphicError(InvalidInputError):
+    """``holomorphic=True`` for a model that is not holomorphic in its parameters.
+
+    Cause: the Cauchy-Riemann probe ``d psi[theta + t i v] = i d psi[theta + t v]`` failed. Fix: pass
+    ``holomorphic=False`` (always correct).
+    """
+
+
+class ZeroAmplitudeError(InvalidInputError):
+    """``psi = exp(log psi)`` vanishes or is not finite on some input of a ``log_psi`` model.
+
+    Cause: ``d psi = psi d log psi`` is undefined where ``log psi = -inf``. Fix: drop those inputs, or use a model
+    that outputs ``psi``.
+    """
+
+
+class BasisMismatchError(ShapeMismatchError):
+    """A model, target or operator does not match the basis it is used with.
+
+    Cause: another number of states or sites, another particle sector, or another kind of Hilbert space. Fix: the
+    message names both sizes; use the matching lattice, Hilbert space or inputs.
+    """
+
+
+class OptionalDependencyError(NnqsError, ImportError):
+    """An optional library (NetKet, JAX, flax, optax, PyTorch) is needed but not installed.
+
+    Cause: a module of ``nnqs_fast.interop`` / ``nnqs_fast.netket`` was imported without its library. Fix: install
+    the extra the message names, e.g. ``pip install "nnqs_fast[netket]"`` or ``"nnqs_fast[torch]"``.
     """

@@ -33,7 +33,7 @@ from ..networks.cosnet import CosNetParams
 from ..networks.gaussnet import GaussNetParams
 from ..networks.relu import ReLUParams, relu_forward_pieces
 from ._common import Workspace, as_input, blocks, check_inputs, check_jacobian_shapes, core, gram
-from .qsntk import QSNTK, qsntk_from_parts
+from .qsntk import QSNTK, qsntk_from_parts, real_parameter_jacobian
 
 __all__ = ["empirical_ntk", "empirical_qsntk", "qsntk_from_jacobians", "FEATURE_BUDGET_BYTES"]
 
@@ -366,10 +366,17 @@ def parse_jacobians(J: Any, J_x2: Any, J1: Any, J2: Any, J1_x2: Any, J2_x2: Any,
     return j1, j2, k1, k2, sym, dt
 
 
-@dispatch("kernels.qsntk_from_jacobians")
 def qsntk_from_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2: Any = None, J1_x2: Any = None,
-                         J2_x2: Any = None, dtype: Any = None, backend: str = "auto") -> QSNTK:
+                         J2_x2: Any = None, dtype: Any = None, backend: str = "auto", layout: str | None = None,
+                         psi: Any = None, psi_x2: Any = None) -> QSNTK:
     """QS-NTK from Jacobians of any network (Eq. 7, S8-S12).
+
+    ``J`` must be ``d psi / d theta`` over REAL parameters (a complex parameter ``w`` is two real parameters
+    ``Re w``, ``Im w``). Other layouts are accepted only when named by ``layout`` (see
+    :func:`~nnqs_fast.kernels.qsntk.real_parameter_jacobian`: NetKet's ``(n, 2, P)`` ``"n2p"``, ``"holomorphic"``,
+    pytrees); a 3-d array or a pytree without ``layout`` raises
+    :class:`~nnqs_fast.errors.AmbiguousJacobianLayoutError`. ``psi`` (and ``psi_x2``): ``J`` (``J_x2``) is the
+    Jacobian of ``log psi`` (NetKet's ``O_k``); it is converted by ``d psi = psi d log psi``.
 
     Either the complex Jacobian ``J = d psi(x1) / d theta`` (``n1 x P``; real ``J`` means a real wavefunction)
     and optionally ``J_x2`` (``n2 x P``, the same parameters at ``x2``), or the real parts' Jacobians ``J1 = d
@@ -378,6 +385,24 @@ def qsntk_from_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2:
     Accepts NumPy arrays and anything with ``__array__`` / DLPack. Computes ``Theta1 = J1 J1'^T``,
     ``Theta2 = J2 J2'^T``, ``Theta12 = J1 J2'^T`` (SYRK when ``x2 = x1``) and assembles the rest by S10-S11.
     """
+
+    def odd(j: Any) -> bool:  # anything but a plain 2-d array goes through the layout check
+        return j is not None and not (hasattr(j, "ndim") and j.ndim == 2)
+
+    if J is not None and (layout is not None or psi is not None or odd(J) or odd(J_x2)):
+        J = real_parameter_jacobian(J, layout=layout, name="J", psi=psi)
+        if J_x2 is not None:
+            J_x2 = real_parameter_jacobian(J_x2, layout=layout, name="J_x2", psi=psi_x2)
+    elif J is None and (layout is not None or psi is not None):
+        raise InvalidInputError("layout= and psi= apply to J (and J_x2); J1/J2 are real 2-d Jacobians already")
+    return _qsntk_from_real_jacobians(J, J_x2, J1=J1, J2=J2, J1_x2=J1_x2, J2_x2=J2_x2, dtype=dtype, backend=backend)
+
+
+@dispatch("kernels.qsntk_from_jacobians")
+def _qsntk_from_real_jacobians(J: Any = None, J_x2: Any = None, *, J1: Any = None, J2: Any = None,
+                               J1_x2: Any = None, J2_x2: Any = None, dtype: Any = None,
+                               backend: str = "auto") -> QSNTK:
+    """The dispatched CPU implementation of :func:`qsntk_from_jacobians` (2-d real-parameter Jacobians)."""
     j1, j2, k1, k2, sym, _ = parse_jacobians(J, J_x2, J1, J2, J1_x2, J2_x2, dtype, np)
     if sym:
         t1 = gram(j1)

@@ -28,9 +28,9 @@ import numpy as np
 
 from .._backend import array_namespace, to_device
 from .._validation import as_array
-from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
+from ..errors import AmbiguousJacobianLayoutError, DTypeError, InvalidInputError, ShapeMismatchError, ZeroAmplitudeError
 
-__all__ = ["QSNTK", "qsntk_from_parts"]
+__all__ = ["QSNTK", "qsntk_from_parts", "real_parameter_jacobian", "JACOBIAN_LAYOUTS"]
 
 
 @dataclass(frozen=True)
@@ -129,3 +129,106 @@ def qsntk_from_parts(theta1: Any, theta2: Any, mixing: Any = None, mixing_t: Any
     theta = (t1 - t2) + 1j * (m + mt)            # S10
     phi = (t1 + t2) - 1j * (m - mt)              # S11
     return QSNTK(theta, phi, t1, t2, m, xp.ascontiguousarray(mt), symmetric, dict(meta or {}))
+
+
+# ------------------------------------------------------------------------------------ Jacobian layouts
+#: Accepted ``layout`` values of :func:`real_parameter_jacobian` / ``qsntk_from_jacobians`` (docs/interop.md).
+JACOBIAN_LAYOUTS = ("real", "n2p", "holomorphic", "pytree", "pytree_n2p", "pytree_holomorphic")
+
+
+def _pytree_leaves(tree: Any, name: str) -> list[Any]:
+    """Leaves of nested dict/list/tuple containers (dict keys sorted), without importing JAX."""
+    if isinstance(tree, dict) or (hasattr(tree, "keys") and hasattr(tree, "__getitem__")):
+        return [leaf for k in sorted(tree.keys(), key=str) for leaf in _pytree_leaves(tree[k], name)]
+    if isinstance(tree, (list, tuple)):
+        return [leaf for t in tree for leaf in _pytree_leaves(t, name)]
+    if tree is None:
+        return []
+    return [tree]
+
+
+def _is_container(j: Any) -> bool:
+    return isinstance(j, (dict, list, tuple)) or (hasattr(j, "keys") and hasattr(j, "__getitem__"))
+
+
+def real_parameter_jacobian(J: Any, *, layout: str | None = None, name: str = "J", psi: Any = None) -> np.ndarray:
+    """``J = d psi / d theta`` over REAL parameters as one 2-d array ``(n, P_real)`` (complex when psi is).
+
+    The QS-NTK (Eq. 7, S8-S11) sums over real parameters ``theta_k``; a complex parameter ``w = a + i b`` counts
+    as the two real parameters ``a`` and ``b``. ``layout`` says how ``J`` is stored (docs/interop.md):
+
+    * ``None`` / ``"real"``: a 2-d ``(n, P)`` array of ``d psi / d theta_k`` over real parameters (complex-valued
+      for a complex ``psi``);
+    * ``"n2p"``: NetKet's ``nk.jax.jacobian(..., mode="complex", dense=True)`` layout ``(n, 2, P)``: real
+      ``[:, 0] = d Re psi / d theta``, ``[:, 1] = d Im psi / d theta``;
+    * ``"holomorphic"``: ``(n, P_c)`` complex ``F = d psi / d w`` of a holomorphic model of complex parameters
+      ``w`` (NetKet ``mode="holomorphic"``); then ``d psi / d Re w = F`` and ``d psi / d Im w = i F``;
+    * ``"pytree"`` / ``"pytree_n2p"`` / ``"pytree_holomorphic"``: nested dicts/lists/tuples of per-leaf
+      Jacobians ``(n, *leaf_shape)`` (``(n, 2, *leaf_shape)``), flattened and concatenated.
+
+    ``psi``: when given, ``J`` is the Jacobian of ``log psi`` (NetKet's ``O_k``) and is turned into that of
+    ``psi = exp(log psi)`` by ``d psi = psi d log psi`` row by row (``psi`` the amplitudes at the same inputs).
+
+    Raises :class:`~nnqs_fast.errors.AmbiguousJacobianLayoutError` for a 3-d array or a pytree without a
+    ``layout``, :class:`~nnqs_fast.errors.ZeroAmplitudeError` if ``psi`` vanishes or is not finite somewhere.
+    """
+    lay = "real" if layout is None else layout
+    if lay not in JACOBIAN_LAYOUTS:
+        raise InvalidInputError(f"layout must be one of {JACOBIAN_LAYOUTS} (or None), got {layout!r}")
+    if _is_container(J):
+        if not lay.startswith("pytree"):
+            raise AmbiguousJacobianLayoutError(
+                f"{name} is a pytree ({type(J).__name__}); say how its leaves are laid out: layout='pytree' "
+                "(leaves (n, *shape) of d psi / d theta over real parameters), 'pytree_n2p' (leaves (n, 2, *shape), "
+                "NetKet mode='complex') or 'pytree_holomorphic' (complex d psi / d w of a holomorphic model)")
+        leaves = [np.asarray(leaf) for leaf in _pytree_leaves(J, name)]
+        if not leaves:
+            raise ShapeMismatchError(f"{name} has no leaves")
+        n = leaves[0].shape[0]
+        if lay == "pytree_n2p":
+            bad = [lf.shape for lf in leaves if lf.ndim < 2 or lf.shape[:2] != (n, 2)]
+            if bad:
+                raise ShapeMismatchError(f"layout='pytree_n2p' needs leaves of shape (n, 2, ...); got {bad[0]}")
+            arr = np.concatenate([lf.reshape(n, 2, -1) for lf in leaves], axis=2)
+        else:
+            bad = [lf.shape for lf in leaves if lf.ndim < 1 or lf.shape[0] != n]
+            if bad:
+                raise ShapeMismatchError(f"all leaves of {name} must have {n} rows; got a leaf of shape {bad[0]}")
+            arr = np.concatenate([lf.reshape(n, -1) for lf in leaves], axis=1)
+        lay = lay[len("pytree_"):] if lay != "pytree" else "real"
+    else:
+        if lay.startswith("pytree"):
+            raise InvalidInputError(f"layout={lay!r} needs a pytree (dict/list/tuple) {name}, got an array")
+        arr = as_array(J, name, allow_complex=True)
+    if lay == "n2p":
+        if arr.ndim != 3 or arr.shape[1] != 2:
+            raise ShapeMismatchError(f"layout='n2p' needs {name} of shape (n, 2, P), got {arr.shape}")
+        if np.iscomplexobj(arr):
+            raise DTypeError(f"layout='n2p' holds real derivatives of Re psi and Im psi; {name} is complex")
+        out = arr[:, 0, :] + 1j * arr[:, 1, :]
+    elif lay == "holomorphic":
+        if arr.ndim != 2:
+            raise ShapeMismatchError(f"layout='holomorphic' needs {name} of shape (n, P_complex), got {arr.shape}")
+        F = arr.astype(np.result_type(arr, np.complex64), copy=False)
+        out = np.concatenate([F, 1j * F], axis=1)  # d psi / d Re w = F, d psi / d Im w = i F
+    else:
+        if arr.ndim == 3 and arr.shape[1] == 2:
+            raise AmbiguousJacobianLayoutError(
+                f"{name} has shape {arr.shape}: this looks like NetKet's (n, 2, P) real/imaginary layout; pass "
+                "layout='n2p' (or a 2-d (n, P) Jacobian of d psi / d theta over real parameters)")
+        if arr.ndim != 2:
+            raise AmbiguousJacobianLayoutError(
+                f"{name} must be a 2-d (n, P) Jacobian over real parameters, got shape {arr.shape}; for other "
+                f"layouts pass layout= one of {JACOBIAN_LAYOUTS}")
+        out = arr
+    if psi is not None:
+        p = as_array(psi, "psi", ndim=1, allow_complex=True, finite=False)
+        if p.shape[0] != out.shape[0]:
+            raise ShapeMismatchError(f"psi has {p.shape[0]} amplitudes but {name} has {out.shape[0]} rows")
+        bad = ~np.isfinite(p) | (p == 0)
+        if np.any(bad):
+            raise ZeroAmplitudeError(
+                f"psi = exp(log psi) is zero or not finite on {int(bad.sum())} of {p.size} inputs (first row "
+                f"{int(np.argmax(bad))}): d psi = psi d log psi is undefined there; drop those inputs")
+        out = p[:, None] * out
+    return out

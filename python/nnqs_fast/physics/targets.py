@@ -56,6 +56,12 @@ class Target:
     def n_sites(self) -> int:
         return self.lattice[0] * self.lattice[1]
 
+    def to_netket(self, hilbert: Any, **kwargs: Any) -> np.ndarray:
+        """``psi`` in NetKet's ``hilbert.all_states()`` order (needs NetKet; see
+        :func:`nnqs_fast.netket.to_netket` for ``graph=`` / ``sites=`` and the Jordan-Wigner signs)."""
+        from ..netket import to_netket
+        return to_netket(self, hilbert, **kwargs)
+
 
 def _freeze(*arrays: np.ndarray) -> None:
     for a in arrays:
