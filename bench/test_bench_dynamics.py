@@ -6,6 +6,10 @@ so the eigendecomposition is included) against one :func:`scipy.linalg.eigh` of 
 Target: predict ≤ 1.3 × eigh. Default sizes are small; ``NNQS_BENCH_FULL=1`` uses n = 4000, m = 356.
 
 Group ``dynamics-ensemble-losses``: L_μ, L_γ, L_Ψl train/test curves at 50 times + τ → ∞.
+
+Group ``dynamics-ensemble-infinity``: ensemble mean + full covariance (and variance only) at τ → ∞ against
+the dense SciPy formula of Eq. 15. Group ``dynamics-predict-infinity``: prediction at t = None vs
+``cho_factor`` + ``cho_solve``.
 """
 
 from __future__ import annotations
@@ -141,3 +145,78 @@ def _timed(fn) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
+
+
+# ---- dynamics-ensemble-infinity: mean + full covariance at τ → ∞ (Cholesky path) vs the dense SciPy formula ----
+@pytest.fixture(scope="module")
+def ens_data(data):
+    g = np.random.default_rng(2)
+    x = g.standard_normal((N + M, 12))
+    k = _relu_kernel_fn(1, 0.5, 0.1)
+    ktt = k(x[:N], None, get=("nngp", "ntk"))
+    kxt = k(x[N:], x[:N], get=("nngp", "ntk"))
+    kxx = k(x[N:], None, get="nngp")
+    return dict(ktt=ktt, kxt=kxt, kxx=kxx, y=data["y"], reg=1e-4)
+
+
+def _ens_nnqs(d, get_cov="full"):
+    ens = gradient_descent_mse_ensemble(d["ktt"].nngp, d["ktt"].ntk, d["y"], 1.0, diag_reg=d["reg"])
+    kxx = d["kxx"] if get_cov == "full" else np.diag(d["kxx"]).copy()
+    return ens(None, d["kxt"].nngp, d["kxt"].ntk, kxx, get_cov=get_cov)[1]
+
+
+def _ens_scipy(d):
+    """Eq. 15 at τ → ∞ in plain SciPy: 𝒯 = Θ_xB Θ^{-1}, Cov = K_xx − 𝒯 K_Bx − K_xB 𝒯ᵀ + 𝒯 K_BB 𝒯ᵀ."""
+    theta = d["ktt"].ntk + d["reg"] * np.eye(N)
+    c = scipy.linalg.cho_factor(theta)
+    Tx = scipy.linalg.cho_solve(c, d["kxt"].ntk.T).T
+    mean = Tx @ d["y"].real + 1j * (Tx @ d["y"].imag)
+    nx = d["kxt"].nngp
+    return mean, d["kxx"] - Tx @ nx.T - nx @ Tx.T + Tx @ d["ktt"].nngp @ Tx.T
+
+
+def _check_ens(d, got, ref, get_cov="full"):
+    mean, cov = ref
+    np.testing.assert_allclose(got.mean, mean, rtol=1e-9, atol=1e-12 * np.abs(mean).max())
+    want = cov if get_cov == "full" else np.diag(cov)
+    np.testing.assert_allclose(got.cov_re, want, rtol=1e-8, atol=1e-10 * np.abs(cov).max())
+
+
+@pytest.mark.benchmark(group="dynamics-ensemble-infinity")
+def test_bench_ensemble_infinity_full(benchmark, ens_data):
+    got = _bench(benchmark, _ens_nnqs, ens_data)
+    _check_ens(ens_data, got, _ens_scipy(ens_data))
+
+
+@pytest.mark.benchmark(group="dynamics-ensemble-infinity")
+def test_bench_ensemble_infinity_variance(benchmark, ens_data):
+    got = _bench(benchmark, _ens_nnqs, ens_data, "variance")
+    _check_ens(ens_data, got, _ens_scipy(ens_data), "variance")
+
+
+@pytest.mark.benchmark(group="dynamics-ensemble-infinity")
+def test_bench_ensemble_infinity_scipy_baseline(benchmark, ens_data):
+    _mean, cov = _bench(benchmark, _ens_scipy, ens_data)
+    assert np.all(np.diag(cov) > -1e-10 * np.abs(cov).max()) and np.allclose(cov, cov.T, atol=1e-10)
+
+
+# ---- dynamics-predict-infinity: t = None (Cholesky) vs cho_factor + cho_solve -----------------------------------
+@pytest.mark.benchmark(group="dynamics-predict-infinity")
+def test_bench_predict_infinity(benchmark, data):
+    def run():
+        return gradient_descent_mse(data["ktt"].ntk, data["y"], learning_rate=data["lr"])(None, 0.0, None,
+                                                                                         data["kxt"].ntk)
+    tr, te = _bench(benchmark, run)
+    c = scipy.linalg.cho_factor(data["ktt"].ntk)
+    alpha = scipy.linalg.cho_solve(c, data["y"].real) + 1j * scipy.linalg.cho_solve(c, data["y"].imag)
+    np.testing.assert_allclose(te, data["kxt"].ntk @ alpha, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(tr, data["y"], rtol=1e-12)
+
+
+@pytest.mark.benchmark(group="dynamics-predict-infinity")
+def test_bench_predict_infinity_scipy_baseline(benchmark, data):
+    def run():
+        c = scipy.linalg.cho_factor(data["ktt"].ntk, check_finite=False)
+        return data["kxt"].ntk @ scipy.linalg.cho_solve(c, data["y"], check_finite=False)
+    out = _bench(benchmark, run)
+    assert np.all(np.isfinite(out))

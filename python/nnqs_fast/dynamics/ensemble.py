@@ -140,6 +140,9 @@ class EnsemblePredictor(FollowsInputs):
         if get_cov not in ("variance", "full", None):
             raise InvalidInputError(f"get_cov must be 'variance', 'full' or None, got {get_cov!r}")
         times, scalar = self._times(t)
+        if np.all(np.isinf(times)):
+            return self._at_infinity(times.size, scalar, nngp_test_train, ntk_test_train, nngp_test_test, get_cov)
+        times, scalar = self._times(t)
         T = times.size
         mean = np.zeros((T, self.n), np.complex128)
         covs: list[np.ndarray | None] = [None, None]
@@ -159,19 +162,7 @@ class EnsemblePredictor(FollowsInputs):
         train = Gaussian(*[None if a is None else (a[0] if scalar else a) for a in (mean, *covs)])  # type: ignore[arg-type]
         if ntk_test_train is None:
             return train
-        if nngp_test_train is None and get_cov is not None:
-            raise InvalidInputError("the test covariance needs nngp_test_train (and nngp_test_test)")
-        ntk_x = parse_kernel(ntk_test_train, "ntk_test_train", n_cols=self.n, square=False)
-        m = ntk_x.n_rows
-        t1, t2 = _pair_mats(ntk_x)
-        kx: Any = None
-        if nngp_test_train is not None:
-            kx = _pair_mats(parse_kernel(nngp_test_train, "nngp_test_train", n_cols=self.n, square=False))
-        kxx: Any = None
-        if get_cov is not None:
-            if nngp_test_test is None:
-                raise InvalidInputError("get_cov needs nngp_test_test (full matrix, or diagonal for 'variance')")
-            kxx = _test_test(nngp_test_test, m, get_cov)
+        m, (t1, t2), kx, kxx = self._test_kernels(nngp_test_train, ntk_test_train, nngp_test_test, get_cov)
         tmean = np.zeros((T, m), np.complex128)
         tcovs: list[np.ndarray | None] = [None, None]
         for j, p in enumerate(self._parts):
@@ -198,6 +189,66 @@ class EnsemblePredictor(FollowsInputs):
         test = Gaussian(*[None if a is None else (a[0] if scalar else a) for a in (tmean, *tcovs)])  # type: ignore[arg-type]
         return train, test
 
+    def _test_kernels(self, nngp_test_train: Any, ntk_test_train: Any, nngp_test_test: Any,
+                      get_cov: str | None) -> tuple[int, tuple[np.ndarray, np.ndarray], Any, Any]:
+        if nngp_test_train is None and get_cov is not None:
+            raise InvalidInputError("the test covariance needs nngp_test_train (and nngp_test_test)")
+        ntk_x = parse_kernel(ntk_test_train, "ntk_test_train", n_cols=self.n, square=False)
+        m = ntk_x.n_rows
+        kx: Any = None
+        if nngp_test_train is not None:
+            kx = _pair_mats(parse_kernel(nngp_test_train, "nngp_test_train", n_cols=self.n, square=False))
+        kxx: Any = None
+        if get_cov is not None:
+            if nngp_test_test is None:
+                raise InvalidInputError("get_cov needs nngp_test_test (full matrix, or diagonal for 'variance')")
+            kxx = _test_test(nngp_test_test, m, get_cov)
+        return m, _pair_mats(ntk_x), kx, kxx
+
+    def _at_infinity(self, T: int, scalar: bool, nngp_test_train: Any, ntk_test_train: Any, nngp_test_test: Any,
+                     get_cov: str | None) -> Any:
+        """τ → ∞ without an eigendecomposition (one cached Cholesky factor of each Θ_j).
+
+        On the train points μ = y and the covariance vanishes identically (T_B(∞) = 1). On test points, with
+        ``B = Θ^{-1} Θ_Bx`` (one triangular solve pair) and ``E = ½ K_BB B − K_Bx``, Eq. 15 gives
+        ``μ_x = Θ_xB Θ^{-1} y`` and ``Cov = K_xx − Bᵀ K_Bx − K_xB B + Bᵀ K_BB B = K_xx + Bᵀ E + (Bᵀ E)ᵀ``
+        (K_BB symmetric), i.e. two GEMMs; the variance needs only ``diag(Bᵀ E)`` (one GEMM, K_BB B).
+        """
+        def rep(a: np.ndarray) -> np.ndarray:
+            return a if scalar else np.broadcast_to(a, (T, *a.shape)).copy()
+
+        for p in self._parts:   # Θ^{-1} must exist (raises KernelNotPositiveDefiniteError otherwise)
+            p.flow.solve(np.zeros(self.n))
+        zero = None if get_cov is None else np.zeros((self.n, self.n) if get_cov == "full" else self.n)
+        train_cov = None if zero is None else rep(zero)
+        train = Gaussian(rep(self.y.copy()), train_cov, train_cov if len(self._parts) == 1 else
+                         (None if zero is None else rep(zero)))
+        if ntk_test_train is None:
+            return train
+        m, (t1, t2), kx, kxx = self._test_kernels(nngp_test_train, ntk_test_train, nngp_test_test, get_cov)
+        tmean = np.zeros(m, np.complex128)
+        tcovs: list[np.ndarray | None] = [None, None]
+        for j, p in enumerate(self._parts):
+            tx = t1 if j == 0 else t2
+            tmean += p.unit * apply(tx, p.flow.solve(p.y))
+            if get_cov is None:
+                continue
+            B = p.flow.solve(tx.T)                        # Θ^{-1} Θ_Bx, (n, m)
+            E = p.K @ B
+            E *= 0.5
+            E -= kx[j].T                                  # ½ K_BB B − K_Bx
+            if get_cov == "full":
+                F = B.T @ E
+                C = F + F.T
+                C += kxx[j]
+            else:
+                C = kxx[j] + 2.0 * np.einsum("bx,bx->x", B, E)
+            tcovs[j] = C
+        if len(self._parts) == 1 and get_cov is not None:
+            tcovs[1] = tcovs[0]
+        test = Gaussian(rep(tmean), *[None if c is None else rep(c) for c in tcovs])
+        return train, test
+
     @follows_inputs
     def test_mean(self, t: Any, ntk_test_train: Any, n_test: int | None = None, *,
                   chunk_size: int | None = None) -> np.ndarray:
@@ -218,6 +269,9 @@ class EnsemblePredictor(FollowsInputs):
             m = src.n_rows
         zs = []
         for p in self._parts:
+            if np.all(np.isinf(times)):                   # g(∞) = 1/λ: Θ^{-1} y by the Cholesky solve
+                zs.append(np.repeat(p.flow.solve(p.y)[:, None], times.size, axis=1))
+                continue
             G = p.factors(times)[1]
             zs.append(apply(p.flow.eig()[1], G * p.w[:, None]))   # V g(t) Vᵀ y: (n, T)
         cs = check_chunk_size(chunk_size) or DEFAULT_TEST_CHUNK
