@@ -73,8 +73,8 @@ __global__ void __launch_bounds__(FWD_THREADS)
 template <class T>
 __global__ void __launch_bounds__(FIN_THREADS)
     gd_finish_kernel(long long n, const T* __restrict__ fpart, int splits_j, const T* __restrict__ b1,
-                     const T* __restrict__ y, T* __restrict__ f, T* __restrict__ g, double* __restrict__ sse_part,
-                     T cv, T cb) {
+                     const T* __restrict__ y, T* __restrict__ f, T* __restrict__ g, double* __restrict__ sse_part, T cv,
+                     T cb) {
   const long long m = blockIdx.y;
   const long long i = blockIdx.x * (long long)FIN_THREADS + threadIdx.x;
   double e2 = 0.0;
@@ -164,9 +164,12 @@ __global__ void gd_update_kernel(long long N, int d, const T* __restrict__ gpart
   for (int k = 0; k < d + 2; ++k) {
     T s = T(0);
     for (int si = 0; si < splits_i; ++si) s += p[si * stride + k];
-    if (k < d) Wj[k] -= lr * (cv * vj * cw * s);
-    else if (k == d) b0[m * N + j] -= lr * (cv * vj * cb * s);
-    else v[m * N + j] = vj - lr * (cv * s);
+    if (k < d)
+      Wj[k] -= lr * (cv * vj * cw * s);
+    else if (k == d)
+      b0[m * N + j] -= lr * (cv * vj * cb * s);
+    else
+      v[m * N + j] = vj - lr * (cv * s);
   }
 }
 
@@ -248,15 +251,15 @@ void gd_forward_partial(const GDShape& s, const T* x, long long n, const T* W, c
 }
 
 template <class T>
-void gd_finish_forward(const GDShape& s, long long n, const T* fpart, int splits_j, const T* b1, const T* y, T* f,
-                       T* g, double* sse_part, cudaStream_t stream) {
+void gd_finish_forward(const GDShape& s, long long n, const T* fpart, int splits_j, const T* b1, const T* y, T* f, T* g,
+                       double* sse_part, cudaStream_t stream) {
   check_shape(s);
   if (n <= 0) return;
   if (y && !g) throw cuda_error("gd finish: g is required with y");
   dim3 grid(static_cast<unsigned>(gd_reduce_blocks(n)), static_cast<unsigned>(s.M));
   const T cv = static_cast<T>(s.W_std / std::sqrt(static_cast<double>(s.N)));
-  gd_finish_kernel<T><<<grid, FIN_THREADS, 0, stream>>>(n, fpart, splits_j, b1, y, f, g, sse_part, cv,
-                                                        static_cast<T>(s.b_std));
+  gd_finish_kernel<T>
+      <<<grid, FIN_THREADS, 0, stream>>>(n, fpart, splits_j, b1, y, f, g, sse_part, cv, static_cast<T>(s.b_std));
   NNQS_CUDA_CHECK_LAUNCH();
 }
 
@@ -284,28 +287,28 @@ void gd_update(const GDShape& s, long long n, const T* gpart, int splits_i, cons
   gd_update_kernel<T><<<grid, 128, 0, stream>>>(s.N, static_cast<int>(s.d), gpart, splits_i, W, b0, v, cw, cv,
                                                 static_cast<T>(s.b_std), static_cast<T>(lr), active);
   NNQS_CUDA_CHECK_LAUNCH();
-  gd_b1_kernel<T><<<static_cast<unsigned>(s.M), 256, 0, stream>>>(n, g, b1, static_cast<T>(s.b_std),
-                                                                  static_cast<T>(lr), active);
+  gd_b1_kernel<T>
+      <<<static_cast<unsigned>(s.M), 256, 0, stream>>>(n, g, b1, static_cast<T>(s.b_std), static_cast<T>(lr), active);
   NNQS_CUDA_CHECK_LAUNCH();
 }
 
-void gd_monitor(long long M, long long n, const double* sse_part, long long nb, double rtol, long long t,
-                double* loss, double* prev, int* active, long long* stop_step, int* status, cudaStream_t stream) {
+void gd_monitor(long long M, long long n, const double* sse_part, long long nb, double rtol, long long t, double* loss,
+                double* prev, int* active, long long* stop_step, int* status, cudaStream_t stream) {
   if (M <= 0) return;
-  gd_monitor_kernel<<<static_cast<unsigned>((M + 127) / 128), 128, 0, stream>>>(M, n, sse_part, nb, rtol, t, loss,
-                                                                                 prev, active, stop_step, status);
+  gd_monitor_kernel<<<static_cast<unsigned>((M + 127) / 128), 128, 0, stream>>>(M, n, sse_part, nb, rtol, t, loss, prev,
+                                                                                active, stop_step, status);
   NNQS_CUDA_CHECK_LAUNCH();
 }
 
-#define NNQS_GD_INSTANTIATE(T)                                                                                     \
-  template void gd_forward_partial<T>(const GDShape&, const T*, long long, const T*, const T*, const T*, T*, int,  \
-                                      cudaStream_t);                                                               \
-  template void gd_finish_forward<T>(const GDShape&, long long, const T*, int, const T*, const T*, T*, T*, double*, \
-                                     cudaStream_t);                                                                \
-  template void gd_backward_partial<T>(const GDShape&, const T*, long long, const T*, const T*, const T*, T*, int, \
-                                       cudaStream_t);                                                              \
-  template void gd_update<T>(const GDShape&, long long, const T*, int, const T*, T*, T*, T*, T*, double,           \
-                             const int*, cudaStream_t);
+#define NNQS_GD_INSTANTIATE(T)                                                                                       \
+  template void gd_forward_partial<T>(const GDShape&, const T*, long long, const T*, const T*, const T*, T*, int,    \
+                                      cudaStream_t);                                                                 \
+  template void gd_finish_forward<T>(const GDShape&, long long, const T*, int, const T*, const T*, T*, T*, double*,  \
+                                     cudaStream_t);                                                                  \
+  template void gd_backward_partial<T>(const GDShape&, const T*, long long, const T*, const T*, const T*, T*, int,   \
+                                       cudaStream_t);                                                                \
+  template void gd_update<T>(const GDShape&, long long, const T*, int, const T*, T*, T*, T*, T*, double, const int*, \
+                             cudaStream_t);
 NNQS_GD_INSTANTIATE(float)
 NNQS_GD_INSTANTIATE(double)
 #undef NNQS_GD_INSTANTIATE

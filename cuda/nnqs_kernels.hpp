@@ -20,9 +20,8 @@ namespace nnqs_cuda {
 enum TileFlags : int { TILE_ACCUMULATE = 1, TILE_DIAG = 2, TILE_MIRROR = 4 };
 
 template <class T>
-void ntk_tile_accumulate(T* out, long long ld_out, long long r0, long long c0, const T* D, const T* H,
-                         long long ldt, long long rows, long long cols, double c, double b2, int flags,
-                         cudaStream_t stream);
+void ntk_tile_accumulate(T* out, long long ld_out, long long r0, long long c0, const T* D, const T* H, long long ldt,
+                         long long rows, long long cols, double c, double b2, int flags, cudaStream_t stream);
 
 // In place on a square n x n block (leading dimension ld): a[i,j] = a[j,i] for i > j (upper triangle mirrored, so
 // a symmetric kernel is exactly symmetric, as on the CPU path). Lower elements are only written, upper only read.
@@ -36,8 +35,8 @@ void mirror_upper(T* a, long long n, long long ld, cudaStream_t stream);
 // nngp/ntk may be null (not wanted); either may alias G (in place). ld: leading dimension of G, nngp, ntk.
 // ---------------------------------------------------------------------------------------------------------------
 template <class T>
-void relu_gram(const T* G, const T* sq1, const T* sq2, T* nngp, T* ntk, long long rows, long long cols,
-               long long ld, int depth, double W_std, double b_std, double d, cudaStream_t stream);
+void relu_gram(const T* G, const T* sq1, const T* sq2, T* nngp, T* ntk, long long rows, long long cols, long long ld,
+               int depth, double W_std, double b_std, double d, cudaStream_t stream);
 
 // Stationary (Cos-net / Gauss-net) kernels from the same dot products, element-wise, in double:
 //   nngp = amp exp(-scale max(0, |x|^2 + |x'|^2 - 2 x.x')),   ntk = nngp (c0 + c1 x.x')
@@ -62,8 +61,8 @@ void wick_ptrace_frob2(const double* x, const double* sq, long long d, long long
                        long long sq_stride, KernelSpec k1, KernelSpec k2, double* partial_c, double* partial_p,
                        cudaStream_t stream);
 // diag[i] = C(x_i, x_i) for i < n.
-void wick_diag(const double* x, const double* sq, long long d, long long n, KernelSpec k1, KernelSpec k2,
-               double* diag, cudaStream_t stream);
+void wick_diag(const double* x, const double* sq, long long d, long long n, KernelSpec k1, KernelSpec k2, double* diag,
+               cudaStream_t stream);
 // partial[block] (length wick_pp_blocks(DA, DB)): block sums of
 //   sum_{a,a',b,b'} P(x[a*DB+b], x[a'*DB+b']) * P(x[a'*DB+b], x[a*DB+b'])
 long long wick_pp_blocks(long long DA, long long DB);
@@ -92,13 +91,13 @@ void gd_forward_partial(const GDShape& s, const T* x, long long n, const T* W, c
 // block sums of (f - y)^2 (in double).
 long long gd_reduce_blocks(long long n);
 template <class T>
-void gd_finish_forward(const GDShape& s, long long n, const T* fpart, int splits_j, const T* b1, const T* y, T* f,
-                       T* g, double* sse_part, cudaStream_t stream);
+void gd_finish_forward(const GDShape& s, long long n, const T* fpart, int splits_j, const T* b1, const T* y, T* f, T* g,
+                       double* sse_part, cudaStream_t stream);
 // backward: gpart (M, splits_i, N, d + 2) partial sums over samples; splits_i from gd_backward_splits.
 int gd_backward_splits(const GDShape& s, long long n);
 template <class T>
-void gd_backward_partial(const GDShape& s, const T* x, long long n, const T* W, const T* b0, const T* g,
-                         T* gpart, int splits_i, cudaStream_t stream);
+void gd_backward_partial(const GDShape& s, const T* x, long long n, const T* W, const T* b0, const T* g, T* gpart,
+                         int splits_i, cudaStream_t stream);
 // update: sums the partials in a fixed order and applies theta -= lr * dL/dtheta to W, b0, v, b1 of the networks
 // with active[m] != 0 (active may be null: all).
 template <class T>
@@ -107,7 +106,7 @@ void gd_update(const GDShape& s, long long n, const T* gpart, int splits_i, cons
 // per-step monitor (one thread per network, after the forward pass of step t): loss[m] = sum(sse_part[m,:])/n;
 // for active networks: a non-finite loss sets status 2 (diverged), |prev - loss| <= rtol * prev (rtol > 0, prev
 // finite) sets status 1 (converged); either deactivates the network and sets stop_step[m] = t; prev[m] = loss.
-void gd_monitor(long long M, long long n, const double* sse_part, long long nb, double rtol, long long t,
-                double* loss, double* prev, int* active, long long* stop_step, int* status, cudaStream_t stream);
+void gd_monitor(long long M, long long n, const double* sse_part, long long nb, double rtol, long long t, double* loss,
+                double* prev, int* active, long long* stop_step, int* status, cudaStream_t stream);
 
 }  // namespace nnqs_cuda

@@ -14,7 +14,7 @@ namespace {
 constexpr int TS = 32, TR = 8;
 
 template <class T>
-__global__ void __launch_bounds__(TS * TR)
+__global__ void __launch_bounds__(TS* TR)
     ntk_tile_kernel(T* __restrict__ out, long long ld_out, long long r0, long long c0, const T* __restrict__ D,
                     const T* __restrict__ H, long long ldt, long long rows, long long cols, T c, T b2, int flags) {
   __shared__ T s[TS][TS + 1];
@@ -57,7 +57,7 @@ __global__ void __launch_bounds__(TS * TR)
 
 // block (bx, by) with by >= bx: writes the lower tile (by, bx) from the transposed upper tile (bx, by)
 template <class T>
-__global__ void __launch_bounds__(TS * TR) mirror_upper_kernel(T* a, long long n, long long ld) {
+__global__ void __launch_bounds__(TS* TR) mirror_upper_kernel(T* a, long long n, long long ld) {
   __shared__ T s[TS][TS + 1];
   const long long bx = blockIdx.x, by = blockIdx.y;
   if (by < bx) return;
@@ -81,8 +81,8 @@ void mirror_upper(T* a, long long n, long long ld, cudaStream_t stream) {
   if (n <= 1) return;
   const long long g = (n + TS - 1) / TS;
   if (g > 65535) throw cuda_error("mirror_upper: matrix too large (max 65535*32 rows)");
-  mirror_upper_kernel<T><<<dim3(static_cast<unsigned>(g), static_cast<unsigned>(g)), dim3(TS, TR), 0, stream>>>(
-      a, n, ld);
+  mirror_upper_kernel<T>
+      <<<dim3(static_cast<unsigned>(g), static_cast<unsigned>(g)), dim3(TS, TR), 0, stream>>>(a, n, ld);
   NNQS_CUDA_CHECK_LAUNCH();
 }
 
@@ -90,9 +90,8 @@ template void mirror_upper<float>(float*, long long, long long, cudaStream_t);
 template void mirror_upper<double>(double*, long long, long long, cudaStream_t);
 
 template <class T>
-void ntk_tile_accumulate(T* out, long long ld_out, long long r0, long long c0, const T* D, const T* H,
-                         long long ldt, long long rows, long long cols, double c, double b2, int flags,
-                         cudaStream_t stream) {
+void ntk_tile_accumulate(T* out, long long ld_out, long long r0, long long c0, const T* D, const T* H, long long ldt,
+                         long long rows, long long cols, double c, double b2, int flags, cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;
   if ((flags & TILE_DIAG) && rows != cols) throw cuda_error("ntk_tile_accumulate: a diagonal tile must be square");
   const long long gx = (cols + TS - 1) / TS, gy = (rows + TS - 1) / TS;
@@ -103,8 +102,8 @@ void ntk_tile_accumulate(T* out, long long ld_out, long long r0, long long c0, c
   NNQS_CUDA_CHECK_LAUNCH();
 }
 
-template void ntk_tile_accumulate<float>(float*, long long, long long, long long, const float*, const float*,
-                                         long long, long long, long long, double, double, int, cudaStream_t);
+template void ntk_tile_accumulate<float>(float*, long long, long long, long long, const float*, const float*, long long,
+                                         long long, long long, double, double, int, cudaStream_t);
 template void ntk_tile_accumulate<double>(double*, long long, long long, long long, const double*, const double*,
                                           long long, long long, long long, double, double, int, cudaStream_t);
 

@@ -6,8 +6,8 @@
 #include <cuda_runtime.h>
 #include "cuda_check.hpp"
 #include "device_utils.cuh"
-#include "nnqs_kernels.hpp"
 #include "nnqs/kernel_math.hpp"
+#include "nnqs_kernels.hpp"
 
 namespace nnqs_cuda {
 
@@ -23,8 +23,7 @@ __global__ void relu_gram_kernel(const T* G, const T* __restrict__ sq1, const T*
          j += (long long)gridDim.x * blockDim.x) {
       const long long t = i * ld + j;
       double k = 0.0, th = 0.0;
-      nnqs::km::relu_kernel_pair(static_cast<double>(G[t]), s1, static_cast<double>(sq2[j]), depth, W2, b2, wd, k,
-                                 th);
+      nnqs::km::relu_kernel_pair(static_cast<double>(G[t]), s1, static_cast<double>(sq2[j]), depth, W2, b2, wd, k, th);
       if (nngp) nngp[t] = static_cast<T>(k);
       if (ntk) ntk[t] = static_cast<T>(th);
     }
@@ -33,8 +32,8 @@ __global__ void relu_gram_kernel(const T* G, const T* __restrict__ sq1, const T*
 
 template <class T>
 __global__ void stationary_gram_kernel(const T* G, const T* __restrict__ sq1, const T* __restrict__ sq2, T* nngp,
-                                       T* ntk, long long rows, long long cols, long long ld, double amp,
-                                       double scale, double c0, double c1) {
+                                       T* ntk, long long rows, long long cols, long long ld, double amp, double scale,
+                                       double c0, double c1) {
   for (long long i = blockIdx.y * (long long)blockDim.y + threadIdx.y; i < rows;
        i += (long long)gridDim.y * blockDim.y) {
     const double s1 = static_cast<double>(sq1[i]);
@@ -61,8 +60,8 @@ template <class T>
 void stationary_gram(const T* G, const T* sq1, const T* sq2, T* nngp, T* ntk, long long rows, long long cols,
                      long long ld, double amp, double scale, double c0, double c1, cudaStream_t stream) {
   if (rows <= 0 || cols <= 0) return;
-  stationary_gram_kernel<T><<<gram_grid(rows, cols), dim3(32, 8), 0, stream>>>(G, sq1, sq2, nngp, ntk, rows, cols,
-                                                                               ld, amp, scale, c0, c1);
+  stationary_gram_kernel<T>
+      <<<gram_grid(rows, cols), dim3(32, 8), 0, stream>>>(G, sq1, sq2, nngp, ntk, rows, cols, ld, amp, scale, c0, c1);
   NNQS_CUDA_CHECK_LAUNCH();
 }
 
@@ -78,8 +77,8 @@ void relu_gram(const T* G, const T* sq1, const T* sq2, T* nngp, T* ntk, long lon
   if (depth < 1) throw cuda_error("relu_gram: depth must be >= 1");
   if (!(d > 0.0)) throw cuda_error("relu_gram: the input dimension d must be > 0");
   const double w2 = W_std * W_std;
-  relu_gram_kernel<T><<<gram_grid(rows, cols), dim3(32, 8), 0, stream>>>(G, sq1, sq2, nngp, ntk, rows, cols, ld,
-                                                                         depth, w2, b_std * b_std, w2 / d);
+  relu_gram_kernel<T><<<gram_grid(rows, cols), dim3(32, 8), 0, stream>>>(G, sq1, sq2, nngp, ntk, rows, cols, ld, depth,
+                                                                         w2, b_std * b_std, w2 / d);
   NNQS_CUDA_CHECK_LAUNCH();
 }
 

@@ -14,9 +14,9 @@
 #include <string>
 #include "cuda_check.hpp"
 #include "device_utils.cuh"
-#include "nnqs_kernels.hpp"
 #include "nnqs/common.hpp"
 #include "nnqs/kernel_math.hpp"
+#include "nnqs_kernels.hpp"
 
 namespace nnqs_cuda {
 
@@ -64,10 +64,10 @@ __device__ inline Pair eval_cp(const KernelSpec& k1, const KernelSpec& k2, const
 
 constexpr int PT = 16;  // pair tile edge
 
-__global__ void __launch_bounds__(PT * PT)
+__global__ void __launch_bounds__(PT* PT)
     ptrace_frob2_kernel(const double* __restrict__ x, const double* __restrict__ sq, long long d, long long P,
-                        long long Q, long long sp, long long sqs, KernelSpec k1, KernelSpec k2,
-                        long long ntiles_1d, double* __restrict__ partial_c, double* __restrict__ partial_p) {
+                        long long Q, long long sp, long long sqs, KernelSpec k1, KernelSpec k2, long long ntiles_1d,
+                        double* __restrict__ partial_c, double* __restrict__ partial_p) {
   const long long ntri = ntiles_1d * (ntiles_1d + 1) / 2;
   double acc_c = 0.0, acc_p = 0.0;
   for (long long t = blockIdx.x; t < ntri; t += gridDim.x) {
@@ -159,12 +159,12 @@ void wick_ptrace_frob2(const double* x, const double* sq, long long d, long long
   const long long nt = (P + PT - 1) / PT;
   dim3 block(PT, PT);
   ptrace_frob2_kernel<<<static_cast<unsigned>(nb), block, 0, stream>>>(x, sq, d, P, Q, sp, sq_stride, resolved(k1, d),
-                                                                        resolved(k2, d), nt, partial_c, partial_p);
+                                                                       resolved(k2, d), nt, partial_c, partial_p);
   NNQS_CUDA_CHECK_LAUNCH();
 }
 
-void wick_diag(const double* x, const double* sq, long long d, long long n, KernelSpec k1, KernelSpec k2,
-               double* diag, cudaStream_t stream) {
+void wick_diag(const double* x, const double* sq, long long d, long long n, KernelSpec k1, KernelSpec k2, double* diag,
+               cudaStream_t stream) {
   check_sizes(d, n, "wick_diag");
   if (n <= 0) return;
   diag_kernel<<<grid_1d(n, 256), 256, 0, stream>>>(x, sq, d, n, resolved(k1, d), resolved(k2, d), diag);
@@ -185,8 +185,7 @@ void wick_pp_term(const double* x, const double* sq, long long d, long long DA, 
                   KernelSpec k2, double* partial, cudaStream_t stream) {
   const long long nb = wick_pp_blocks(DA, DB);
   check_sizes(d, DA * DB, "wick_pp_term");
-  pp_kernel<<<static_cast<unsigned>(nb), 256, 0, stream>>>(x, sq, d, DA, DB, resolved(k1, d), resolved(k2, d),
-                                                           partial);
+  pp_kernel<<<static_cast<unsigned>(nb), 256, 0, stream>>>(x, sq, d, DA, DB, resolved(k1, d), resolved(k2, d), partial);
   NNQS_CUDA_CHECK_LAUNCH();
 }
 

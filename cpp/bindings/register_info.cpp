@@ -12,14 +12,16 @@ void register_info(py::module_& m) {
   m.def("max_threads", &nnqs::max_threads, "Number of OpenMP threads the core uses.");
   m.def("set_num_threads", &nnqs::set_num_threads, py::arg("n"),
         "Set the core's OpenMP thread count (n <= 0 restores the default).");
-  m.def("compiler", []() {
+  m.def(
+      "compiler",
+      []() {
 #if defined(__clang__)
-    return std::string("clang ") + __clang_version__;
+        return std::string("clang ") + __clang_version__;
 #elif defined(__GNUC__)
-    return std::string("gcc ") + __VERSION__;
+        return std::string("gcc ") + __VERSION__;
 #else
-    return std::string("unknown");
+        return std::string("unknown");
 #endif
-  },
-        "The C++ compiler (name and version) the core was built with.");
+      },
+      "The C++ compiler (name and version) the core was built with.");
 }

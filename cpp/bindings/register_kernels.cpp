@@ -51,8 +51,8 @@ T* out_at(py::object o, index_t i0, index_t j0, index_t rows, index_t cols, inde
 
 // g is either the Gram tile (rows x cols) or, with x2 given, the row inputs x1 (rows x d); x2 (cols x d).
 template <class T>
-void relu_tile_impl(py::array g, py::array sq1, py::array sq2, py::object nngp, py::object ntk, index_t i0,
-                    index_t j0, int depth, double W_std, double b_std, int d, int mode, py::object x2obj) {
+void relu_tile_impl(py::array g, py::array sq1, py::array sq2, py::object nngp, py::object ntk, index_t i0, index_t j0,
+                    int depth, double W_std, double b_std, int d, int mode, py::object x2obj) {
   nnqs::require(g.ndim() == 2, "g must be 2-D");
   const bool on_the_fly = !x2obj.is_none();
   py::array x2;
@@ -164,11 +164,11 @@ void combine_impl(py::array t1, py::array t2, py::array theta, py::array phi) {
   nnqs::combine_decoupled<T>(a, b, th, ph, n);
 }
 
-#define NNQS_DISPATCH(first, fn, ...)                                                  \
-  do {                                                                                 \
-    if (is_f64(first)) return fn<double>(__VA_ARGS__);                                 \
-    if (is_f32(first)) return fn<float>(__VA_ARGS__);                                  \
-    throw nnqs::invalid_argument("arrays must be float32 or float64");                 \
+#define NNQS_DISPATCH(first, fn, ...)                                  \
+  do {                                                                 \
+    if (is_f64(first)) return fn<double>(__VA_ARGS__);                 \
+    if (is_f32(first)) return fn<float>(__VA_ARGS__);                  \
+    throw nnqs::invalid_argument("arrays must be float32 or float64"); \
   } while (0)
 
 }  // namespace
@@ -176,13 +176,13 @@ void combine_impl(py::array t1, py::array t2, py::array theta, py::array phi) {
 void register_kernels(py::module_& m) {
   m.def(
       "relu_kernel_tile",
-      [](py::array g, py::array sq1, py::array sq2, py::object nngp, py::object ntk, index_t i0, index_t j0,
-         int depth, double W_std, double b_std, int d, int mode, py::object x2) {
+      [](py::array g, py::array sq1, py::array sq2, py::object nngp, py::object ntk, index_t i0, index_t j0, int depth,
+         double W_std, double b_std, int d, int mode, py::object x2) {
         NNQS_DISPATCH(g, relu_tile_impl, g, sq1, sq2, nngp, ntk, i0, j0, depth, W_std, b_std, d, mode, x2);
       },
       py::arg("g"), py::arg("sq1"), py::arg("sq2"), py::arg("nngp").none(true), py::arg("ntk").none(true),
-      py::arg("i0"), py::arg("j0"), py::arg("depth"), py::arg("W_std"), py::arg("b_std"), py::arg("d"),
-      py::arg("mode"), py::arg("x2") = py::none(),
+      py::arg("i0"), py::arg("j0"), py::arg("depth"), py::arg("W_std"), py::arg("b_std"), py::arg("d"), py::arg("mode"),
+      py::arg("x2") = py::none(),
       "ReLU NNGP/NTK arc-cosine recursion on a Gram tile, written into nngp/ntk at (i0, j0) (mode 0 plain, "
       "1 symmetric diagonal tile, 2 symmetric off-diagonal tile also written at (j0, i0)). With x2 given, g is the "
       "row inputs x1 (rows x d) and the dot products x1 . x2 are formed on the fly.");
@@ -194,14 +194,12 @@ void register_kernels(py::module_& m) {
       },
       py::arg("out"), py::arg("i0"), py::arg("j0"), py::arg("base").none(true), py::arg("alpha"), py::arg("beta"),
       py::arg("B"), py::arg("C"), py::arg("gamma"), py::arg("delta"), py::arg("upper"), py::arg("rows"),
-      py::arg("cols"),
-      "out[i0+i, j0+j] = alpha*base + beta + sum_p B_p*(gamma_p*C_p + delta_p) on one tile.");
+      py::arg("cols"), "out[i0+i, j0+j] = alpha*base + beta + sum_p B_p*(gamma_p*C_p + delta_p) on one tile.");
   m.def(
       "stationary_tile",
-      [](py::array g, py::array sq1, py::array sq2, py::array out, index_t i0, index_t j0, double amp,
-         double scale, double c0, double c1, bool upper) {
-        NNQS_DISPATCH(g, stationary_impl, g, sq1, sq2, out, i0, j0, amp, scale, c0, c1, upper);
-      },
+      [](py::array g, py::array sq1, py::array sq2, py::array out, index_t i0, index_t j0, double amp, double scale,
+         double c0, double c1,
+         bool upper) { NNQS_DISPATCH(g, stationary_impl, g, sq1, sq2, out, i0, j0, amp, scale, c0, c1, upper); },
       py::arg("g"), py::arg("sq1"), py::arg("sq2"), py::arg("out"), py::arg("i0"), py::arg("j0"), py::arg("amp"),
       py::arg("scale"), py::arg("c0"), py::arg("c1"), py::arg("upper"),
       "amp*exp(-scale*|x-x'|^2)*(c0 + c1 x.x') on one tile.");

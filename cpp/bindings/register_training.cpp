@@ -24,8 +24,7 @@ std::unique_ptr<GDStepReLU1> make_step(const carray<double>& W1, const carray<do
   if (!x_test.is_none() && !y_test.is_none()) {
     xta = carray<double>::ensure(x_test);
     yta = carray<double>::ensure(y_test);
-    nnqs::require(xta && yta && xta.ndim() == 2 && xta.shape(1) == d && yta.ndim() == 1 &&
-                      yta.shape(0) == xta.shape(0),
+    nnqs::require(xta && yta && xta.ndim() == 2 && xta.shape(1) == d && yta.ndim() == 1 && yta.shape(0) == xta.shape(0),
                   "x_test must be (m, d) and y_test (m,)");
     xt = xta.data();
     yt = yta.data();
@@ -35,8 +34,8 @@ std::unique_ptr<GDStepReLU1> make_step(const carray<double>& W1, const carray<do
                                        x.shape(0), lr, xt, yt, nt);
 }
 
-py::dict run_step(GDStepReLU1& s, index_t n_steps, const py::array_t<std::int64_t, py::array::c_style |
-                                                                                       py::array::forcecast>& rec,
+py::dict run_step(GDStepReLU1& s, index_t n_steps,
+                  const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>& rec,
                   bool record_predictions, double early_stop_rtol) {
   nnqs::require(rec.ndim() == 1, "record steps must be 1-d");
   const index_t R = rec.shape(0);
@@ -107,28 +106,31 @@ void register_training(py::module_& m) {
             s.apply_gradient(gp);
           },
           py::arg("dL_df"), "one update theta <- theta - lr sum_i g_i df(x_i)/dtheta with g = dL/df (n_train,)")
-      .def("train_loss", [](GDStepReLU1& s) {
-        py::gil_scoped_release release;
-        return s.train_loss();
-      })
-      .def("test_loss", [](GDStepReLU1& s) {
-        py::gil_scoped_release release;
-        return s.test_loss();
-      })
-      .def("predict",
-           [](const GDStepReLU1& s, const carray<double>& x) {
-             nnqs::require(x.ndim() == 2 && x.shape(1) == s.input_dim(), "x must be (m, input_dim)");
-             py::array_t<double> out(x.shape(0));
-             double* op = out.mutable_data();
-             const double* xp = x.data();
-             const index_t mm = x.shape(0);
-             {
-               py::gil_scoped_release release;
-               s.predict(xp, mm, op);
-             }
-             return out;
-           },
-           py::arg("x"))
+      .def("train_loss",
+           [](GDStepReLU1& s) {
+             py::gil_scoped_release release;
+             return s.train_loss();
+           })
+      .def("test_loss",
+           [](GDStepReLU1& s) {
+             py::gil_scoped_release release;
+             return s.test_loss();
+           })
+      .def(
+          "predict",
+          [](const GDStepReLU1& s, const carray<double>& x) {
+            nnqs::require(x.ndim() == 2 && x.shape(1) == s.input_dim(), "x must be (m, input_dim)");
+            py::array_t<double> out(x.shape(0));
+            double* op = out.mutable_data();
+            const double* xp = x.data();
+            const index_t mm = x.shape(0);
+            {
+              py::gil_scoped_release release;
+              s.predict(xp, mm, op);
+            }
+            return out;
+          },
+          py::arg("x"))
       .def("get_params",
            [](const GDStepReLU1& s) {
              py::array_t<double> W1({s.width(), s.input_dim()}), b1(s.width()), a(s.width());

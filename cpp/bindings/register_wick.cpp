@@ -39,8 +39,7 @@ void register_wick(py::module_& m) {
       "(KernelFamily code, params of length 4); the sum order is fixed (bit-identical for any thread count).");
   m.def(
       "wick_partial_trace_sums",
-      [](int f1, carray<double> p1, int f2, carray<double> p2, bool same, carray<double> pairs,
-         carray<double> diag) {
+      [](int f1, carray<double> p1, int f2, carray<double> p2, bool same, carray<double> pairs, carray<double> diag) {
         auto k1 = make_spec(f1, p1), k2 = make_spec(f2, p2);
         auto a = make_table(pairs), b = make_table(diag);
         nnqs::PartialTraceSums r;
@@ -50,8 +49,8 @@ void register_wick(py::module_& m) {
         }
         return py::make_tuple(r.lin, r.sq);
       },
-      py::arg("family1"), py::arg("params1"), py::arg("family2"), py::arg("params2"), py::arg("same"),
-      py::arg("pairs"), py::arg("diag"),
+      py::arg("family1"), py::arg("params1"), py::arg("family2"), py::arg("params2"), py::arg("same"), py::arg("pairs"),
+      py::arg("diag"),
       "R_i = Σ_j w_j C(t_i ⊕ d_j); returns (Σ_i w_i R_i, Σ_i w_i R_i²) (fixed sum order, as wick_pair_sums).");
   m.def(
       "wick_kernel_eval",
@@ -60,7 +59,8 @@ void register_wick(py::module_& m) {
         nnqs::require(dot.size() == n1.size() && dot.size() == n2.size(), "dot, n1, n2 must have equal sizes");
         py::array_t<double> out(dot.size());
         auto* o = out.mutable_data();
-        for (py::ssize_t i = 0; i < dot.size(); ++i) o[i] = nnqs::kernel_eval(k, dot.data()[i], n1.data()[i], n2.data()[i]);
+        for (py::ssize_t i = 0; i < dot.size(); ++i)
+          o[i] = nnqs::kernel_eval(k, dot.data()[i], n1.data()[i], n2.data()[i]);
         return out;
       },
       py::arg("family"), py::arg("params"), py::arg("dot"), py::arg("n1"), py::arg("n2"),

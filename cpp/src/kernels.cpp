@@ -55,8 +55,7 @@ static void relu_row_generic(double* k, double* th, index_t n, const double* r1,
 // (the wheel itself stays portable: no -march flags).
 __attribute__((target("avx2,fma"))) static void relu_row_avx2(double* k, double* th, index_t n, const double* r1,
                                                               const double* q1, const double* r2, const double* q2,
-                                                              index_t ld2, int depth, double w2, double b2,
-                                                              double wd) {
+                                                              index_t ld2, int depth, double w2, double b2, double wd) {
   relu_row_body(k, th, n, r1, q1, r2, q2, ld2, depth, w2, b2, wd);
 }
 #endif
@@ -70,9 +69,9 @@ static relu_row_fn pick_relu_row() {
 }
 
 template <class T>
-void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk,
-                      index_t ld, int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t,
-                      const T* x1, const T* x2) {
+void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk, index_t ld,
+                      int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t, const T* x1,
+                      const T* x2) {
   require(depth >= 1 && d >= 1, "relu_kernel_tile: depth and d must be >= 1");
   require(mode >= 0 && mode <= 2, "relu_kernel_tile: mode must be 0, 1 or 2");
   require(mode != 1 || rows == cols, "relu_kernel_tile: a diagonal tile must be square");
@@ -109,7 +108,9 @@ void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, cons
     }
   }
   // Exact diagonal values (the acos formula is ill-conditioned at cos t = 1).
-  auto diag_values = [&](double gii, double* kk, double* tt) { km::relu_kernel_diag(gii, depth, w2, b2, wd, *kk, *tt); };
+  auto diag_values = [&](double gii, double* kk, double* tt) {
+    km::relu_kernel_diag(gii, depth, w2, b2, wd, *kk, *tt);
+  };
   constexpr index_t B = 64;
   const index_t nbr = (rows + B - 1) / B, nbc = (cols + B - 1) / B;
   // Block pairs; mode 1 (diagonal tile of a symmetric result) only computes blocks on/above the diagonal and
@@ -209,8 +210,8 @@ void fused_ntk_tile(T* out, index_t ld, index_t rows, index_t cols, const T* bas
 }
 
 template <class T>
-void stationary_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* out, index_t ld,
-                     double amp, double scale, double c0, double c1, bool upper) {
+void stationary_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* out, index_t ld, double amp,
+                     double scale, double c0, double c1, bool upper) {
 #pragma omp parallel for schedule(dynamic, 16) if (rows * cols >= kParallelMin)
   for (index_t i = 0; i < rows; ++i) {
     const T* gi = g + i * cols;
@@ -269,15 +270,15 @@ void combine_decoupled(const T* t1, const T* t2, T* theta, T* phi, index_t n) {
   }
 }
 
-#define NNQS_INSTANTIATE(T)                                                                                     \
+#define NNQS_INSTANTIATE(T)                                                                                       \
   template void relu_kernel_tile<T>(const T*, index_t, index_t, const T*, const T*, T*, T*, index_t, int, double, \
-                                    double, int, int, T*, T*, const T*, const T*);                                      \
-  template void fused_ntk_tile<T>(T*, index_t, index_t, index_t, const T*, double, double,                       \
-                                  const std::vector<const T*>&, const std::vector<const T*>&,                    \
-                                  const std::vector<double>&, const std::vector<double>&, bool);                 \
+                                    double, int, int, T*, T*, const T*, const T*);                                \
+  template void fused_ntk_tile<T>(T*, index_t, index_t, index_t, const T*, double, double,                        \
+                                  const std::vector<const T*>&, const std::vector<const T*>&,                     \
+                                  const std::vector<double>&, const std::vector<double>&, bool);                  \
   template void stationary_tile<T>(const T*, index_t, index_t, const T*, const T*, T*, index_t, double, double,   \
-                                   double, double, bool);                                                        \
-  template void relu_features<T>(T*, T*, const T*, index_t, index_t, double, double);                           \
+                                   double, double, bool);                                                         \
+  template void relu_features<T>(T*, T*, const T*, index_t, index_t, double, double);                             \
   template void mirror_upper<T>(T*, index_t);                                                                     \
   template void combine_decoupled<T>(const T*, const T*, T*, T*, index_t);
 

@@ -84,7 +84,6 @@ NNQS_HOT void bwd_block(const double* Wt, index_t Np, index_t j0, index_t jb, co
   }
 }
 
-
 // ---- register-blocked kernels for a compile-time input dimension D (GCC/Clang vector extensions) ----
 typedef double v4 __attribute__((vector_size(32)));
 typedef double v4u __attribute__((vector_size(32), aligned(8)));
@@ -97,8 +96,8 @@ inline void st(double* p, v4 v) { *reinterpret_cast<v4u*>(p) = v; }
 // 4); partial[i] for i < ms. The 4-sample input tile stays in registers while the block's units stream by.
 template <int D>
 inline __attribute__((always_inline)) void fwd_block_v(const double* Wt, index_t Np, index_t j0, index_t jb,
-                                                       const double* bb, const double* a, const double* xsT,
-                                                       index_t ms, double* partial) {
+                                                       const double* bb, const double* a, const double* xsT, index_t ms,
+                                                       double* partial) {
   const v4 zero = bc(0.0);
   for (index_t i = 0; i < ms; i += 4) {
     v4 xk[D];
@@ -117,8 +116,8 @@ inline __attribute__((always_inline)) void fwd_block_v(const double* Wt, index_t
 // Backward, 4 units at a time with the 4 x D gradient accumulators in registers over all samples.
 template <int D>
 inline __attribute__((always_inline)) void bwd_block_v(const double* Wt, index_t Np, index_t j0, index_t jb,
-                                                       const double* bb, const double* xs, const double* e,
-                                                       index_t m, double* g, double* ga, double* gb) {
+                                                       const double* bb, const double* xs, const double* e, index_t m,
+                                                       double* g, double* ga, double* gb) {
   const v4 zero = bc(0.0);
   for (index_t q = 0; q < jb; q += 4) {
     v4 acc[D];
@@ -142,15 +141,14 @@ inline __attribute__((always_inline)) void bwd_block_v(const double* Wt, index_t
   }
 }
 
-#define NNQS_FWD_V(D)                                                                                        \
-  NNQS_HOT void fwd_block_##D(const double* Wt, index_t Np, index_t j0, index_t jb, const double* bb,        \
-                              const double* a, const double* xsT, index_t ms, double* partial) {              \
-    fwd_block_v<D>(Wt, Np, j0, jb, bb, a, xsT, ms, partial);                                                 \
-  }                                                                                                          \
-  NNQS_HOT void bwd_block_##D(const double* Wt, index_t Np, index_t j0, index_t jb, const double* bb,        \
-                              const double* xs, const double* e, index_t m, double* g, double* ga,            \
-                              double* gb) {                                                                  \
-    bwd_block_v<D>(Wt, Np, j0, jb, bb, xs, e, m, g, ga, gb);                                                 \
+#define NNQS_FWD_V(D)                                                                                                  \
+  NNQS_HOT void fwd_block_##D(const double* Wt, index_t Np, index_t j0, index_t jb, const double* bb, const double* a, \
+                              const double* xsT, index_t ms, double* partial) {                                        \
+    fwd_block_v<D>(Wt, Np, j0, jb, bb, a, xsT, ms, partial);                                                           \
+  }                                                                                                                    \
+  NNQS_HOT void bwd_block_##D(const double* Wt, index_t Np, index_t j0, index_t jb, const double* bb,                  \
+                              const double* xs, const double* e, index_t m, double* g, double* ga, double* gb) {       \
+    bwd_block_v<D>(Wt, Np, j0, jb, bb, xs, e, m, g, ga, gb);                                                           \
   }
 NNQS_FWD_V(4)
 NNQS_FWD_V(6)
@@ -167,24 +165,38 @@ using BwdV = void (*)(const double*, index_t, index_t, index_t, const double*, c
                       double*, double*, double*);
 inline FwdV fwd_v(index_t d) {
   switch (d) {
-    case 4: return fwd_block_4;
-    case 6: return fwd_block_6;
-    case 8: return fwd_block_8;
-    case 9: return fwd_block_9;
-    case 12: return fwd_block_12;
-    case 16: return fwd_block_16;
-    default: return nullptr;
+    case 4:
+      return fwd_block_4;
+    case 6:
+      return fwd_block_6;
+    case 8:
+      return fwd_block_8;
+    case 9:
+      return fwd_block_9;
+    case 12:
+      return fwd_block_12;
+    case 16:
+      return fwd_block_16;
+    default:
+      return nullptr;
   }
 }
 inline BwdV bwd_v(index_t d) {
   switch (d) {
-    case 4: return bwd_block_4;
-    case 6: return bwd_block_6;
-    case 8: return bwd_block_8;
-    case 9: return bwd_block_9;
-    case 12: return bwd_block_12;
-    case 16: return bwd_block_16;
-    default: return nullptr;
+    case 4:
+      return bwd_block_4;
+    case 6:
+      return bwd_block_6;
+    case 8:
+      return bwd_block_8;
+    case 9:
+      return bwd_block_9;
+    case 12:
+      return bwd_block_12;
+    case 16:
+      return bwd_block_16;
+    default:
+      return nullptr;
   }
 }
 
@@ -373,8 +385,8 @@ GDRunResult GDStepReLU1::run(index_t n_steps, const index_t* rec_steps, index_t 
       }
       break;
     }
-    const bool converged = early_stop_rtol > 0.0 && std::isfinite(prev) &&
-                           std::abs(prev - loss_) <= early_stop_rtol * prev;
+    const bool converged =
+        early_stop_rtol > 0.0 && std::isfinite(prev) && std::abs(prev - loss_) <= early_stop_rtol * prev;
     if (converged) {
       res.status = 1;
       for (; r < n_rec && rec_steps[r] <= t_end; ++r) record(r);

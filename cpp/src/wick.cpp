@@ -131,8 +131,8 @@ PartialTraceSums partial_trace_sums(const KernelSpec& k1, const KernelSpec& k2, 
       double r = 0.0;
       for (index_t j = 0; j < diag.n; ++j) {
         const double dot = da + diag.dot[j], m1 = n1a + diag.n1[j], m2 = n2a + diag.n2[j];
-        const double c = same ? 2.0 * kernel_eval(k1, dot, m1, m2)
-                              : kernel_eval(k1, dot, m1, m2) + kernel_eval(k2, dot, m1, m2);
+        const double c =
+            same ? 2.0 * kernel_eval(k1, dot, m1, m2) : kernel_eval(k1, dot, m1, m2) + kernel_eval(k2, dot, m1, m2);
         r += diag.w[j] * c;
       }
       lin += pairs.w[i] * r;

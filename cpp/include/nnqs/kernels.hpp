@@ -19,8 +19,8 @@ namespace nnqs {
 // g may be null: then x1 (rows x d) and x2 (cols x d), row-major, are given and the dot products are formed on
 // the fly inside the fused pass (no Gram buffer; the better choice for small input dimension d).
 template <class T>
-void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk,
-                      index_t ld, int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t,
+void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk, index_t ld,
+                      int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t,
                       const T* x1 = nullptr, const T* x2 = nullptr);
 
 // out[i, j] = alpha * base[i, j] + beta + sum_p B_p[i, j] * (gamma_p * C_p[i, j] + delta_p)
@@ -34,8 +34,8 @@ void fused_ntk_tile(T* out, index_t ld, index_t rows, index_t cols, const T* bas
 // Stationary kernels of Cos-net / Gauss-net (Eq. 4, S27) with an optional dot-product factor:
 // out[i, j] = amp * exp(-scale * max(0, sq1_i + sq2_j - 2 g_ij)) * (c0 + c1 * g_ij).
 template <class T>
-void stationary_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* out, index_t ld,
-                     double amp, double scale, double c0, double c1, bool upper);
+void stationary_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* out, index_t ld, double amp,
+                     double scale, double c0, double c1, bool upper);
 
 // ReLU layer features in place: z (rows x cols) -> h = relu(z) * hscale; dz[i, j] = step(z) * v[j] * dscale.
 template <class T>

@@ -48,8 +48,8 @@ class GDStepReLU1 {
   const double* forward_train();
   void apply_gradient(const double* dL_df);
 
-  double train_loss();  // loss at the current parameters (cached between calls)
-  double test_loss();   // NaN without a test set
+  double train_loss();                                          // loss at the current parameters (cached between calls)
+  double test_loss();                                           // NaN without a test set
   void predict(const double* x, index_t m, double* out) const;  // f(x) for m inputs (allocates; not hot)
   void get_params(double* W1, double* b1, double* a, double* b2) const;
   index_t step() const { return step_; }
@@ -75,7 +75,7 @@ class GDStepReLU1 {
 
   index_t N_, Np_, d_, n_, nt_, nb_, ns_ = 0, nts_ = 0;
   double W_std_, b_std_, ca_, cw_, lr_;
-  std::vector<double> Wt_;   // (d, Np) transposed first-layer weights, zero-padded units
+  std::vector<double> Wt_;      // (d, Np) transposed first-layer weights, zero-padded units
   std::vector<double> b1_, a_;  // (Np)
   double b2_;
   std::vector<double> xs_, y_, xts_, yt_;  // scaled inputs cw*x (n,d)/(nt,d) and targets
