@@ -191,9 +191,17 @@ def _limit_child() -> None:  # pragma: no cover - runs in the child
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _package_root() -> str:
+    """The directory the test process imports ``nnqs_fast`` from: the working tree's ``python/`` after
+    ``tools/dev_build.sh``, site-packages after ``pip install .`` (CI). Children must test the same build."""
+    import nnqs_fast
+
+    return str(Path(nnqs_fast.__file__).resolve().parent.parent)
+
+
 def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "python"), str(HERE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([_package_root(), str(HERE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.setdefault("OMP_NUM_THREADS", "2")
     env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env["NNQS_FAST_QUIET"] = "1"
