@@ -162,7 +162,7 @@ def make_figure(config: dict, arrays: dict, results: dict) -> Any:
     handles = [Line2D([], [], marker=pl.MARKERS[i], ls="none", color=pl.width_shade("reference", i, n),
                       mec="#333333", mew=0.6, label=f"N = {N}") for i, N in enumerate(widths)]
     pl.legend(ax, handles, loc="lower left", bbox_to_anchor=(1.02, 0.0),
-              title=f"finite width, K = {K}\n(blue train, red test)")
+              title=f"finite width, K = {K}\n(blue train, orange test)")
     axr.set_xscale("log")
     rate = pl.rate_label(config["lr_factor"], bool(config.get("learning_rate_given")))
     axr.set_xlabel(f"gradient-descent step $t$  ({rate})")
