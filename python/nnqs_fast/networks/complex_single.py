@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .._random import rng
-from .._validation import as_array, check_float_dtype, check_nbytes, check_network_params, check_positive_int
+from .._validation import as_array, check_network_params
 from ..errors import ShapeMismatchError
+from ._init import seeded_draws
 from .activations import get_activation
 
 __all__ = ["ComplexSingle", "ComplexSingleParams", "init_complex_single", "apply_complex_single",
@@ -63,14 +63,7 @@ class ComplexSingle:
 
     def init(self, seed: int, input_dim: int, width: int, *, dtype: Any = np.float64) -> ComplexSingleParams:
         """Seeded S16 network (draw order: a, b, c)."""
-        d = check_positive_int(input_dim, "input_dim")
-        n = check_positive_int(width, "width")
-        dtype = check_float_dtype(dtype)
-        check_nbytes((n, d + 2), dtype.itemsize, f"the parameters of a width-{n} network")
-        g = rng(seed)
-        a = g.standard_normal(n).astype(dtype)
-        b = g.standard_normal(n).astype(dtype)
-        c = g.standard_normal((n, d)).astype(dtype)
+        a, b, c = seeded_draws(seed, input_dim, width, dtype, "nnW")
         return ComplexSingleParams(a, b, c, self.activation)
 
     @staticmethod

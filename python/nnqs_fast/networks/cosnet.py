@@ -14,17 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from .._random import rng
 from .._validation import (
     as_array,
     check_choice,
-    check_float_dtype,
-    check_nbytes,
     check_network_params,
     check_positive_int,
     check_scale,
 )
 from ..errors import ShapeMismatchError
+from ._init import seeded_draws
 
 __all__ = ["CosNet", "CosNetParams", "init_cosnet", "apply_cosnet", "cosnet_features", "cosnet_jacobian"]
 
@@ -70,14 +68,7 @@ class CosNet:
 
     def init(self, seed: int, input_dim: int, width: int, *, dtype: Any = np.float64) -> CosNetParams:
         """Seeded Cos-net (draw order: a, w, b)."""
-        d = check_positive_int(input_dim, "input_dim")
-        n = check_positive_int(width, "width")
-        dtype = check_float_dtype(dtype)
-        check_nbytes((n, d + 2), dtype.itemsize, f"the parameters of a width-{n} network")
-        g = rng(seed)
-        a = g.standard_normal(n).astype(dtype)
-        w = g.standard_normal((n, d)).astype(dtype)
-        b = g.uniform(-np.pi, np.pi, n).astype(dtype)
+        a, w, b = seeded_draws(seed, input_dim, width, dtype, "nWu")
         return CosNetParams(a, w, b, self.sigma_a, self.sigma_w)
 
     @staticmethod

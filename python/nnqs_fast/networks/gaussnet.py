@@ -13,17 +13,15 @@ from typing import Any
 
 import numpy as np
 
-from .._random import rng
 from .._validation import (
     as_array,
     check_choice,
-    check_float_dtype,
-    check_nbytes,
     check_network_params,
     check_positive_int,
     check_scale,
 )
 from ..errors import ShapeMismatchError
+from ._init import seeded_draws
 
 __all__ = ["GaussNet", "GaussNetParams", "init_gaussnet", "apply_gaussnet", "gaussnet_features", "gaussnet_jacobian"]
 
@@ -67,13 +65,7 @@ class GaussNet:
 
     def init(self, seed: int, input_dim: int, width: int, *, dtype: Any = np.float64) -> GaussNetParams:
         """Seeded Gauss-net (draw order: a, w)."""
-        d = check_positive_int(input_dim, "input_dim")
-        n = check_positive_int(width, "width")
-        dtype = check_float_dtype(dtype)
-        check_nbytes((n, d + 2), dtype.itemsize, f"the parameters of a width-{n} network")
-        g = rng(seed)
-        a = g.standard_normal(n).astype(dtype)
-        w = g.standard_normal((n, d)).astype(dtype)
+        a, w = seeded_draws(seed, input_dim, width, dtype, "nW")
         return GaussNetParams(a, w, self.sigma, self.sigma_a)
 
     @staticmethod
