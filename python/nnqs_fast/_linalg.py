@@ -9,10 +9,14 @@ its multithreaded Cholesky (``dpotrf`` → parallel SYRK) at ``n ≈ 16 000`` an
   right-looking Cholesky (:func:`blocked_cholesky`) whose panel factorisations are ``potrf`` calls of at most
   ``block`` rows (far below the failing size) and whose trailing updates are BLAS GEMMs of block columns, so no
   single LAPACK/BLAS call sees the failing size and the GEMMs keep all BLAS threads busy.
-* :func:`eigh` — the full symmetric/Hermitian eigendecomposition (float64/complex128). Above
-  ``SINGLE_THREAD_MIN_N`` the LAPACK call runs with the BLAS pool limited to one thread (``threadpoolctl``,
-  when installed); the driver is divide-and-conquer (``evd``) up to that size when its ``2n²`` workspace fits the memory
-  budget, else MRRR (``evr``, O(n) workspace; about as fast as ``evd`` with eigenvectors on this machine).
+* :func:`eigh` — the full symmetric/Hermitian eigendecomposition (float64/complex128). The LAPACK call keeps the
+  whole BLAS pool (``syevr``/``syevd`` reduce with ``sytrd`` → ``symv``/``syr2k`` and back-transform with GEMMs;
+  none goes through the failing parallel ``potrf``/SYRK path; a 2-thread ``evr`` of a 16 384² kernel matrix is
+  the slow-marked subprocess test); ``EIGH_THREADS`` (environment ``NNQS_FAST_EIGH_THREADS``) limits it where
+  a BLAS build misbehaves. The driver is divide-and-conquer (``evd``) up to ``SINGLE_THREAD_MIN_N`` when its
+  ``2n²`` workspace fits the memory budget, else MRRR (``evr``, O(n) workspace; about as fast as ``evd`` with
+  eigenvectors on this machine). The tridiagonal reduction is memory-bound (``symv``): ~7 min at n = 16 384
+  with 2 threads here, ~1.7× that with one.
   The memory of every call is estimated first (:func:`eigh_bytes`) and a
   :class:`~nnqs_fast.errors.MemoryLimitError` carrying the estimate is raised before allocating.
 
@@ -34,14 +38,30 @@ import scipy.linalg
 from ._validation import check_memory, check_positive_int
 from .errors import InvalidInputError, ShapeMismatchError
 
-__all__ = ["cho_factor", "cholesky", "blocked_cholesky", "eigh", "eigh_bytes", "blas_threads", "syrk_accumulate",
-           "symmetrize_upper", "total_memory_budget",
+__all__ = ["cho_factor", "cholesky", "blocked_cholesky", "eigh", "eigh_bytes", "eigh_threads", "blas_threads", "syrk_accumulate",
+           "symmetrize_upper", "congruence", "total_memory_budget",
            "BLOCKED_CHOLESKY_MIN_N", "SINGLE_THREAD_MIN_N", "DEFAULT_BLOCK"]
 
 #: Matrices with more rows than this are factored by :func:`blocked_cholesky` (the failing size is ~16 000).
 BLOCKED_CHOLESKY_MIN_N = 8192
-#: Eigensolves of matrices with more rows than this run with one BLAS thread.
+#: Above this many rows eigensolves use MRRR (``evr``, O(n) workspace) and the eigen-predictors drop the input
+#: matrix once its eigenpairs are cached.
 SINGLE_THREAD_MIN_N = 8192
+
+
+def eigh_threads() -> int | None:
+    """BLAS threads for :func:`eigh`: ``NNQS_FAST_EIGH_THREADS`` if set (e.g. 1 for a BLAS whose multithreaded
+    ``sytrd`` fails); else 1 when the machine is oversubscribed (1-minute load average above the core count: the
+    memory-bound ``symv`` of the tridiagonal reduction then runs up to 4× slower with 2 synchronising threads than
+    with one, measured on the 2-core machine at load 13); else None (the whole pool)."""
+    env = os.environ.get("NNQS_FAST_EIGH_THREADS")
+    if env:
+        return check_positive_int(int(env), "NNQS_FAST_EIGH_THREADS")
+    try:
+        busy = os.getloadavg()[0] > (os.cpu_count() or 1)
+    except OSError:  # pragma: no cover - platform without a load average
+        busy = False
+    return 1 if busy else None
 #: Panel size of :func:`blocked_cholesky` (each ``potrf`` call factors at most this many rows).
 DEFAULT_BLOCK = 2048
 
@@ -170,7 +190,7 @@ def eigh(a: Any, *, eigvals_only: bool = False, overwrite_a: bool = False, drive
 
     Same results as :func:`scipy.linalg.eigh`; ``driver=None`` picks ``"evd"`` when its workspace fits the
     memory budget and ``"evr"`` otherwise (``subset_by_index`` always uses ``"evr"``). Above
-    :data:`SINGLE_THREAD_MIN_N` rows the call runs with one BLAS thread. ``overwrite_a=True`` lets LAPACK
+    :data:`SINGLE_THREAD_MIN_N` rows the driver is ``evr``; the BLAS threads are :func:`eigh_threads`. ``overwrite_a=True`` lets LAPACK
     destroy ``a`` (saves one ``n²`` copy).
     """
     from ._validation import DEFAULT_MAX_BYTES
@@ -190,7 +210,7 @@ def eigh(a: Any, *, eigvals_only: bool = False, overwrite_a: bool = False, drive
                  f"the eigendecomposition ({driver}) of the {n} x {n} matrix")
     # a C-contiguous symmetric matrix is its own Fortran-ordered transpose: pass a.T so LAPACK needs no copy
     arg = a.T if (overwrite_a and a.flags.c_contiguous and not cplx) else a
-    with blas_threads(1 if n > SINGLE_THREAD_MIN_N else None):
+    with blas_threads(eigh_threads()):
         return scipy.linalg.eigh(arg, eigvals_only=eigvals_only, overwrite_a=overwrite_a, check_finite=False,
                                  driver=driver, subset_by_index=subset_by_index)
 
@@ -225,3 +245,31 @@ def symmetrize_upper(c: np.ndarray, *, block: int = DEFAULT_BLOCK) -> np.ndarray
             else:
                 c[i0:i1, j0:j1] = c[j0:j1, i0:i1].T
     return c
+
+
+def congruence(V: np.ndarray, rows: Any, *, block: int = 512) -> np.ndarray:
+    """``Vᵀ A V`` for a real symmetric ``A`` given by its row blocks (``rows(a, b)`` returns ``A[a:b]``, or an
+    ``(n, n)`` array), with one ``(n, k)`` buffer and ``3 n² k`` flops instead of ``4 n² k``.
+
+    ``X = A V`` is built block row by block row (GEMMs); then each column block ``j`` of the result is
+    ``S[:j1, j] = V[:, :j1]ᵀ X[:, j]`` (only the upper block triangle: column block ``j`` of ``X`` is read once, so
+    the result overwrites it in place) and the lower triangle is copied from the upper (:func:`symmetrize_upper`).
+    Returns the symmetric ``(k, k)`` float64 result (``k = n`` for a square ``V``)."""
+    V = np.asarray(V, np.float64)
+    n, k = V.shape
+    if n != k:
+        raise ShapeMismatchError(f"congruence needs a square V (eigenvectors), got {V.shape}")
+    block = check_positive_int(block, "block")
+    check_memory(n * k * 8, f"the {n} x {k} congruence buffer A V")
+    get = rows if callable(rows) else (lambda a, b: rows[a:b])
+    X = np.empty((n, k), np.float64)
+    for a in range(0, n, block):
+        b = min(a + block, n)
+        blk = np.asarray(get(a, b), np.float64)
+        if blk.shape != (b - a, n):
+            raise ShapeMismatchError(f"rows({a}, {b}) returned shape {blk.shape}, expected {(b - a, n)}")
+        np.matmul(blk, V, out=X[a:b])
+    for j0 in range(0, k, block):
+        j1 = min(j0 + block, k)
+        X[:j1, j0:j1] = V[:, :j1].T @ X[:, j0:j1]
+    return symmetrize_upper(X)

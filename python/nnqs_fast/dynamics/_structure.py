@@ -183,3 +183,65 @@ def as_initial(f0: Any, n: int, name: str) -> np.ndarray:
 def check_dtype_real(a: np.ndarray, name: str) -> None:
     if np.iscomplexobj(a):
         raise DTypeError(f"{name} must be real")
+
+
+# ---- XOR-structured kernels on a 2^L spin basis ------------------------------------------------------------------
+def is_xor_basis(x: Any) -> bool:
+    """True when the rows of ``x`` (``D = 2^L`` inputs over the full spin basis, ±1 entries) satisfy
+    ``x_i ⊙ x_0 = χ(i)`` with ``χ(i ⊕ j) = χ(i) ⊙ χ(j)`` (checked on the generators ``2^b``, ``O(D L)``).
+
+    Then ``x_i · x_j = Σ_l χ(i ⊕ j)_l`` depends on ``i ⊕ j`` only and every norm is the number of sites, so every
+    dot-product kernel (the analytic NNGP/NTK of :func:`nnqs_fast.kernels.relu_kernel_fn`) is an XOR kernel
+    ``K(i, j) = k_0(i ⊕ j)`` with ``k_0 = K(0, ·)``, diagonalised over the full basis by the Walsh–Hadamard
+    transform (:func:`xor_spectrum`)."""
+    a = np.asarray(x)
+    if a.ndim != 2 or a.shape[0] < 2 or a.shape[0] & (a.shape[0] - 1):
+        return False
+    if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a) or not np.all(np.abs(a) == 1):
+        return False
+    D = a.shape[0]
+    chi = a * a[0]
+    idx = np.arange(D)
+    for b in range(D.bit_length() - 1):
+        s = 1 << b
+        rows = idx[(idx & s) != 0]
+        if not np.array_equal(chi[rows], chi[rows ^ s] * chi[s]):
+            return False
+    return True
+
+
+def xor_gather(table: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``K[rows][:, cols]`` of the XOR kernel ``K(i, j) = table[i ⊕ j]`` (a ``(len(rows), len(cols))`` array)."""
+    return table[np.bitwise_xor.outer(rows, cols)]
+
+
+def xor_spectrum(table: np.ndarray) -> np.ndarray:
+    """Eigenvalues ``κ = H k_0`` (``H`` the unnormalised Walsh–Hadamard matrix) of the full-basis XOR kernel with
+    first row ``k_0 = table``: ``K = Ĥ diag(κ) Ĥ`` with the normalised, symmetric, involutive ``Ĥ = H / √D``
+    (:func:`nnqs_fast.dynamics.hadamard_transform`; the same spectrum as ``flow.walsh_spectrum``)."""
+    from .losses import hadamard_transform
+
+    t = np.asarray(table, np.float64)
+    return np.sqrt(t.shape[0]) * hadamard_transform(t).real
+
+
+def xor_apply(kappa: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``K v`` over the full basis for the XOR kernel with spectrum ``kappa`` (:func:`xor_spectrum`), along the last
+    axis of ``v`` (real or complex; two fast Walsh–Hadamard transforms, ``O(D log D)``-class per vector)."""
+    from .losses import hadamard_transform
+
+    out = hadamard_transform(kappa * hadamard_transform(v))
+    return out if np.iscomplexobj(v) else out.real
+
+
+def xor_matrix(table: np.ndarray, idx: np.ndarray, *, block: int = 1024) -> np.ndarray:
+    """The ``(n, n)`` XOR kernel ``K[idx][:, idx]`` (``K(i, j) = table[i ⊕ j]``), gathered in row blocks (no
+    ``n²`` index array)."""
+    idx = np.asarray(idx, np.int64)
+    t = np.asarray(table, np.float64)
+    n = idx.shape[0]
+    out = np.empty((n, n), np.float64)
+    for a in range(0, n, block):
+        b = min(a + block, n)
+        out[a:b] = t[np.bitwise_xor.outer(idx[a:b], idx)]
+    return out

@@ -18,6 +18,10 @@ Losses over a set S of points (train S = B or test):
 
 The loss evaluation never forms per-time n×n products: in the eigenbasis Θ = V diag(λ) Vᵀ the train losses
 are O(n) per time and the test losses O(n²) per time after an O(m n²) pass over the test-train kernels.
+
+When the test set is the complement of the train set in a 2^L spin basis and the kernels are XOR kernels
+K(i, j) = k_0(i ⊕ j) (the analytic kernels on ±1 inputs), :meth:`EnsemblePredictor.losses_xor` replaces that pass
+by train-only O(n³) products and fast Walsh–Hadamard transforms (same values; see its docstring).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from .._validation import as_array, check_chunk_size, check_finite_scalar, check
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..kernels.spectrum import eta_max_from_lambda
 from ._spectral import SpectralFlow, apply
-from ._structure import KernelSpec, as_targets, parse_kernel, parse_train_kernel
+from ._structure import KernelSpec, as_targets, parse_kernel, parse_train_kernel, xor_apply, xor_gather, xor_spectrum
 from .predict import DEFAULT_TEST_CHUNK, Gaussian, _add_diag, _check_times
 
 __all__ = ["gradient_descent_mse_ensemble", "EnsemblePredictor"]
@@ -97,6 +101,7 @@ class EnsemblePredictor(FollowsInputs):
         self.n = y.shape[0]
         self.y = y
         self.learning_rate = learning_rate
+        self.diag_reg = diag_reg
         self.discrete = discrete
         for m in nngp.mats:  # a covariance: an indefinite NNGP gave negative variances and a negative L_gamma
             if isinstance(m, np.ndarray) and not np.iscomplexobj(m):
@@ -267,13 +272,7 @@ class EnsemblePredictor(FollowsInputs):
         else:
             src = parse_kernel(ntk_test_train, "ntk_test_train", n_cols=self.n, square=False)
             m = src.n_rows
-        zs = []
-        for p in self._parts:
-            if np.all(np.isinf(times)):                   # g(∞) = 1/λ: Θ^{-1} y by the Cholesky solve
-                zs.append(np.repeat(p.flow.solve(p.y)[:, None], times.size, axis=1))
-                continue
-            G = p.factors(times)[1]
-            zs.append(apply(p.flow.eig()[1], G * p.w[:, None]))   # V g(t) Vᵀ y: (n, T)
+        zs = self._mean_coeffs(times)
         cs = check_chunk_size(chunk_size) or DEFAULT_TEST_CHUNK
         out = np.zeros((times.size, m), np.complex128)
         for a in range(0, m, cs):
@@ -282,6 +281,177 @@ class EnsemblePredictor(FollowsInputs):
             for j, p in enumerate(self._parts):
                 out[:, a:b] += p.unit * apply(t_rows[j], zs[j]).T
         return out[0] if scalar else out
+
+    # ------------------------------------------------------------------------------------------------------
+    def _mean_coeffs(self, times: np.ndarray) -> list[np.ndarray]:
+        """Per part, ``z(t) = V g(t) Vᵀ y`` ``(n, T)``: the test mean is ``μ_x(t) = Θ_xB z(t)`` (Eq. 15)."""
+        zs = []
+        for p in self._parts:
+            if np.all(np.isinf(times)):                   # g(∞) = 1/λ: Θ^{-1} y by the Cholesky solve
+                zs.append(np.repeat(p.flow.solve(p.y)[:, None], times.size, axis=1))
+                continue
+            G = p.factors(times)[1]
+            zs.append(apply(p.flow.eig()[1], G * p.w[:, None]))   # V g(t) Vᵀ y: (n, T)
+        return zs
+
+    def _train_losses(self, times: np.ndarray) -> tuple[dict[str, Any], list[tuple[np.ndarray, np.ndarray]]]:
+        """Train L_μ, L_γ, L_Ψl over ``times`` (O(n) per time in the eigenbasis) and the factors ``(P, G)``."""
+        lmu = np.zeros(times.size)
+        lgam = np.zeros(times.size)
+        facs = []
+        for p in self._parts:
+            P, G = p.factors(times)
+            facs.append((P, G))
+            lmu += np.einsum("kt,k->t", P ** 2, np.abs(p.w) ** 2) / self.n
+            lgam += p.mult * np.einsum("kt,k->t", P ** 2, np.diag(p.Q)) / self.n
+        return dict(L_mu_train=lmu, L_gamma_train=lgam, L_psi_train=lmu + lgam), facs
+
+    # ---- test set = the complement of the train set in a 2^L basis, XOR kernels ------------------------------
+    def _xor_setup(self, train_idx: Any, nngp_row: Any, ntk_row: Any) -> tuple[np.ndarray, np.ndarray, Any, Any]:
+        """Validate the XOR-structured inputs; returns ``(train, test, nngp tables, ntk tables)`` per part."""
+        from .._validation import check_index_array
+
+        kt = _xor_tables(nngp_row, "nngp_row", len(self._parts))
+        tt = _xor_tables(ntk_row, "ntk_row", len(self._parts))
+        D = kt[0].shape[0]
+        if D < 2 or D & (D - 1) or tt[0].shape[0] != D:
+            raise ShapeMismatchError(f"the XOR tables must have length 2^L (the basis size), got {kt[0].shape[0]} "
+                                     f"and {tt[0].shape[0]}")
+        tr = check_index_array(train_idx, "train_idx", size=D)
+        if tr.shape != (self.n,) or np.any(np.diff(tr) <= 0):
+            raise InvalidInputError(f"train_idx must be {self.n} strictly increasing basis indices (the train points "
+                                    "of this predictor, in its order)")
+        mask = np.ones(D, bool)
+        mask[tr] = False
+        te = np.flatnonzero(mask)
+        if te.size == 0:
+            raise InvalidInputError("the train set is the whole basis: no test points")
+        # the predictor's train kernels must be these tables restricted to the train set (sampled rows)
+        rs = np.unique(np.concatenate([np.arange(min(8, self.n)), np.arange(max(0, self.n - 8), self.n),
+                                       np.linspace(0, self.n - 1, 16).astype(np.int64)]))
+        for j, p in enumerate(self._parts):
+            want_k = xor_gather(kt[j], tr[rs], tr)
+            have_k = np.asarray(p.K[rs])
+            want_t = xor_gather(tt[j], tr[rs], tr)
+            want_t[np.arange(rs.size), rs] += self.diag_reg
+            if p.flow.H is not None:
+                have_t = np.asarray(p.flow.H[rs])
+            else:
+                lam, V = p.flow.eig()
+                have_t = (V[rs] * lam) @ V.T
+            for nm, have, want in (("NNGP", have_k, want_k), ("NTK", have_t, want_t)):
+                scale = float(np.max(np.abs(want)))
+                if np.max(np.abs(have - want)) > 1e-8 * scale:
+                    raise InvalidInputError(f"the predictor's train-train {nm} is not the XOR table restricted to "
+                                            "train_idx (K(i, j) = k_0(i ⊕ j)); pass the tables of the same kernel")
+        return tr, te, kt, tt
+
+    @follows_inputs
+    def losses_xor(self, t: Any, y: Any, train_idx: Any, nngp_row: Any, ntk_row: Any, *,
+                   timings: dict[str, float] | None = None) -> dict[str, Any]:
+        """:meth:`losses` (Eqs. 16–18, same keys and values) when the test set is the complement of the train set
+        in a ``D = 2^L`` spin basis and both kernels are XOR kernels ``K(i, j) = k_0(i ⊕ j)`` over the full basis
+        (the analytic kernels on ±1 inputs: :func:`~nnqs_fast.dynamics._structure.is_xor_basis`).
+
+        Args:
+          t: time(s) in steps (scalar, 1-d array, or None for τ → ∞).
+          y: the complex targets on the FULL basis ``(D,)`` (``y[train_idx]`` must be this predictor's targets).
+          train_idx: the train points' basis indices, strictly increasing, in the predictor's order.
+          nngp_row, ntk_row: the first rows ``k_0 = K(0, ·)`` of the full-basis NNGP and NTK (or pairs per part).
+          timings: optional dict that receives the seconds of each phase.
+
+        L_μ on the test set is read off the test means ``μ_T(t) = [Θ_full z̃(t)]_T`` (:meth:`test_mean_xor`: two
+        fast Walsh–Hadamard transforms per time; exact, no cancellation). For L_γ the test sums become train-only
+        matrices (``T`` the test set, ``Θ_full = Ĥ diag(κ_Θ) Ĥ``, ``Ĥ`` the normalised Walsh–Hadamard matrix,
+        ``Θ_BB = V diag(λ − r) Vᵀ`` with ``r = diag_reg``)::
+
+            Σ_{x∈T} Θ_Bx Θ_xB = [Θ_full²]_BB − Θ_BB²             ->  S2 = Vᵀ [Θ_full²]_BB V − diag((λ − r)²)
+            Σ_{x∈T} Θ_Bx K_xB = [Θ_full K_full]_BB − Θ_BB K_BB   ->  s1 = diag(Vᵀ[Θ_full K_full]_BB V) − (λ − r) Q_kk
+
+        ``Θ_full²`` is the XOR kernel with spectrum ``κ_Θ²``; ``diag(Vᵀ[Θ_full K_full]_BB V)_k =
+        Σ_s κ_Θ(s) κ_K(s) (Ĥ ṽ_k)(s)²`` (``ṽ_k`` the eigenvector padded with zeros); ``Σ_x K_xx = m k_0(0)``.
+        Cost: two congruences ``Vᵀ A V`` (:func:`nnqs_fast._linalg.congruence`, ``3n³`` flops each, for ``Q`` and
+        ``S2``) and ``n`` fast Walsh–Hadamard transforms of length ``D``, instead of the ``5 m n²``-flop pass over
+        the test rows (and no test-train kernel evaluation). Precision: the subtraction in ``S2`` loses about
+        ``‖Θ_full‖² / ‖Θ_TB‖²`` (≈ D/m) relative digits against the streamed sum; the loss values agree with
+        :meth:`losses` to ~1e-10 relative (tested).
+        """
+        import time
+
+        from .._linalg import congruence
+
+        tm = timings if timings is not None else {}
+        times, scalar = self._times(t)
+        tr, te, kt, tt = self._xor_setup(train_idx, nngp_row, ntk_row)
+        D, m = kt[0].shape[0], te.size
+        yt = as_targets(y, "y")
+        if yt.shape != (D,):
+            raise ShapeMismatchError(f"y must hold the targets on the full basis ({D},), got {yt.shape}")
+        if not np.allclose(yt[tr], self.y, rtol=1e-12, atol=1e-300):
+            raise InvalidInputError("y[train_idx] differs from the predictor's train targets")
+        t0 = time.perf_counter()
+        for p in self._parts:
+            p.flow.eig()
+        tm["eigh"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for p in self._parts:                   # Q = Vᵀ K V (blocked, in one buffer)
+            if p._Q is None:
+                p._Q = congruence(p.flow.eig()[1], p.K)
+        tm["nngp_eigenbasis"] = time.perf_counter() - t0
+        out, facs = self._train_losses(times)
+        t0 = time.perf_counter()            # L_μ from the test means themselves (no cancellation at small λ)
+        mean = self._xor_mean(times, tr, tt)[:, te]
+        lmu_t = np.mean(np.abs(mean - yt[te][None, :]) ** 2, axis=1)
+        del mean
+        tm["test_mean"] = time.perf_counter() - t0
+        lgam_t = np.zeros(times.size)
+        for j, (p, (_P, G)) in enumerate(zip(self._parts, facs)):
+            lam, V = p.flow.eig()
+            mu = lam - self.diag_reg                          # eigenvalues of Θ_BB
+            kap_t, kap_k = xor_spectrum(tt[j]), xor_spectrum(kt[j])
+            t0 = time.perf_counter()
+            f_row = xor_spectrum(kap_t ** 2) / D              # first row of Θ_full² (spectrum κ_Θ²)
+            S2 = congruence(V, lambda a, b, f=f_row: xor_gather(f, tr[a:b], tr))
+            S2[np.diag_indices_from(S2)] -= mu ** 2
+            tm["test_sums"] = tm.get("test_sums", 0.0) + time.perf_counter() - t0
+            t0 = time.perf_counter()
+            s1 = _xor_diag_congruence(V, tr, D, kap_t * kap_k) - mu * np.diag(p.Q)
+            tm["test_vectors"] = tm.get("test_vectors", 0.0) + time.perf_counter() - t0
+            lgam_t += _test_lgamma(p, G, S2, s1, float(m * kt[j][0]), m)
+            del S2
+        out.update(L_mu_test=lmu_t, L_gamma_test=lgam_t, L_psi_test=lmu_t + lgam_t)
+        if scalar:
+            out = {k: float(v[0]) for k, v in out.items()}
+        return out
+
+    @follows_inputs
+    def test_mean_xor(self, t: Any, train_idx: Any, ntk_row: Any) -> np.ndarray:
+        """:meth:`test_mean` on the complement of ``train_idx`` (ascending basis order) for an XOR NTK
+        ``Θ(i, j) = k_0(i ⊕ j)`` (``ntk_row = k_0``, or a pair per part): ``μ_T(t) = [Θ_full z̃(t)]_T`` with
+        ``z(t) = V g(t) Vᵀ y`` padded with zeros off the train set, two fast Walsh–Hadamard transforms per time
+        instead of the test-train rows. Returns complex ``(T, m)`` (``(m,)`` for a scalar ``t``)."""
+        times, scalar = self._times(t)
+        tt = _xor_tables(ntk_row, "ntk_row", len(self._parts))
+        D = tt[0].shape[0]
+        from .._validation import check_index_array
+
+        tr = check_index_array(train_idx, "train_idx", size=D)
+        if tr.shape != (self.n,) or np.any(np.diff(tr) <= 0):
+            raise InvalidInputError(f"train_idx must be {self.n} strictly increasing basis indices")
+        mask = np.ones(D, bool)
+        mask[tr] = False
+        out = self._xor_mean(times, tr, tt)[:, mask]
+        return out[0] if scalar else out
+
+    def _xor_mean(self, times: np.ndarray, tr: np.ndarray, tt: list[np.ndarray]) -> np.ndarray:
+        """``Θ_full z̃(t)`` over the full basis ``(T, D)`` (z̃: :meth:`_mean_coeffs` padded with zeros)."""
+        D = tt[0].shape[0]
+        out = np.zeros((times.size, D), np.complex128)
+        for j, (p, z) in enumerate(zip(self._parts, self._mean_coeffs(times))):
+            zt = np.zeros((times.size, D), z.dtype)
+            zt[:, tr] = z.T
+            out += p.unit * xor_apply(xor_spectrum(tt[j]), zt)
+        return out
 
     # ------------------------------------------------------------------------------------------------------
     @follows_inputs
@@ -299,16 +469,7 @@ class EnsemblePredictor(FollowsInputs):
         Returns: dict with ``L_mu_train, L_gamma_train, L_psi_train`` (+ ``_test``), floats or arrays over t.
         """
         times, scalar = self._times(t)
-        out: dict[str, Any] = {}
-        lmu = np.zeros(times.size)
-        lgam = np.zeros(times.size)
-        facs = []
-        for p in self._parts:
-            P, G = p.factors(times)
-            facs.append((P, G))
-            lmu += np.einsum("kt,k->t", P ** 2, np.abs(p.w) ** 2) / self.n
-            lgam += p.mult * np.einsum("kt,k->t", P ** 2, np.diag(p.Q)) / self.n
-        out.update(L_mu_train=lmu, L_gamma_train=lgam, L_psi_train=lmu + lgam)
+        out, facs = self._train_losses(times)
         if ntk_test_train is not None or y_test is not None:
             if y_test is None or ntk_test_train is None or nngp_test_train is None or nngp_test_diag is None:
                 raise InvalidInputError("test losses need y_test, nngp_test_train, ntk_test_train and nngp_test_diag")
@@ -341,19 +502,63 @@ class EnsemblePredictor(FollowsInputs):
             lgam_t = np.zeros(times.size)
             for j, (p, (_P, G)) in enumerate(zip(self._parts, facs)):
                 ypart = yt if p.mult == 2 else (yt.real if j == 0 else yt.imag)
-                S2, s1, u = symmetrize_upper(acc[j]["S2"]), acc[j]["s1"], acc[j]["u"]
-                A = G * p.w[:, None]                              # (n, T): coefficients of μ_x in Px
-                quad = np.real(np.einsum("kt,kt->t", A.conj(), apply(S2, A)))
-                cross = np.real(np.einsum("k,kt->t", u.conj(), A))
-                lmu_t += (quad - 2.0 * cross + float(np.sum(np.abs(ypart) ** 2))) / m
                 kd = float(np.sum(kdiag[0] if p.mult == 2 else kdiag[j]))
-                S2 *= p.Q  # S2 is not used again: the Hadamard product in place (no n² temporary)
-                var = kd - 2.0 * np.einsum("kt,k->t", G, s1) + np.einsum("kt,kt->t", G, S2 @ G)
-                lgam_t += p.mult * var / m
+                S2 = symmetrize_upper(acc[j]["S2"])
+                lmu_t += _test_lmu(p, G, S2, acc[j]["u"], float(np.sum(np.abs(ypart) ** 2)), m)
+                lgam_t += _test_lgamma(p, G, S2, acc[j]["s1"], kd, m)
             out.update(L_mu_test=lmu_t, L_gamma_test=lgam_t, L_psi_test=lmu_t + lgam_t)
         if scalar:
             out = {k: float(v[0]) for k, v in out.items()}
         return out
+
+
+def _test_lmu(p: _Part, G: np.ndarray, S2: np.ndarray, u: np.ndarray, y2: float, m: int) -> np.ndarray:
+    """The test L_μ contribution of one real part (Eq. 16) from the test sums in the NTK eigenbasis (see
+    :meth:`EnsemblePredictor.losses`): ``S2 = Σ_x (Θ_xB V)ᵀ(Θ_xB V)``, ``u = Σ_x (Θ_xB V)ᵀ y_x``,
+    ``y2 = Σ_x |y_x|²`` over the ``m`` test points. Returns L_μ over times."""
+    A = G * p.w[:, None]                              # (n, T): coefficients of μ_x in Θ_xB V
+    quad = np.real(np.einsum("kt,kt->t", A.conj(), apply(S2, A)))
+    cross = np.real(np.einsum("k,kt->t", u.conj(), A))
+    return (quad - 2.0 * cross + y2) / m
+
+
+def _test_lgamma(p: _Part, G: np.ndarray, S2: np.ndarray, s1: np.ndarray, kd: float, m: int) -> np.ndarray:
+    """The test L_γ contribution of one real part (Eq. 18): ``S2`` as in :func:`_test_lmu`,
+    ``s1 = diag Σ_x (Θ_xB V)ᵀ(K_xB V)``, ``kd = Σ_x K_xx``. Destroys ``S2`` (the Hadamard product with Q in place:
+    no n² temporary). Returns L_γ over times."""
+    S2 *= p.Q
+    var = kd - 2.0 * np.einsum("kt,k->t", G, s1) + np.einsum("kt,kt->t", G, S2 @ G)
+    return p.mult * var / m
+
+
+def _xor_tables(k: Any, name: str, parts: int) -> list[np.ndarray]:
+    items = list(k) if isinstance(k, (tuple, list)) else [k]
+    if len(items) not in (1, 2):
+        raise InvalidInputError(f"{name} must be one real table k_0 (length 2^L) or a pair (Re part, Im part)")
+    out = [as_array(a, f"{name}[{i}]", ndim=1, dtype=np.float64, allow_complex=False) for i, a in enumerate(items)]
+    if len(out) == 2 and out[0].shape != out[1].shape:
+        raise ShapeMismatchError(f"{name}: the two tables differ in length ({out[0].shape}, {out[1].shape})")
+    if parts == 1 and len(out) == 2 and not np.array_equal(out[0], out[1]):
+        raise InvalidInputError(f"{name} is a pair of different tables but the predictor shares one kernel "
+                                "between ψ1 and ψ2")
+    return out * 2 if len(out) == 1 else out
+
+
+def _xor_diag_congruence(V: np.ndarray, tr: np.ndarray, D: int, spec: np.ndarray, block: int = 64) -> np.ndarray:
+    """``diag(Vᵀ A_BB V)`` for the full-basis XOR kernel ``A = Ĥ diag(spec) Ĥ`` restricted to the train set ``tr``:
+    ``Σ_s spec(s) (Ĥ ṽ_k)(s)²`` with ``ṽ_k`` the k-th column of V padded with zeros (fast Walsh–Hadamard transforms
+    of ``block`` columns at a time; ``O(n D log D)``-class instead of an ``n³`` product)."""
+    from .losses import hadamard_transform
+
+    n = V.shape[1]
+    out = np.empty(n)
+    P = np.zeros((min(block, n), D))
+    for c0 in range(0, n, block):
+        c1 = min(c0 + block, n)
+        P[: c1 - c0, tr] = V[:, c0:c1].T
+        Z = hadamard_transform(P[: c1 - c0]).real
+        out[c0:c1] = (Z * Z) @ spec
+    return out
 
 
 def _test_test(k: Any, m: int, get_cov: str) -> tuple[np.ndarray, np.ndarray]:

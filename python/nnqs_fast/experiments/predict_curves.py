@@ -6,6 +6,12 @@ Hubbard quench, :func:`nnqs_fast.physics.make_target`), the basis is split unifo
 network (both real parts ψ1, ψ2 share the kernels: decoupled dynamics) give the infinite-ensemble losses
 L_μ, L_γ, L_Ψl = L_μ + L_γ (Eqs. 16–18) on a log grid of gradient-descent steps at ``lr_fraction × η_max``
 (η_max = n / λ_max(Θ_train)), their τ → ∞ limits, and the fidelity of the mean state μ(τ) over the full basis.
+
+Two paths, the same values: on the full spin basis (TFIM; detected by
+:func:`nnqs_fast.dynamics._structure.is_xor_basis`) the kernels are XOR kernels k_0(i ⊕ j), the train-train blocks
+are gathered from their first rows and the test losses/means come from
+:meth:`~nnqs_fast.dynamics.EnsemblePredictor.losses_xor` / ``test_mean_xor`` (train-only O(n³) products and fast
+Walsh–Hadamard transforms); otherwise (Hubbard sectors) the test-train kernels are streamed in row blocks.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import numpy as np
 from .._random import rng
 from .._validation import check_finite_scalar, check_positive_int
 from ..dynamics import assemble_state, fidelity, gradient_descent_mse_ensemble
+from ..dynamics._structure import is_xor_basis, xor_matrix
 from ..errors import InvalidInputError
 from ..networks.dense import B_STD, W_STD
 
@@ -114,15 +121,24 @@ def load_target(system: str, boundary: str | None, lx: int, ly: int) -> Any:
     return make_target(system, **{k: v for k, v in kwargs.items() if k in params})
 
 
-def predict_memory_bytes(dim: int, n_train: int, n_sites: int, chunk: int | None = None) -> int:
+def predict_memory_bytes(dim: int, n_train: int, n_sites: int, chunk: int | None = None, *,
+                         structured: bool = False) -> int:
     """Peak bytes of :func:`run_predict_curves` for a basis of ``dim`` states and ``n_train`` train points.
 
-    Held at the peak (the loss pass): the train-train NNGP and NTK (2 n²), the NTK eigenvectors V, the NNGP in
-    the eigenbasis Q = Vᵀ K V and the test accumulator S2 = Σ_x (Θ_xB V)ᵀ(Θ_xB V) (3 n²), one row block of the
-    test-train NNGP/NTK and their eigenbasis images (4 · chunk · n), the target and its inputs (dim · (16 + 8 L)).
-    The n_test x n_test matrix is never formed (the NNGP diagonal is evaluated alone).
+    Streamed path (``structured=False``), held at the peak (the loss pass): the train-train NNGP and NTK (2 n²),
+    the NTK eigenvectors V, the NNGP in the eigenbasis Q = Vᵀ K V and the test accumulator
+    S2 = Σ_x (Θ_xB V)ᵀ(Θ_xB V) (3 n²), one row block of the test-train NNGP/NTK and their eigenbasis images
+    (4 · chunk · n), the target and its inputs (dim · (16 + 8 L)). The n_test x n_test matrix is never formed (the
+    NNGP diagonal is evaluated alone).
+
+    XOR path (``structured=True``: the full spin basis, :meth:`EnsemblePredictor.losses_xor`): 4 n² at either
+    peak — the eigensolve (NNGP, NTK, LAPACK's copy of the NTK and the eigenvectors) or the test sums (NNGP, V,
+    Q and the one congruence buffer that becomes S2) — plus the XOR tables and spectra and the Walsh–Hadamard
+    blocks (O(dim) each: 64 · dim, and 2 · 64 · dim · 16 for 64 transformed columns), the target and inputs.
     """
     n = int(n_train)
+    if structured:
+        return int(8 * (4 * n * n + 2 * 1024 * n) + dim * (16 + 8 * n_sites) + 64 * dim + 2 * 64 * dim * 16)
     c = _chunk_rows(n) if chunk is None else int(chunk)
     return int(8 * (5 * n * n + 4 * c * n) + dim * (16 + 8 * n_sites) + 64 * dim)
 
@@ -154,7 +170,7 @@ class _RowKernels:
         return np.asarray(self.rows(a, b).ntk)
 
 
-def check_predict_size(dim: int, train_size: int, n_sites: int) -> int:
+def check_predict_size(dim: int, train_size: int, n_sites: int, *, structured: bool = False) -> int:
     """Refuse a run that cannot work before any allocation: ``train_size >= dim`` (named error), or an estimate
     (:func:`predict_memory_bytes`) above the total budget (:class:`~nnqs_fast.errors.MemoryLimitError` with the
     estimate, the budget and the largest train size that fits). Returns the estimate in bytes."""
@@ -164,15 +180,18 @@ def check_predict_size(dim: int, train_size: int, n_sites: int) -> int:
     if train_size >= dim:
         raise InvalidInputError(f"train_size {train_size} must be smaller than the basis size {dim} "
                                 "(the rest is the test set)")
-    est, limit = predict_memory_bytes(dim, train_size, n_sites), total_memory_budget()
+    est, limit = predict_memory_bytes(dim, train_size, n_sites, structured=structured), total_memory_budget()
     if est > limit:
         fits = train_size
-        while fits > 1 and predict_memory_bytes(dim, fits, n_sites) > limit:
+        while fits > 1 and predict_memory_bytes(dim, fits, n_sites, structured=structured) > limit:
             fits = int(fits * 0.9)
+        held = ("train-train NNGP/NTK, eigensolver copy and eigenvectors / NNGP in the eigenbasis and the "
+                "test-sum buffer: 4" if structured else
+                "train-train NNGP/NTK, eigenvectors, NNGP in the eigenbasis, test accumulator: 5")
         raise MemoryLimitError(
             f"the QS-NTK prediction with {train_size} train points out of {dim} basis states needs about "
-            f"{est / 1024**3:.2f} GiB (train-train NNGP/NTK, eigenvectors, NNGP in the eigenbasis, test "
-            f"accumulator: 5 x {train_size}² float64, plus streamed test blocks), more than the budget of "
+            f"{est / 1024**3:.2f} GiB ({held} x {train_size}² float64, plus "
+            f"{'O(basis) tables' if structured else 'streamed test blocks'}), more than the budget of "
             f"{limit / 1024**3:.2f} GiB; use --train-size <= {fits}, or raise the budget with --memory-limit GIB "
             "(or NNQS_FAST_MAX_TOTAL_BYTES) if the machine has the memory")
     return est
@@ -195,10 +214,11 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
     c = config
     check_finite_scalar(c.lr_fraction, "lr_fraction", positive=True)
     check_positive_int(c.train_size, "train_size")
-    if target is None:  # refuse impossible sizes before building anything
+    if target is None:  # refuse impossible sizes before building anything (the spin systems: the XOR path)
         from ..physics.targets import basis_dimension
 
-        check_predict_size(basis_dimension(c.system, c.lx, c.ly), c.train_size, c.lx * c.ly)
+        check_predict_size(basis_dimension(c.system, c.lx, c.ly), c.train_size, c.lx * c.ly,
+                           structured=c.system == "tfim")
     timings: dict[str, float] = {}
     bar = progress(6, desc=f"predict {c.system}", quiet=quiet)
     t0 = time.perf_counter()
@@ -208,7 +228,8 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
     x = np.asarray(target.inputs, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != psi.shape[0]:
         raise InvalidInputError(f"target inputs {x.shape} do not match its {psi.shape[0]} amplitudes")
-    check_predict_size(psi.shape[0], c.train_size, x.shape[1])
+    structured = is_xor_basis(x)   # the full spin basis: every kernel is k_0(i ⊕ j) (losses_xor)
+    check_predict_size(psi.shape[0], c.train_size, x.shape[1], structured=structured)
     train_idx, test_idx = split_basis(psi.shape[0], c.train_size, c.seed)
     timings["target"] = time.perf_counter() - t0
     bar.update()
@@ -218,11 +239,16 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
     xtr, xte = x[train_idx], x[test_idx]
     n, m = xtr.shape[0], xte.shape[0]
     check_memory(2 * n * n * 8, f"the {n} x {n} train-train NNGP and NTK")
-    ktt = kfn(xtr, None, get=("nngp", "ntk"), backend=c.backend)
-    nngp_tt, ntk_tt = np.asarray(ktt.nngp), np.asarray(ktt.ntk)
-    del ktt
-    rows = _RowKernels(kfn, xte, xtr, c.backend)
-    nngp_diag = kernel_diagonal(kfn, xte, "nngp", backend=c.backend)
+    if structured:   # first rows of the full-basis kernels; the train-train blocks gathered from them
+        k0 = kfn(x[:1], x, get=("nngp", "ntk"), backend=c.backend)
+        nngp_row, ntk_row = np.asarray(k0.nngp, np.float64)[0], np.asarray(k0.ntk, np.float64)[0]
+        nngp_tt, ntk_tt = xor_matrix(nngp_row, train_idx), xor_matrix(ntk_row, train_idx)
+    else:
+        ktt = kfn(xtr, None, get=("nngp", "ntk"), backend=c.backend)
+        nngp_tt, ntk_tt = np.asarray(ktt.nngp), np.asarray(ktt.ntk)
+        del ktt
+        rows = _RowKernels(kfn, xte, xtr, c.backend)
+        nngp_diag = kernel_diagonal(kfn, xte, "nngp", backend=c.backend)
     timings["kernels"] = time.perf_counter() - t0
     bar.update()
 
@@ -237,9 +263,12 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
                                         discrete=c.discrete, backend=c.backend)
     del nngp_tt, ntk_tt  # the predictor holds what it needs
     steps = step_grid(c.max_step, c.n_times, discrete=c.discrete)
-    times = np.append(steps, np.inf)  # one streamed pass gives the curves and the τ → ∞ limits
+    times = np.append(steps, np.inf)  # one pass gives the curves and the τ → ∞ limits
     chunk = _chunk_rows(n)
-    all_losses = ens.losses(times, psi[test_idx], rows.nngp, rows.ntk, nngp_diag, chunk_size=chunk)
+    if structured:
+        all_losses = ens.losses_xor(times, psi, train_idx, nngp_row, ntk_row, timings=timings)
+    else:
+        all_losses = ens.losses(times, psi[test_idx], rows.nngp, rows.ntk, nngp_diag, chunk_size=chunk)
     timings["losses"] = time.perf_counter() - t0
     bar.update()
     curves = {k: np.asarray(v)[:-1] for k, v in all_losses.items()}
@@ -249,7 +278,10 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
 
     t0 = time.perf_counter()
     tr = ens(times, get_cov=None)
-    te_mean = ens.test_mean(times, rows.ntk, m, chunk_size=chunk)
+    if structured:
+        te_mean = ens.test_mean_xor(times, train_idx, ntk_row)
+    else:
+        te_mean = ens.test_mean(times, rows.ntk, m, chunk_size=chunk)
     fid = np.asarray(fidelity(assemble_state(train_idx, test_idx, tr.mean, te_mean), psi))
     curves["fidelity"] = fid[:-1]
     lim["fidelity"] = float(fid[-1])
