@@ -109,3 +109,42 @@ def test_cholesky_16384_does_not_crash_in_a_subprocess():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=3600)
     assert proc.returncode == 0, f"rc={proc.returncode} (negative: killed by signal) stderr={proc.stderr[-2000:]}"
     assert proc.stdout.startswith("ok")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.environ.get("NNQS_RUN_SLOW", "") in ("", "0"),
+                    reason="minutes of both cores and 6 GiB: set NNQS_RUN_SLOW=1 to run it")
+def test_eigh_16384_two_threads_does_not_crash_in_a_subprocess():
+    """The size at which the 2-thread Cholesky segfaults: a 2-thread eigensolve (``evr``: sytrd → symv/syr2k,
+    back-transform GEMMs) of a 16 384² ReLU-NTK matrix through nnqs_fast._linalg.eigh in a subprocess (a SIGSEGV
+    there is a test failure), checking ‖A v − λ v‖ on sampled eigenpairs and orthonormality of sampled vectors."""
+    code = textwrap.dedent("""
+        import numpy as np
+        from nnqs_fast import _linalg
+        from nnqs_fast.kernels import relu_kernel_fn
+        n, L = 16384, 16
+        rng = np.random.default_rng(0)
+        idx = np.sort(rng.permutation(1 << L)[:n])
+        x = 1.0 - 2.0 * ((idx[:, None] >> np.arange(L)[None, :]) & 1)
+        a = relu_kernel_fn(1, 0.25, 0.01)(x, None, get="ntk")
+        cols = rng.choice(n, 8, replace=False)
+        lam, V = _linalg.eigh(a)
+        r = np.abs(a @ V[:, cols] - V[:, cols] * lam[cols]).max() / lam[-1]
+        o = np.abs(V[:, cols].T @ V[:, cols] - np.eye(8)).max()
+        assert r < 1e-11 and o < 1e-11, (r, o)
+        print("ok", r, o)
+    """)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2", NNQS_FAST_EIGH_THREADS="2")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=7200)
+    assert proc.returncode == 0, f"rc={proc.returncode} (negative: killed by signal) stderr={proc.stderr[-2000:]}"
+    assert proc.stdout.startswith("ok")
+
+
+def test_eigh_threads_policy(monkeypatch):
+    monkeypatch.setenv("NNQS_FAST_EIGH_THREADS", "3")
+    assert _linalg.eigh_threads() == 3
+    monkeypatch.delenv("NNQS_FAST_EIGH_THREADS")
+    monkeypatch.setattr(os, "getloadavg", lambda: (1e6, 0.0, 0.0))
+    assert _linalg.eigh_threads() == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert _linalg.eigh_threads() is None

@@ -91,7 +91,9 @@ def test_predict_refuses_oversize_before_work(monkeypatch):
     monkeypatch.setenv("NNQS_FAST_MAX_TOTAL_BYTES", str(2 * 1024**3))
     est = predict_memory_bytes(65536, 16384, 16)
     assert 8 * 5 * 16384**2 < est < 12 * 1024**3
-    with pytest.raises(MemoryLimitError, match=r"needs about 10\.\d+ GiB.*--train-size <= \d+"):
+    est_xor = predict_memory_bytes(65536, 16384, 16, structured=True)   # the TFIM's full spin basis
+    assert 8 * 4 * 16384**2 < est_xor < 9 * 1024**3
+    with pytest.raises(MemoryLimitError, match=r"needs about 8\.\d+ GiB.*--train-size <= \d+"):
         run_predict_curves(PredictConfig(system="tfim", lx=4, ly=4, train_size=16384))
 
 

@@ -38,8 +38,8 @@ import scipy.linalg
 from ._validation import check_memory, check_positive_int
 from .errors import InvalidInputError, ShapeMismatchError
 
-__all__ = ["cho_factor", "cholesky", "blocked_cholesky", "eigh", "eigh_bytes", "eigh_threads", "blas_threads", "syrk_accumulate",
-           "symmetrize_upper", "congruence", "total_memory_budget",
+__all__ = ["cho_factor", "cholesky", "blocked_cholesky", "eigh", "eigh_bytes", "eigh_threads", "blas_threads",
+           "syrk_accumulate", "symmetrize_upper", "congruence", "total_memory_budget",
            "BLOCKED_CHOLESKY_MIN_N", "SINGLE_THREAD_MIN_N", "DEFAULT_BLOCK"]
 
 #: Matrices with more rows than this are factored by :func:`blocked_cholesky` (the failing size is ~16 000).
@@ -190,7 +190,8 @@ def eigh(a: Any, *, eigvals_only: bool = False, overwrite_a: bool = False, drive
 
     Same results as :func:`scipy.linalg.eigh`; ``driver=None`` picks ``"evd"`` when its workspace fits the
     memory budget and ``"evr"`` otherwise (``subset_by_index`` always uses ``"evr"``). Above
-    :data:`SINGLE_THREAD_MIN_N` rows the driver is ``evr``; the BLAS threads are :func:`eigh_threads`. ``overwrite_a=True`` lets LAPACK
+    :data:`SINGLE_THREAD_MIN_N` rows the driver is ``evr``; the BLAS threads are :func:`eigh_threads`.
+    ``overwrite_a=True`` lets LAPACK
     destroy ``a`` (saves one ``n²`` copy).
     """
     from ._validation import DEFAULT_MAX_BYTES

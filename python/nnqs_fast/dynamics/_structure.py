@@ -234,14 +234,18 @@ def xor_apply(kappa: np.ndarray, v: np.ndarray) -> np.ndarray:
     return out if np.iscomplexobj(v) else out.real
 
 
-def xor_matrix(table: np.ndarray, idx: np.ndarray, *, block: int = 1024) -> np.ndarray:
+def xor_matrix(table: np.ndarray, idx: np.ndarray, *, block: int = 1024) -> Any:
     """The ``(n, n)`` XOR kernel ``K[idx][:, idx]`` (``K(i, j) = table[i ⊕ j]``), gathered in row blocks (no
-    ``n²`` index array)."""
+    ``n²`` index array). ``table`` may be a tuple of tables: then a tuple of matrices (one index pass for all)."""
+    tables = table if isinstance(table, tuple) else (table,)
+    ts = [np.asarray(t, np.float64) for t in tables]
     idx = np.asarray(idx, np.int64)
-    t = np.asarray(table, np.float64)
+    ix = idx.astype(np.int32) if ts[0].shape[0] <= 2**31 else idx
     n = idx.shape[0]
-    out = np.empty((n, n), np.float64)
+    outs = [np.empty((n, n), np.float64) for _ in ts]
     for a in range(0, n, block):
         b = min(a + block, n)
-        out[a:b] = t[np.bitwise_xor.outer(idx[a:b], idx)]
-    return out
+        g = np.bitwise_xor.outer(ix[a:b], ix)
+        for t, o in zip(ts, outs):
+            np.take(t, g, out=o[a:b])
+    return tuple(outs) if isinstance(table, tuple) else outs[0]

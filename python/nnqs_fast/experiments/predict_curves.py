@@ -242,7 +242,7 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
     if structured:   # first rows of the full-basis kernels; the train-train blocks gathered from them
         k0 = kfn(x[:1], x, get=("nngp", "ntk"), backend=c.backend)
         nngp_row, ntk_row = np.asarray(k0.nngp, np.float64)[0], np.asarray(k0.ntk, np.float64)[0]
-        nngp_tt, ntk_tt = xor_matrix(nngp_row, train_idx), xor_matrix(ntk_row, train_idx)
+        nngp_tt, ntk_tt = xor_matrix((nngp_row, ntk_row), train_idx)
     else:
         ktt = kfn(xtr, None, get=("nngp", "ntk"), backend=c.backend)
         nngp_tt, ntk_tt = np.asarray(ktt.nngp), np.asarray(ktt.ntk)
@@ -253,7 +253,13 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
     bar.update()
 
     t0 = time.perf_counter()
-    eta_max = _max_learning_rate(ntk_tt)  # Krylov λ_max (nnqs_fast.kernels.lambda_max)
+    if structured:  # Krylov λ_max; definiteness is checked by the eigendecomposition that follows (no Cholesky)
+        from ..kernels import lambda_max
+        from ..kernels.spectrum import eta_max_from_lambda
+
+        eta_max = eta_max_from_lambda(lambda_max(ntk_tt, check_symmetric=False), n, what="the train-train NTK")
+    else:
+        eta_max = _max_learning_rate(ntk_tt)  # Krylov λ_max (nnqs_fast.kernels.lambda_max) + PSD refusal
     lr = float(c.learning_rate) if c.learning_rate is not None else c.lr_fraction * eta_max
     timings["max_learning_rate"] = time.perf_counter() - t0
     bar.update()

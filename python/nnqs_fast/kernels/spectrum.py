@@ -91,7 +91,6 @@ def _refuse_indefinite(k: Any, name: str) -> None:
 
     Test: ``K + tol I`` has a Cholesky factor iff ``lambda_min(K) > -tol`` (``tol = 1e-9 n lambda_max``); one
     BLAS-3 factorisation, about a third of a symmetric eigensolve (small matrices: the dense eigenvalues)."""
-    import scipy.linalg
 
     k = _square(k, name)
     n = k.shape[0]
@@ -104,8 +103,12 @@ def _refuse_indefinite(k: Any, name: str) -> None:
 
         ok = float(eigh(k, eigvals_only=True, subset_by_index=(0, 0))[0]) >= -tol
     else:
+        from .._linalg import cho_factor  # blocked above 8192 rows: the 2-thread dpotrf segfaults at ~16 000
+
+        shifted = np.array(k, dtype=k.dtype, copy=True)   # one n² copy (not k + tol·eye: two)
+        shifted[np.diag_indices(n)] += tol
         try:
-            scipy.linalg.cho_factor(k + tol * np.eye(n, dtype=k.dtype), check_finite=False)
+            cho_factor(shifted, overwrite_a=True)
             ok = True
         except np.linalg.LinAlgError:
             ok = False
