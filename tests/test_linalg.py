@@ -114,10 +114,11 @@ def test_cholesky_16384_does_not_crash_in_a_subprocess():
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("NNQS_RUN_SLOW", "") in ("", "0"),
                     reason="minutes of both cores and 6 GiB: set NNQS_RUN_SLOW=1 to run it")
-def test_eigh_16384_two_threads_does_not_crash_in_a_subprocess():
-    """The size at which the 2-thread Cholesky segfaults: a 2-thread eigensolve (``evr``: sytrd → symv/syr2k,
-    back-transform GEMMs) of a 16 384² ReLU-NTK matrix through nnqs_fast._linalg.eigh in a subprocess (a SIGSEGV
-    there is a test failure), checking ‖A v − λ v‖ on sampled eigenpairs and orthonormality of sampled vectors."""
+def test_eigh_16384_does_not_crash_in_a_subprocess():
+    """The size at which OpenBLAS 0.3.31's 2-thread factorisations segfault (``potrf``; a 2-thread ``eigvalsh`` of a
+    16 384² kernel crashed the 4×4 prediction too): ``_linalg.eigh`` of a 16 384² ReLU-NTK matrix with a 2-thread
+    BLAS pool (it limits itself to one thread there) in a subprocess (a SIGSEGV there is a test failure), checking
+    ‖A v − λ v‖ on sampled eigenpairs and the orthonormality of sampled vectors."""
     code = textwrap.dedent("""
         import numpy as np
         from nnqs_fast import _linalg
@@ -134,7 +135,8 @@ def test_eigh_16384_two_threads_does_not_crash_in_a_subprocess():
         assert r < 1e-11 and o < 1e-11, (r, o)
         print("ok", r, o)
     """)
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2", NNQS_FAST_EIGH_THREADS="2")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2")
+    env.pop("NNQS_FAST_EIGH_THREADS", None)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=7200)
     assert proc.returncode == 0, f"rc={proc.returncode} (negative: killed by signal) stderr={proc.stderr[-2000:]}"
     assert proc.stdout.startswith("ok")
@@ -148,3 +150,4 @@ def test_eigh_threads_policy(monkeypatch):
     assert _linalg.eigh_threads() == 1
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert _linalg.eigh_threads() is None
+    assert _linalg.eigh_threads(_linalg.SINGLE_THREAD_MIN_N + 1) == 1

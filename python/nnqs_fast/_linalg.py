@@ -9,14 +9,13 @@ its multithreaded Cholesky (``dpotrf`` → parallel SYRK) at ``n ≈ 16 000`` an
   right-looking Cholesky (:func:`blocked_cholesky`) whose panel factorisations are ``potrf`` calls of at most
   ``block`` rows (far below the failing size) and whose trailing updates are BLAS GEMMs of block columns, so no
   single LAPACK/BLAS call sees the failing size and the GEMMs keep all BLAS threads busy.
-* :func:`eigh` — the full symmetric/Hermitian eigendecomposition (float64/complex128). The LAPACK call keeps the
-  whole BLAS pool (``syevr``/``syevd`` reduce with ``sytrd`` → ``symv``/``syr2k`` and back-transform with GEMMs;
-  none goes through the failing parallel ``potrf``/SYRK path; a 2-thread ``evr`` of a 16 384² kernel matrix is
-  the slow-marked subprocess test); ``EIGH_THREADS`` (environment ``NNQS_FAST_EIGH_THREADS``) limits it where
-  a BLAS build misbehaves. The driver is divide-and-conquer (``evd``) up to ``SINGLE_THREAD_MIN_N`` when its
-  ``2n²`` workspace fits the memory budget, else MRRR (``evr``, O(n) workspace; about as fast as ``evd`` with
-  eigenvectors on this machine). The tridiagonal reduction is memory-bound (``symv``): ~7 min at n = 16 384
-  with 2 threads here, ~1.7× that with one.
+* :func:`eigh` — the full symmetric/Hermitian eigendecomposition (float64/complex128). Above
+  ``SINGLE_THREAD_MIN_N`` the LAPACK call runs with the BLAS pool limited to one thread (``threadpoolctl``, when
+  installed): a 2-thread ``eigvalsh`` (``sytrd``) of a 16 384² kernel matrix crashed with SIGSEGV too. Below, the
+  whole pool, except on an oversubscribed machine (:func:`eigh_threads`: the memory-bound ``symv`` of the
+  tridiagonal reduction then runs ~4× slower with 2 synchronising threads than with one). The driver is
+  divide-and-conquer (``evd``) up to that size when its ``2n²`` workspace fits the memory budget, else MRRR
+  (``evr``, O(n) workspace; about as fast as ``evd`` with eigenvectors on this machine).
   The memory of every call is estimated first (:func:`eigh_bytes`) and a
   :class:`~nnqs_fast.errors.MemoryLimitError` carrying the estimate is raised before allocating.
 
@@ -49,14 +48,18 @@ BLOCKED_CHOLESKY_MIN_N = 8192
 SINGLE_THREAD_MIN_N = 8192
 
 
-def eigh_threads() -> int | None:
-    """BLAS threads for :func:`eigh`: ``NNQS_FAST_EIGH_THREADS`` if set (e.g. 1 for a BLAS whose multithreaded
-    ``sytrd`` fails); else 1 when the machine is oversubscribed (1-minute load average above the core count: the
-    memory-bound ``symv`` of the tridiagonal reduction then runs up to 4× slower with 2 synchronising threads than
-    with one, measured on the 2-core machine at load 13); else None (the whole pool)."""
+def eigh_threads(n: int | None = None) -> int | None:
+    """BLAS threads for :func:`eigh` of an ``n``-row matrix: ``NNQS_FAST_EIGH_THREADS`` if set; else 1 above
+    :data:`SINGLE_THREAD_MIN_N` rows (a 2-thread ``eigvalsh`` of a 16 384² kernel matrix crashed the 4×4
+    prediction with SIGSEGV on OpenBLAS 0.3.31, the class of its ``potrf`` failure); else 1 when the machine is
+    oversubscribed (1-minute load average above the core count: the memory-bound ``symv`` of the tridiagonal
+    reduction then ran ~4× slower with 2 synchronising threads than with one, n = 2000 at load 13); else None
+    (the whole pool)."""
     env = os.environ.get("NNQS_FAST_EIGH_THREADS")
     if env:
         return check_positive_int(int(env), "NNQS_FAST_EIGH_THREADS")
+    if n is not None and n > SINGLE_THREAD_MIN_N:
+        return 1
     try:
         busy = os.getloadavg()[0] > (os.cpu_count() or 1)
     except OSError:  # pragma: no cover - platform without a load average
@@ -211,7 +214,7 @@ def eigh(a: Any, *, eigvals_only: bool = False, overwrite_a: bool = False, drive
                  f"the eigendecomposition ({driver}) of the {n} x {n} matrix")
     # a C-contiguous symmetric matrix is its own Fortran-ordered transpose: pass a.T so LAPACK needs no copy
     arg = a.T if (overwrite_a and a.flags.c_contiguous and not cplx) else a
-    with blas_threads(eigh_threads()):
+    with blas_threads(eigh_threads(n)):
         return scipy.linalg.eigh(arg, eigvals_only=eigvals_only, overwrite_a=overwrite_a, check_finite=False,
                                  driver=driver, subset_by_index=subset_by_index)
 

@@ -234,7 +234,7 @@ def xor_apply(kappa: np.ndarray, v: np.ndarray) -> np.ndarray:
     return out if np.iscomplexobj(v) else out.real
 
 
-def xor_matrix(table: np.ndarray, idx: np.ndarray, *, block: int = 1024) -> Any:
+def xor_matrix(table: Any, idx: np.ndarray, *, block: int = 1024) -> Any:
     """The ``(n, n)`` XOR kernel ``K[idx][:, idx]`` (``K(i, j) = table[i ⊕ j]``), gathered in row blocks (no
     ``n²`` index array). ``table`` may be a tuple of tables: then a tuple of matrices (one index pass for all)."""
     tables = table if isinstance(table, tuple) else (table,)
