@@ -151,3 +151,23 @@ def test_eigh_threads_policy(monkeypatch):
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert _linalg.eigh_threads() is None
     assert _linalg.eigh_threads(_linalg.SINGLE_THREAD_MIN_N + 1) == 1
+
+
+def test_check_psd_large_path_matches_eigvalsh(rng, monkeypatch):
+    """Above BLOCKED_CHOLESKY_MIN_N rows check_psd uses blocked symmetry + Cholesky of K + tol (oracle: the
+    eigvalsh path on the same matrices): PSD accepted, indefinite and asymmetric refused."""
+    from nnqs_fast._validation import check_psd
+    from nnqs_fast.errors import InvalidInputError, KernelNotPositiveDefiniteError
+
+    q, _ = np.linalg.qr(rng.standard_normal((120, 120)))
+    psd = (q * np.linspace(0.0, 2.0, 120)) @ q.T
+    bad = (q * np.linspace(-1e-3, 2.0, 120)) @ q.T
+    asym = psd.copy()
+    asym[3, 7] += 1e-3
+    for threshold in (10_000, 64):   # eigvalsh path, then the large path on the same matrices
+        monkeypatch.setattr(_linalg, "BLOCKED_CHOLESKY_MIN_N", threshold)
+        check_psd(psd, "k")
+        with pytest.raises(KernelNotPositiveDefiniteError):
+            check_psd(bad, "k")
+        with pytest.raises(InvalidInputError):
+            check_psd(asym, "k")
