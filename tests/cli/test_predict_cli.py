@@ -50,11 +50,14 @@ def test_predict_cli_writes_results(tmp_path, fake_target, capsys):
     K = kfn(tgt.inputs[tr], None, get="ntk")
     kx = kfn(tgt.inputs[te], tgt.inputs[tr], get="ntk")
     mu_te = kx @ np.linalg.solve(K, tgt.psi[tr])
-    np.testing.assert_allclose(r["L_mu_test_inf"], np.mean(np.abs(mu_te - tgt.psi[te]) ** 2), rtol=1e-8)
+    # rtol: the full spin basis takes the XOR path (kernels from their first rows, k_0(i ⊕ j)); the analytic
+    # kernel's own evaluation differs between pairs at equal Hamming distance by ~3e-9 relative at b_std = 0.01
+    # (arccos near 1), which this oracle (pairwise kernels) sees as ~1e-8 in L_mu
+    np.testing.assert_allclose(r["L_mu_test_inf"], np.mean(np.abs(mu_te - tgt.psi[te]) ** 2), rtol=1e-7)
     full = tgt.psi.copy()
     full[te] = mu_te
     fid = abs(np.vdot(tgt.psi, full)) ** 2 / np.vdot(full, full).real
-    np.testing.assert_allclose(r["fidelity_inf"], fid, rtol=1e-10)
+    np.testing.assert_allclose(r["fidelity_inf"], fid, rtol=1e-8)
     assert "fidelity=" in capsys.readouterr().out
 
 
