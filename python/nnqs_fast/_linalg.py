@@ -11,7 +11,7 @@ its multithreaded Cholesky (``dpotrf`` → parallel SYRK) at ``n ≈ 16 000`` an
   single LAPACK/BLAS call sees the failing size and the GEMMs keep all BLAS threads busy.
 * :func:`eigh` — the full symmetric/Hermitian eigendecomposition (float64/complex128). Above
   ``SINGLE_THREAD_MIN_N`` the LAPACK call runs with the BLAS pool limited to one thread (``threadpoolctl``, when
-  installed): a 2-thread ``eigvalsh`` (``sytrd``) of a 16 384² kernel matrix crashed with SIGSEGV too. Below, the
+  installed; conservative: the safety of the 2-thread ``sytrd`` at n ≈ 16 000 is not verified). Below, the
   whole pool, except on an oversubscribed machine (:func:`eigh_threads`: the memory-bound ``symv`` of the
   tridiagonal reduction then runs ~4× slower with 2 synchronising threads than with one). The driver is
   divide-and-conquer (``evd``) up to that size when its ``2n²`` workspace fits the memory budget, else MRRR
@@ -50,8 +50,8 @@ SINGLE_THREAD_MIN_N = 8192
 
 def eigh_threads(n: int | None = None) -> int | None:
     """BLAS threads for :func:`eigh` of an ``n``-row matrix: ``NNQS_FAST_EIGH_THREADS`` if set; else 1 above
-    :data:`SINGLE_THREAD_MIN_N` rows (a 2-thread ``eigvalsh`` of a 16 384² kernel matrix crashed the 4×4
-    prediction with SIGSEGV on OpenBLAS 0.3.31, the class of its ``potrf`` failure); else 1 when the machine is
+    :data:`SINGLE_THREAD_MIN_N` rows (conservative: the 2-thread ``potrf`` of OpenBLAS 0.3.31 segfaults at
+    n ≈ 16 000; a 2-thread ``sytrd`` at that size is neither known to fail nor verified); else 1 when the machine is
     oversubscribed (1-minute load average above the core count: the memory-bound ``symv`` of the tridiagonal
     reduction then ran ~4× slower with 2 synchronising threads than with one, n = 2000 at load 13); else None
     (the whole pool)."""

@@ -287,8 +287,8 @@ def _check_psd_large(k: np.ndarray, name: str, rtol: float) -> None:
     """:func:`check_psd` above ``_linalg.BLOCKED_CHOLESKY_MIN_N`` rows (real): the symmetry in one blocked pass
     (no n² temporaries) and ``λ_min ≥ −tol`` (``tol = rtol · n · λ_max``, λ_max by Lanczos) as the existence of a
     Cholesky factor of ``K + tol·1`` (``_linalg.cho_factor``, blocked: one n² copy, n³/3 flops) — instead of a full
-    ``eigvalsh``, which costs as much as the eigensolve it guards and whose 2-thread OpenBLAS 0.3.31 reduction is
-    not safe at n ≈ 16 000."""
+    ``eigvalsh``, which costs as much as the eigensolve it guards (a 2-thread one is not verified safe with
+    OpenBLAS 0.3.31 at n ≈ 16 000; its ``potrf`` is known to fail there)."""
     from ._linalg import cho_factor
     from .dynamics._structure import max_asymmetry
     from .errors import KernelNotPositiveDefiniteError
