@@ -96,72 +96,95 @@ def walsh_conjugate(H: Any) -> sp.csr_matrix | None:
 
 
 class WalshEnergyFlow:
-    """One discrete step / the velocity of the energy flow in the Walsh domain for ``K`` states held as a real
-    ``(D, 2K)`` block (module docstring). ``lams``: the kernel eigenvalues, one array (shared) or two (ψ1, ψ2)."""
+    """One discrete step / the velocity of the energy flow in the Walsh domain for ``K`` states (module
+    docstring). ``lams``: the kernel eigenvalues, one array (shared) or two (ψ1, ψ2).
 
-    def __init__(self, Ht: sp.csr_matrix, lams: tuple[np.ndarray, ...], n_states: int) -> None:
-        D, K = Ht.shape[0], n_states
+    The states are real columns (``Re ψ̃_k`` in column ``k``, ``Im ψ̃_k`` in column ``K + k``, zero padding up to a
+    multiple of 8) stored in panels of 8 columns: ``u`` has shape ``(P, D, 8)`` (one row of a panel is a cache
+    line, and a panel stays in cache while the sparse product gathers its rows). ``engine``: ``"core"`` — the fused
+    C++ step ``nnqs_fast._core.walsh_energy_step`` (two passes over the rows, OpenMP over row blocks, fixed-order
+    sums) — or ``"numpy"`` (SciPy's sparse product per panel and NumPy passes on preallocated buffers)."""
+
+    LANES = 8
+
+    def __init__(self, Ht: sp.csr_matrix, lams: tuple[np.ndarray, ...], n_states: int, engine: str = "core") -> None:
+        D, K, W = Ht.shape[0], n_states, self.LANES
         self.Ht = sp.csr_matrix(Ht, dtype=np.float64)
         self.D, self.K = D, K
-        lam = np.empty((D, 2, 1))
-        lam[:, 0, 0] = lams[0]
-        lam[:, 1, 0] = lams[-1]
-        self.lam = lam
-        self.hu = np.zeros((D, 2 * K))                               # H̃ψ̃, then the step
-        self.tmp = np.empty((D, 2 * K))
-        self.col = np.empty(2 * K)
-        try:
-            from scipy.sparse import _sparsetools
+        self.P = -(-2 * K // W)
+        self.lam2 = np.ascontiguousarray(np.stack([lams[0], lams[-1]], axis=1), dtype=np.float64)   # (D, 2)
+        self.hu = np.zeros((self.P, D, W))                            # H̃ψ̃, then the step
+        self.tmp = np.empty((self.P, D, W))
+        self._core = None
+        if engine == "core":
+            from .._backend import core_module
 
-            self._matvecs = _sparsetools.csr_matvecs                 # accumulates into a preallocated output
-        except (ImportError, AttributeError):   # pragma: no cover - SciPy moved its private kernels
-            self._matvecs = None
+            self._core = core_module().walsh_energy_step
+            self._indptr = self.Ht.indptr.astype(np.int64)
+            self._indices = self.Ht.indices.astype(np.int64)
+            return
+        from scipy.sparse import _sparsetools   # accumulates into a preallocated output
+
+        self._matvecs = _sparsetools.csr_matvecs
+        part = np.full(self.P * W, -1)
+        part[:K], part[K:2 * K] = 0, 1
+        lam_full = np.where(part >= 0, self.lam2[:, np.maximum(part, 0)], 0.0)       # (D, P·W)
+        self.lam_full = np.ascontiguousarray(lam_full.reshape(D, self.P, W).transpose(1, 0, 2))
+        self.col = np.zeros((self.P * W,))
 
     # state conversion ------------------------------------------------------------------------------------------
     def to_block(self, psi: np.ndarray) -> np.ndarray:
-        """``(K, D)`` complex ``ψ`` → the ``(D, 2K)`` real block of ``ψ̃ = W ψ``."""
-        u = fwht_rows(np.concatenate([psi.real, psi.imag], axis=0))    # (2K, D)
-        return np.ascontiguousarray(u.T)
+        """``(K, D)`` complex ``ψ`` → the ``(P, D, 8)`` panels of ``ψ̃ = W ψ``."""
+        cols = np.zeros((self.P * self.LANES, self.D))
+        cols[: self.K], cols[self.K: 2 * self.K] = psi.real, psi.imag
+        u = fwht_rows(cols).reshape(self.P, self.LANES, self.D)
+        return np.ascontiguousarray(u.transpose(0, 2, 1))
 
     def from_block(self, u: np.ndarray) -> np.ndarray:
-        """The ``(D, 2K)`` block of ``ψ̃`` → ``(K, D)`` complex ``ψ = W ψ̃``."""
-        p = fwht_rows(u.T)
+        """The panels of ``ψ̃`` → ``(K, D)`` complex ``ψ = W ψ̃``."""
+        cols = np.asarray(u).reshape(self.P, self.D, self.LANES).transpose(0, 2, 1).reshape(-1, self.D)
+        p = fwht_rows(cols[: 2 * self.K])
         return p[: self.K] + 1j * p[self.K:]
 
     # one pass ------------------------------------------------------------------------------------------------
     def energy(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Fill ``self.hu = H̃ u``; return ``(E, ⟨ψ|ψ⟩)`` per state (float64)."""
-        hu = self.hu
-        if self._matvecs is not None:
-            hu.fill(0.0)
-            H = self.Ht
-            self._matvecs(self.D, self.D, 2 * self.K, H.indptr, H.indices, H.data, u.ravel(), hu.ravel())
-        else:   # pragma: no cover
-            hu[...] = self.Ht @ u
-        K = self.K
-        q = np.einsum("ij,ij->j", u, u)
-        s = np.einsum("ij,ij->j", u, hu)
-        n2 = q[:K] + q[K:]
-        return (s[:K] + s[K:]) / n2, n2
+        """``(E, ⟨ψ|ψ⟩)`` per state (float64); fills ``self.hu = H̃ u``."""
+        hu, K, H = self.hu, self.K, self.Ht
+        hu.fill(0.0)
+        for p in range(self.P):
+            if self._core is not None:
+                hu[p] = H @ u[p]
+            else:
+                self._matvecs(self.D, self.D, self.LANES, H.indptr, H.indices, H.data, u[p].ravel(), hu[p].ravel())
+        q = np.einsum("pij,pij->pj", u, u).ravel()
+        s = np.einsum("pij,pij->pj", u, hu).ravel()
+        n2 = q[:K] + q[K: 2 * K]
+        return (s[:K] + s[K: 2 * K]) / n2, n2
 
     def gradient_step(self, u: np.ndarray, factor: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
         """Put ``factor · λ ⊙ ∇̃_u L`` (``∇̃ = 2(H̃u − E u)/⟨ψ|ψ⟩`` per state) in ``self.hu``; return ``(E, ⟨ψ|ψ⟩)``
         of ``u``."""
+        if self._core is not None:
+            e, n2 = self._core(self._indptr, self._indices, self.Ht.data, self.K, u, self.hu, self.lam2, factor,
+                               False)
+            return e, n2
         e, n2 = self.energy(u)
         K, col, hu, tmp = self.K, self.col, self.hu, self.tmp
-        col[:K] = e
-        col[K:] = e
-        np.multiply(u, col, out=tmp)
+        colv = col.reshape(self.P, 1, self.LANES)
+        col[:K], col[K: 2 * K] = e, e
+        np.multiply(u, colv, out=tmp)
         np.subtract(hu, tmp, out=hu)                                  # H̃u − E u
         col[:K] = (2.0 * factor) / n2
-        col[K:] = col[:K]
-        np.multiply(hu, col, out=hu)
-        hv = hu.reshape(self.D, 2, K)
-        np.multiply(hv, self.lam, out=hv)
+        col[K: 2 * K] = col[:K]
+        np.multiply(hu, colv, out=hu)
+        np.multiply(hu, self.lam_full, out=hu)
         return e, n2
 
     def step(self, u: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray]:
         """``u ← u − η λ ⊙ ∇̃`` in place (one gradient-descent step); returns ``(E, ⟨ψ|ψ⟩)`` before the step."""
+        if self._core is not None:
+            e, n2 = self._core(self._indptr, self._indices, self.Ht.data, self.K, u, self.hu, self.lam2, lr, True)
+            return e, n2
         e, n2 = self.gradient_step(u, lr)
         np.subtract(u, self.hu, out=u)
         return e, n2
