@@ -24,7 +24,8 @@ void register_flow(py::module_& m) {
         nnqs::require(u.ndim() == 3 && u.shape(1) == n && u.shape(2) == lanes && u.shape(0) * lanes >= 2 * k &&
                           hu.ndim() == 3 && hu.shape(0) == u.shape(0) && hu.shape(1) == n && hu.shape(2) == lanes,
                       "walsh_energy_step: u and hu must be (P, D, 8) panels with 8 P >= 2K");
-        nnqs::require(lam.ndim() == 2 && lam.shape(0) == n && lam.shape(1) == 2, "walsh_energy_step: lam must be (D, 2)");
+        nnqs::require(lam.ndim() == 2 && lam.shape(0) == n && lam.shape(1) == 2,
+                      "walsh_energy_step: lam must be (D, 2)");
         nnqs::require(u.writeable() && hu.writeable(), "walsh_energy_step: u and hu must be writeable");
         const nnqs::index_t* ip = indptr.data();
         const nnqs::index_t* ix = indices.data();
