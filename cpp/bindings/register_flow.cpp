@@ -29,10 +29,11 @@ void register_flow(py::module_& m) {
         nnqs::require(u.writeable() && hu.writeable(), "walsh_energy_step: u and hu must be writeable");
         const nnqs::index_t* ip = indptr.data();
         const nnqs::index_t* ix = indices.data();
-        for (nnqs::index_t i = 0; i < n; ++i)
-          nnqs::require(ip[i] <= ip[i + 1], "walsh_energy_step: indptr must be non-decreasing");
-        for (nnqs::index_t p = 0; p < indices.size(); ++p)
-          nnqs::require(ix[p] >= 0 && ix[p] < n, "walsh_energy_step: column index out of range");
+        bool ok = true;  // one pass, one message: the CSR arrays index u's rows (never out of bounds)
+        for (nnqs::index_t i = 0; i < n; ++i) ok &= ip[i] <= ip[i + 1];
+        nnqs::require(ok && ip[0] == 0, "walsh_energy_step: indptr must start at 0 and be non-decreasing");
+        for (nnqs::index_t p = 0; p < indices.size(); ++p) ok &= ix[p] >= 0 && ix[p] < n;
+        nnqs::require(ok, "walsh_energy_step: column index out of range");
         py::array_t<double> e(k), n2(k);
         nnqs::CsrView a{n, ip, ix, data.data()};
         double* up = u.mutable_data();
