@@ -219,19 +219,21 @@ def xor_spectrum(table: np.ndarray) -> np.ndarray:
     """Eigenvalues ``κ = H k_0`` (``H`` the unnormalised Walsh–Hadamard matrix) of the full-basis XOR kernel with
     first row ``k_0 = table``: ``K = Ĥ diag(κ) Ĥ`` with the normalised, symmetric, involutive ``Ĥ = H / √D``
     (:func:`nnqs_fast.dynamics.hadamard_transform`; the same spectrum as ``flow.walsh_spectrum``)."""
-    from .losses import hadamard_transform
+    from ._walsh import fwht_rows
 
     t = np.asarray(table, np.float64)
-    return np.sqrt(t.shape[0]) * hadamard_transform(t).real
+    return np.sqrt(t.shape[0]) * fwht_rows(t)
 
 
 def xor_apply(kappa: np.ndarray, v: np.ndarray) -> np.ndarray:
     """``K v`` over the full basis for the XOR kernel with spectrum ``kappa`` (:func:`xor_spectrum`), along the last
     axis of ``v`` (real or complex; two fast Walsh–Hadamard transforms, ``O(D log D)``-class per vector)."""
+    from ._walsh import fwht_rows
     from .losses import hadamard_transform
 
-    out = hadamard_transform(kappa * hadamard_transform(v))
-    return out if np.iscomplexobj(v) else out.real
+    if np.iscomplexobj(v):
+        return hadamard_transform(kappa * hadamard_transform(v))
+    return fwht_rows(kappa * fwht_rows(v))
 
 
 def xor_matrix(table: Any, idx: np.ndarray, *, block: int = 1024) -> Any:

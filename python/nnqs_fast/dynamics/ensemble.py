@@ -548,7 +548,7 @@ def _xor_diag_congruence(V: np.ndarray, tr: np.ndarray, D: int, spec: np.ndarray
     """``diag(Vᵀ A_BB V)`` for the full-basis XOR kernel ``A = Ĥ diag(spec) Ĥ`` restricted to the train set ``tr``:
     ``Σ_s spec(s) (Ĥ ṽ_k)(s)²`` with ``ṽ_k`` the k-th column of V padded with zeros (fast Walsh–Hadamard transforms
     of ``block`` columns at a time; ``O(n D log D)``-class instead of an ``n³`` product)."""
-    from .losses import hadamard_transform
+    from ._walsh import fwht_rows
 
     n = V.shape[1]
     out = np.empty(n)
@@ -556,7 +556,7 @@ def _xor_diag_congruence(V: np.ndarray, tr: np.ndarray, D: int, spec: np.ndarray
     for c0 in range(0, n, block):
         c1 = min(c0 + block, n)
         P[: c1 - c0, tr] = V[:, c0:c1].T
-        Z = hadamard_transform(P[: c1 - c0]).real
+        Z = fwht_rows(P[: c1 - c0])
         out[c0:c1] = (Z * Z) @ spec
     return out
 
