@@ -19,6 +19,7 @@ Conventions (CONTRIBUTING.md, "Conventions")
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -26,16 +27,19 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
-from .._validation import as_array, check_chunk_size, check_finite_scalar, check_positive_int
-from ..errors import InvalidInputError, ShapeMismatchError
+from .._validation import as_array, check_choice, check_chunk_size, check_finite_scalar, check_positive_int
+from ..errors import ConvergenceWarning, InvalidInputError, ShapeMismatchError
 from ..kernels.spectrum import eta_max_from_lambda
-from ._spectral import SpectralFlow, apply
+from ._krylov import KRYLOV_MIN_N, KRYLOV_WORK_BUDGET, KrylovSpace, krylov_propagate
+from ._spectral import SpectralFlow, apply, host_eigh
 from ._structure import KernelSpec, as_initial, as_targets, check_same_form, omega_m, parse_kernel, parse_train_kernel
 
 __all__ = ["gradient_descent_mse", "GradientDescentPredictor", "gp_inference", "GPInference", "Gaussian"]
 
 #: default number of test rows of the test-train kernel handled at once
 DEFAULT_TEST_CHUNK = 1024
+#: evaluation methods of :func:`gradient_descent_mse` at finite times
+METHODS = ("auto", "eigh", "krylov")
 
 
 def _max_learning_rate(k_train_train: Any, n_train: int | None = None) -> float:
@@ -202,19 +206,70 @@ def _slice_spec(spec: KernelSpec, a: int, b: int) -> KernelSpec:
 class GradientDescentPredictor(FollowsInputs):
     """``predict_fn`` returned by :func:`gradient_descent_mse` (callable; caches one factorisation per kernel).
 
-    ``eigh``: the eigensolver of the backend (``"dynamics.eigh"``; default LAPACK)."""
+    ``eigh``: the eigensolver of the backend (``"dynamics.eigh"``; default LAPACK). ``method``: how finite times
+    are evaluated (``"auto" | "eigh" | "krylov"``, see :func:`gradient_descent_mse`)."""
 
     def __init__(self, spec: KernelSpec, y: np.ndarray, learning_rate: float, diag_reg: float, discrete: bool,
-                 eigh: Any = None):
+                 eigh: Any = None, method: str = "auto"):
         self.kind = spec.kind
         self.n = spec.n_rows
         self.y = y
         self.learning_rate = learning_rate
         self.diag_reg = diag_reg
         self.discrete = discrete
+        self.method = check_choice(method, "method", METHODS)
         self._spec = spec
         self._channels = _build_channels(spec, self.n, learning_rate, diag_reg, discrete, eigh)
+        host = eigh is None or eigh is host_eigh
+        for ch in self._channels:
+            ch.flow.krylov = self.method == "krylov" or (self.method == "auto" and host
+                                                         and ch.flow.n >= KRYLOV_MIN_N)
+        self._krylov_cache: list[tuple[np.ndarray, KrylovSpace] | None] = [None] * len(self._channels)
+        self._krylov_work = [0] * len(self._channels)
         self._checked = False
+
+    def _uses_krylov(self, i: int) -> bool:
+        """The documented rule of ``method="auto"`` (see :func:`gradient_descent_mse`) for channel ``i``."""
+        flow = self._channels[i].flow
+        if not flow.krylov or flow._eig is not None:  # eigh asked for, device eigensolver, small n, or cached
+            return False
+        return self.method == "krylov" or self._krylov_work[i] < KRYLOV_WORK_BUDGET * flow.n
+
+    def _krylov(self, i: int, s0: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(p(H, t) s0, g(H, t) s0)`` as ``(N_s, T)`` arrays from a Krylov space of ``H`` (module ``_krylov``);
+        ``t = 0`` exactly, ``t = ∞`` by the Cholesky solve. ``None`` (with a warning) when it did not converge."""
+        flow = self._channels[i].flow
+        split = False
+        if np.iscomplexobj(s0) and not np.iscomplexobj(flow.H):  # real H: real and imaginary parts, one block
+            split = bool(np.any(s0.imag))
+            s0 = s0 if split else s0.real                   # real targets and ψ(0): one real column
+        S = np.stack([s0.real, s0.imag], axis=1) if split else s0[:, None]
+        cached = self._krylov_cache[i]
+        if cached is not None and cached[0].shape == S.shape and np.array_equal(cached[0], S):
+            space = cached[1]
+        else:
+            space = KrylovSpace(flow.H, S)
+            self._krylov_cache[i] = (S.copy(), space)
+        n_s, b, T = S.shape[0], S.shape[1], times.size
+        PS = np.zeros((n_s, T, b), S.dtype)
+        GS = np.zeros((n_s, T, b), S.dtype)
+        PS[:, times == 0, :] = S[:, None, :]
+        inf = np.isinf(times)
+        if np.any(inf):
+            GS[:, inf, :] = flow.solve(S)[:, None, :]
+        fin = (times > 0) & ~inf
+        if np.any(fin):
+            before = space.matvecs
+            out = krylov_propagate(space, flow.c, times[fin], flow.discrete, what=flow.what)
+            self._krylov_work[i] += space.matvecs - before
+            if out is None:
+                warnings.warn(ConvergenceWarning.krylov(flow.what, space.p, float(times[fin].max())), stacklevel=3)
+                self._krylov_cache[i] = None
+                return None
+            PS[:, fin], GS[:, fin] = out
+        if split:
+            return PS[:, :, 0] + 1j * PS[:, :, 1], GS[:, :, 0] + 1j * GS[:, :, 1]
+        return PS[:, :, 0], GS[:, :, 0]
 
     @property
     def max_learning_rate(self) -> float:
@@ -253,20 +308,23 @@ class GradientDescentPredictor(FollowsInputs):
         self._check_lr()  # t=None (the tau -> inf limit) needs a stable rate too: above eta_max there is no limit
         train = np.zeros((1 if times is None else times.size, self.n), np.complex128)
         Ws = []
-        for ch in self._channels:
+        for i, ch in enumerate(self._channels):
             s0 = ch.enc(e0)
             if times is None:
                 W = ch.flow.solve(s0)[:, None]
                 train += ch.dec(ch.enc(self.y)[:, None]).T
-            else:
+                Ws.append(W)
+                continue
+            res = self._krylov(i, s0, times) if self._uses_krylov(i) else None
+            if res is None:                              # the eigenbasis (cached after the first call)
                 if np.any(np.isinf(times)):
                     ch.flow.check_invertible()
                 z = ch.flow.project(s0)
                 P, G = ch.flow.factors(times)
                 zc = z[:, None]
-                train += ch.dec(ch.enc(self.y)[:, None] + ch.flow.expand(P * zc)).T
-                W = ch.flow.expand(G * zc)
-            Ws.append(W)
+                res = ch.flow.expand(P * zc), ch.flow.expand(G * zc)
+            train += ch.dec(ch.enc(self.y)[:, None] + res[0]).T
+            Ws.append(res[1])
         train_out = train[0] if scalar else train
         if k_test_train is None:
             return train_out
@@ -287,7 +345,8 @@ class GradientDescentPredictor(FollowsInputs):
 
 @dispatch("dynamics.gradient_descent_mse")
 def gradient_descent_mse(k_train_train: Any, y_train: Any, learning_rate: float, diag_reg: float = 0.0,
-                         discrete: bool = False, backend: str = "auto") -> GradientDescentPredictor:
+                         discrete: bool = False, backend: str = "auto", *,
+                         method: str = "auto") -> GradientDescentPredictor:
     """Exact training dynamics of the linearised ∞-NNQS under full-batch GD on the loss of Eq. 13.
 
     Implements Eqs. 13–15: the train error decays as ``exp(−(2η/n) Θ t)`` per real part (decoupled) or
@@ -317,7 +376,8 @@ def gradient_descent_mse(k_train_train: Any, y_train: Any, learning_rate: float,
     lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
     r = check_finite_scalar(diag_reg, "diag_reg", nonnegative=True)
     spec = parse_train_kernel(k_train_train, y.shape[0])
-    return GradientDescentPredictor(spec, y, lr, r, bool(discrete), implementation("dynamics.eigh", backend))
+    return GradientDescentPredictor(spec, y, lr, r, bool(discrete), implementation("dynamics.eigh", backend),
+                                    method)
 
 
 # ---------------------------------------------------------------------------------------------------------------
