@@ -24,9 +24,10 @@ through :func:`~nnqs_fast.dynamics._spectral.propagator_factors`, the package's 
 Convergence is checked every few steps: the coefficient vectors of every time and column must change by less
 than ``tol`` (default ``1e-12``) relative to their norm, plus a rounding floor ``64 ε ‖f(T_m)‖ ‖S‖`` (the
 accuracy any method, ``eigh`` included, has for ``f(H) S`` in float64). When the space becomes invariant
-(``n`` steps at most) the result is exact. A space that has not converged after :data:`DEFAULT_MAX_DIM` vectors is
-reported to the caller, which falls back to the eigendecomposition with a
-:class:`~nnqs_fast.errors.ConvergenceWarning`.
+(``n`` steps at most) the result is exact. A space that has not converged at its cap (:func:`max_dimension`:
+``min(n, max(600, n / 4))`` vectors) is reported to the caller, which falls back to the eigendecomposition
+with a :class:`~nnqs_fast.errors.ConvergenceWarning`. A space is kept for later calls with the same ``e0``
+(new times reuse its vectors and extend it only if needed).
 
 Cost: ``m`` matrix–vector products (``2 n² m`` flops, memory-bound) + ``2 n m²`` for the reorthogonalisation,
 against ``O(n³)`` for the eigendecomposition; ``m`` depends on the spectrum and the largest ``cλ_max t``, not on
@@ -44,25 +45,45 @@ import numpy as np
 import scipy.linalg
 import scipy.linalg.blas
 
-from .._validation import check_memory
+from .._linalg import blas_threads
+from .._validation import check_memory, max_bytes
 from ..errors import KernelNotPositiveDefiniteError
 from ._spectral import _not_pd_error, pd_tolerance, propagator_factors
 
-__all__ = ["KrylovSpace", "krylov_propagate", "DEFAULT_TOL", "DEFAULT_MAX_DIM", "KRYLOV_MIN_N",
-           "KRYLOV_WORK_BUDGET"]
+__all__ = ["KrylovSpace", "krylov_propagate", "max_dimension", "DEFAULT_TOL", "DEFAULT_MAX_DIM", "KRYLOV_MIN_N",
+           "KRYLOV_WORK_BUDGET", "THREADED_MIN_N"]
 
 #: relative change of the Krylov coefficients (every time, every column) at which the evaluation stops
 DEFAULT_TOL = 1e-12
-#: hard cap on the dimension of the Krylov space (beyond it the caller falls back to the eigendecomposition)
+#: the cap on the Krylov dimension (:func:`max_dimension`) is at least this many vectors
 DEFAULT_MAX_DIM = 600
-#: ``method="auto"``: kernels with fewer rows use the eigendecomposition (a few milliseconds at that size)
-KRYLOV_MIN_N = 256
+#: ``method="auto"``: kernels with fewer rows use the eigendecomposition (a fraction of a second at that size)
+KRYLOV_MIN_N = 1024
 #: ``method="auto"``: after ``KRYLOV_WORK_BUDGET · n`` matrix–vector products spent on one kernel (over all
 #: calls), later calls compute and cache the eigendecomposition instead (its cost on this hardware is about
 #: ``n`` products of ``symv``; half of it keeps every Krylov call below one eigendecomposition)
 KRYLOV_WORK_BUDGET = 0.5
-#: first convergence check after this many basis vectors per column of ``S``; then every ``max(8, m // 8)``
+#: below this many rows the Krylov loop runs with one BLAS thread: its work is level-2 BLAS (``symv``, ``gemv``),
+#: memory-bound, so a second thread gains little, while on shared cores OpenBLAS's thread hand-offs made a
+#: 520 × 300 complex ``gemv`` 2–70 ms instead of 1 ms and the 2400² ``symv`` 15 ms instead of 1.9 ms (2 cores,
+#: load 6–12)
+THREADED_MIN_N = 8192
+#: first convergence check after this many basis vectors per column of ``S`` (then :func:`_check_step`)
 _FIRST_CHECK = 12
+
+
+def max_dimension(n: int) -> int:
+    """Hard cap on the Krylov dimension for ``n`` rows: ``min(n, max(DEFAULT_MAX_DIM, n // 4))`` (beyond it the
+    caller falls back to the eigendecomposition; ``n // 4`` products and their reorthogonalisation cost about
+    half an ``eigh`` on this hardware, and a space of ``n`` vectors is exact)."""
+    return int(min(n, max(DEFAULT_MAX_DIM, n // 4)))
+
+
+def _check_step(p: int, n: int) -> int:
+    """Vectors added between two convergence checks at dimension ``p``: at least 8 and ``p / 8`` (bounded
+    overshoot), and enough that the check (``eigh`` of ``T_p``, ~``10 p³`` flops) costs no more than the
+    products it follows (``2 n²`` flops each)."""
+    return max(8, p // 8, (5 * p**3) // max(n * n, 1))
 
 
 class KrylovSpace:
@@ -73,7 +94,7 @@ class KrylovSpace:
     vectors, ``exhausted`` once the space is invariant under ``H`` (every result is then exact), ``matvecs``.
     """
 
-    def __init__(self, H: np.ndarray, S: np.ndarray, *, max_dim: int = DEFAULT_MAX_DIM) -> None:
+    def __init__(self, H: np.ndarray, S: np.ndarray, *, max_dim: int | None = None) -> None:
         n = H.shape[0]
         self.n = n
         self.cplx = bool(np.iscomplexobj(H))
@@ -81,7 +102,9 @@ class KrylovSpace:
         S = np.asarray(S, dtype=self.dtype)
         if S.ndim != 2 or S.shape[0] != n:
             raise ValueError(f"S must have shape ({n}, b), got {S.shape}")  # internal misuse
-        self.cap = int(min(n, max_dim))
+        item = np.dtype(self.dtype).itemsize
+        max_dim = max_dimension(n) if max_dim is None else max_dim
+        self.cap = int(min(n, max_dim, max(max_bytes() // (2 * n * item), 1)))  # half the per-array budget
         check_memory((self.cap * n + self.cap * self.cap) * np.dtype(self.dtype).itemsize,
                      f"the Krylov basis ({self.cap} vectors of {n})")
         self._set_matvec(H)
@@ -95,6 +118,7 @@ class KrylovSpace:
         self.matvecs = 0
         self.h_scale = 0.0                                    # running max ‖H q‖ (≈ λ_max after a few steps)
         self.truncated = False                                # a new direction was refused: the cap was reached
+        self.p_check = 0                                      # dimension of the last check before convergence
         for j in range(self.b):                               # orthonormal basis of range(S), dependent columns out
             w = S[:, j].copy()
             if self.k:
@@ -132,9 +156,9 @@ class KrylovSpace:
     def _orth(self, w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Classical Gram–Schmidt twice against ``Q[:k]``: ``(w − Q_k h, h = Q_kᴴ w)``."""
         Qk = self.Q[:k]
-        h = Qk.conj() @ w if self.cplx else Qk @ w
+        h = (Qk @ w.conj()).conj() if self.cplx else Qk @ w    # Q_kᴴ w without a conjugated copy of Q_k
         w = w - Qk.T @ h
-        h2 = Qk.conj() @ w if self.cplx else Qk @ w
+        h2 = (Qk @ w.conj()).conj() if self.cplx else Qk @ w
         w -= Qk.T @ h2
         return w, h + h2
 
@@ -161,9 +185,10 @@ class KrylovSpace:
                 self.exhausted = True
 
     # ---- evaluation ---------------------------------------------------------------------------------------
-    def ritz(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(θ ascending, Y)`` of ``T_p = Q_pᴴ H Q_p`` (upper triangle of the Gram–Schmidt coefficients)."""
-        p = self.p
+    def ritz(self, p: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(θ ascending, Y)`` of ``T_p = Q_pᴴ H Q_p`` (upper triangle of the Gram–Schmidt coefficients; ``p``
+        defaults to the processed vectors)."""
+        p = self.p if p is None else p
         U = np.triu(self.Hc[:p, :p])
         T = U + np.triu(U, 1).conj().T
         if self.cplx:
@@ -176,8 +201,8 @@ class KrylovSpace:
 
     def coefficients(self, F: np.ndarray, Y: np.ndarray) -> np.ndarray:
         """``Y diag(F[:, t]) Yᴴ E`` for every column ``t`` of ``F`` (``(p, T)``): shape ``(p, T, b)``."""
-        Z = Y.conj().T @ self.E[: self.p]                      # (p, b)
         p, T = F.shape
+        Z = Y.conj().T @ self.E[:p]                            # (p, b)
         C = Y @ (F[:, :, None] * Z[:, None, :]).reshape(p, T * self.b)
         return C.reshape(p, T, self.b)
 
@@ -200,36 +225,46 @@ def krylov_propagate(space: KrylovSpace, c: float, times: np.ndarray, discrete: 
     if space.k == 0:                                           # S = 0
         z = np.zeros((n, T, b), space.dtype)
         return z, z.copy()
+    with blas_threads(1 if n < THREADED_MIN_N else None):
+        return _propagate(space, c, times, discrete, what, tol)
+
+
+def _propagate(space: KrylovSpace, c: float, times: np.ndarray, discrete: bool, what: str,
+               tol: float) -> tuple[np.ndarray, np.ndarray] | None:
+    n = space.n
     eps = np.finfo(np.float64).eps
-    prev: tuple[np.ndarray, np.ndarray] | None = None
-    target = max(space.p, _FIRST_CHECK * b)
-    while True:
-        space.extend(target)
-        theta, Y = space.ritz()
-        tol_pd = pd_tolerance(max(theta[-1], 0.0), n)
-        if theta[0] < -tol_pd:
+
+    def evaluate(p: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        theta, Y = space.ritz(p)
+        if theta[0] < -pd_tolerance(max(theta[-1], 0.0), n):
             raise _not_pd_error(float(theta[0]), float(theta[-1]), n, what,
                                 "indefinite (a Ritz value of its Krylov space is negative)")
-        theta = np.maximum(theta, 0.0)
-        P, G = propagator_factors(theta, times, c, discrete)  # (p, T)
-        Cp, Cg = space.coefficients(P, Y), space.coefficients(G, Y)
-        if space.exhausted:
+        P, G = propagator_factors(np.maximum(theta, 0.0), times, c, discrete)  # (p, T)
+        return space.coefficients(P, Y), space.coefficients(G, Y), P, G
+
+    def converged(new: tuple[np.ndarray, ...], old: tuple[np.ndarray, ...]) -> bool:
+        for C, Cold, F in ((new[0], old[0], new[2]), (new[1], old[1], new[3])):
+            d = C.copy()
+            d[: Cold.shape[0]] -= Cold
+            change = np.linalg.norm(d, axis=0)                 # (T, b)
+            size = np.linalg.norm(C, axis=0)
+            floor = 64 * eps * np.abs(F).max(axis=0)[:, None] * space.s_norm[None, :]
+            if not np.all(change <= tol * size + floor):
+                return False
+        return True
+
+    prev = None
+    if 0 < space.p_check < space.p:                            # a reused space: compare with its last check
+        prev = evaluate(space.p_check)
+    target = max(space.p, _FIRST_CHECK * space.b)
+    while True:
+        space.extend(target)
+        cur = evaluate(space.p)
+        if space.exhausted or (prev is not None and converged(cur, prev)):
             break
-        if prev is not None:
-            ok = True
-            for C, Cold, F in ((Cp, prev[0], P), (Cg, prev[1], G)):
-                d = C.copy()
-                d[: Cold.shape[0]] -= Cold
-                change = np.linalg.norm(d, axis=0)             # (T, b)
-                size = np.linalg.norm(C, axis=0)
-                floor = 64 * eps * np.abs(F).max(axis=0)[:, None] * space.s_norm[None, :]
-                if not np.all(change <= tol * size + floor):
-                    ok = False
-                    break
-            if ok:
-                break
         if space.p >= space.k:                                 # capped (not invariant): no vector left
             return None
-        prev = (Cp, Cg)
-        target = space.p + max(8, space.p // 8)
-    return space.expand(Cp), space.expand(Cg)
+        space.p_check = space.p
+        prev = cur
+        target = space.p + _check_step(space.p, n)
+    return space.expand(cur[0]), space.expand(cur[1])

@@ -129,9 +129,12 @@ class SpectralFlow:
         :func:`nnqs_fast.kernels.lambda_max` (Lanczos, a few dozen matrix-vector products; cached)."""
         if self._eig is None and self.krylov:
             if self._lam_max is None:
+                from .._linalg import blas_threads
                 from ..kernels.spectrum import lambda_max
+                from ._krylov import THREADED_MIN_N
 
-                self._lam_max = lambda_max(self.H, check_symmetric=False)
+                with blas_threads(1 if self.n < THREADED_MIN_N else None):  # level-2 BLAS: see THREADED_MIN_N
+                    self._lam_max = lambda_max(self.H, check_symmetric=False)
             return self._lam_max
         return float(self.eig()[0][-1])
 

@@ -30,6 +30,7 @@ from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
 from .._validation import as_array, check_choice, check_chunk_size, check_finite_scalar, check_positive_int
 from ..errors import ConvergenceWarning, InvalidInputError, ShapeMismatchError
 from ..kernels.spectrum import eta_max_from_lambda
+from . import _krylov
 from ._krylov import KRYLOV_MIN_N, KRYLOV_WORK_BUDGET, KrylovSpace, krylov_propagate
 from ._spectral import SpectralFlow, apply, host_eigh
 from ._structure import KernelSpec, as_initial, as_targets, check_same_form, omega_m, parse_kernel, parse_train_kernel
@@ -248,7 +249,7 @@ class GradientDescentPredictor(FollowsInputs):
         if cached is not None and cached[0].shape == S.shape and np.array_equal(cached[0], S):
             space = cached[1]
         else:
-            space = KrylovSpace(flow.H, S)
+            space = KrylovSpace(flow.H, S, max_dim=_krylov.max_dimension(flow.n))
             self._krylov_cache[i] = (S.copy(), space)
         n_s, b, T = S.shape[0], S.shape[1], times.size
         PS = np.zeros((n_s, T, b), S.dtype)
