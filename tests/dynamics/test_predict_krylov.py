@@ -101,7 +101,7 @@ def test_against_eigh_path_losses(cond, diag_reg, discrete):
 @pytest.mark.parametrize("form", ["single", "pair", "ri", "omega"])
 def test_every_kernel_form_against_eigh(form):
     g = np.random.default_rng(4)
-    n, m = 260, 20
+    n, m = 150, 20
     K1, X1 = _spd(n, 1e4, 4, m)
     K2, X2 = _spd(n, 1e4, 5, m)
     ktt, kxt = {"single": (K1, X1), "pair": ((K1, K2), (X1, X2)),
