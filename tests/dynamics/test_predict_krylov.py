@@ -12,8 +12,12 @@ import scipy.linalg
 
 from nnqs_fast.dynamics import _krylov, gradient_descent_mse
 from nnqs_fast.dynamics._krylov import KRYLOV_MIN_N, KrylovSpace
-from nnqs_fast.errors import (ConvergenceWarning, InvalidInputError, KernelNotPositiveDefiniteError,
-                              LearningRateTooLargeError)
+from nnqs_fast.errors import (
+    ConvergenceWarning,
+    InvalidInputError,
+    KernelNotPositiveDefiniteError,
+    LearningRateTooLargeError,
+)
 
 from .conftest import omega_from_decoupled
 

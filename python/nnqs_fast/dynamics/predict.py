@@ -365,13 +365,31 @@ def gradient_descent_mse(k_train_train: Any, y_train: Any, learning_rate: float,
       diag_reg: added to the diagonal of the real-part kernels (Θ1, Θ2; i.e. Ω_RI + r, ΩM + 2r).
       discrete: continuous gradient flow (False) or whole gradient-descent steps (True).
       backend: ``"auto" | "cpu" | "cuda"``.
+      method: how finite times are evaluated (every method gives the same result to ~1e-12 relative):
+
+        * ``"eigh"``: one float64 eigendecomposition per distinct kernel (computed at the first finite ``t``,
+          cached and reused for every later call, any ``fx_train_0``); right for many calls with different
+          initial functions, or with the CUDA backend (cuSOLVER).
+        * ``"krylov"``: no eigendecomposition. Block Lanczos with full reorthogonalisation on the kernel,
+          started from the initial residual ``e0 = ψ_B(0) − ψ_T`` (its real and imaginary parts as one block),
+          evaluates ``exp(−(2η/n)Θt) e0`` (resp. ``(1 − (2η/n)Θ)^k e0``) and ``Θ^{-1}(1 − ·) e0`` for all
+          requested times from the same basis (both are entire functions of Θ: no inverse at finite ``t``); it
+          stops when the result changes by less than 1e-12 relative between successive dimensions, ``t = 0`` is
+          exact and ``t = ∞`` is a Cholesky solve (module ``nnqs_fast.dynamics._krylov``). Cost: tens to a few
+          hundred matrix–vector products (n = 2400 ReLU NTK, 50 times up to 10⁴ steps at 0.9 η_max: ~70, under
+          10 % of one ``eigh``). The space is kept for later calls with the same ``fx_train_0``. If it has not
+          converged at ``max(600, n/4)`` vectors, a :class:`~nnqs_fast.errors.ConvergenceWarning` is issued and
+          the eigendecomposition is used (and cached). Discrete steps check η against ``λ_max`` from Lanczos.
+        * ``"auto"`` (default): ``"krylov"`` when the backend's eigensolver is the host LAPACK one, the kernel has
+          at least ``KRYLOV_MIN_N = 1024`` rows and no eigendecomposition is cached, until the Krylov work spent on
+          this predictor reaches ``n/2`` matrix–vector products (about half an ``eigh``); then ``"eigh"``.
 
     Returns:
       ``predict_fn(t=None, fx_train_0=0., fx_test_0=None, k_test_train=None)``; see
-      :meth:`GradientDescentPredictor.__call__`. One float64 eigendecomposition per distinct kernel is computed
-      at the first finite ``t`` and reused for every later call; ``t=None`` (τ → ∞) uses a Cholesky solve unless
-      the eigendecomposition is already cached. Singular or indefinite kernels raise
-      :class:`~nnqs_fast.errors.KernelNotPositiveDefiniteError` with the smallest eigenvalue and a ``diag_reg``.
+      :meth:`GradientDescentPredictor.__call__`. ``t=None`` (τ → ∞) uses a Cholesky solve unless the
+      eigendecomposition is already cached. Singular or indefinite kernels raise
+      :class:`~nnqs_fast.errors.KernelNotPositiveDefiniteError` with the smallest eigenvalue and a ``diag_reg``
+      (the Krylov path detects indefiniteness from its Ritz values, i.e. in the directions ``e0`` excites).
     """
     y = as_targets(y_train)
     lr = check_finite_scalar(learning_rate, "learning_rate", positive=True)
