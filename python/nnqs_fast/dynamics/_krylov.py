@@ -31,7 +31,8 @@ with a :class:`~nnqs_fast.errors.ConvergenceWarning`. A space is kept for later 
 
 Cost: ``m`` matrix–vector products (``2 n² m`` flops, memory-bound) + ``2 n m²`` for the reorthogonalisation,
 against ``O(n³)`` for the eigendecomposition; ``m`` depends on the spectrum and the largest ``cλ_max t``, not on
-the number of times (``n = 2400`` ReLU NTK at ``0.9 η_max``, ``t ≤ 10⁴``: ``m ≈ 60``, about 5 % of one ``eigh``).
+the number of times (``n = 2400`` ReLU NTK at ``0.9 η_max``, ``t ≤ 10⁴``: ``m ≈ 70`` for a real residual, 128 for
+a complex one; the whole prediction 2–8 % of the time of one ``eigh``, docs/performance.md).
 
 Checks: Ritz values lie in ``[λ_min, λ_max]``, so one below ``−10 n ε λ_max`` proves ``H`` indefinite and raises
 :class:`~nnqs_fast.errors.KernelNotPositiveDefiniteError` (the eigh path sees every eigenvalue; the Krylov path
