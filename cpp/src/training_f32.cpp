@@ -10,6 +10,7 @@
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12's _mm512_reduce_add_ps (an undefined __Y)
+#pragma GCC diagnostic ignored "-Wpsabi"                // the v8 helpers are always inlined into the target clones
 #endif
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -33,52 +34,104 @@ using u16 = std::uint16_t;
 #define NNQS_HOT32
 #endif
 
-// ---- portable kernels (any d; the same layout and algorithm as the AVX-512 ones) ----
+// ---- portable kernels (any d; the same layout and algorithm as the AVX-512 ones; GCC/Clang vector extensions,
+// 8 floats per vector: one AVX2 register in the x86-64-v3 clone) ----
+typedef float v8 __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4)));
+typedef int i8v __attribute__((vector_size(32)));
 
-// Forward over unit vectors [v0, v1) for ms samples: partial[i] = sum_j a_j relu(z_ij), z = xs W^T + bstd b1;
-// the sign bits of z go to mask[v * mstride + i] (bit l: unit 16 v + l) when mask is non-null.
+inline v8 ld8(const float* p) { return *reinterpret_cast<const v8u*>(p); }
+inline void st8(float* p, v8 v) { *reinterpret_cast<v8u*>(p) = v; }
+inline v8 bc8(float s) { return v8{} + s; }  // vector op scalar: one vbroadcastss (no insert chains)
+
+#ifdef __clang__
+#define NNQS_SHUFFLE8(v, a, b, c, d, e, f, g, h) __builtin_shufflevector(v, v, a, b, c, d, e, f, g, h)
+#else
+#define NNQS_SHUFFLE8(v, a, b, c, d, e, f, g, h) __builtin_shuffle(v, i8v{a, b, c, d, e, f, g, h})
+#endif
+
+// 16 sign bits (bit l: lane l of m0, bit 8 + l: lane l of m1; lanes -1 or 0) by a vector OR-reduction (no scalar
+// lane extraction).
+inline u16 sign_bits(i8v m0, i8v m1) {
+  const i8v sel = {1, 2, 4, 8, 16, 32, 64, 128};
+  i8v t = (m0 & sel) | (m1 & (sel << 8));
+  t |= NNQS_SHUFFLE8(t, 4, 5, 6, 7, 0, 1, 2, 3);
+  t |= NNQS_SHUFFLE8(t, 2, 3, 0, 1, 6, 7, 4, 5);
+  t |= NNQS_SHUFFLE8(t, 1, 0, 3, 2, 5, 4, 7, 6);
+  return static_cast<u16>(t[0]);
+}
+
+// Forward over unit vectors [v0, v1) for ms samples (a multiple of 4): partial[i] = sum_j a_j relu(z_ij),
+// z = xs W^T + bstd b1; the sign bits of z go to mask[v * mstride + i] (bit l: unit 16 v + l) when mask is
+// non-null. 4 samples x 16 units at a time.
 NNQS_HOT32 void fwd_portable(const float* W, const float* b1, const float* a, float bstd, index_t v0, index_t v1,
                              index_t d, const float* xs, index_t ms, u16* mask, index_t mstride, float* partial) {
-  for (index_t i = 0; i < ms; ++i) {
-    float acc[VL] = {};
-    const float* xi = xs + i * d;
+  const v8 zero = bc8(0.0f), bs = bc8(bstd);
+  for (index_t i = 0; i < ms; i += 4) {
+    v8 acc[4][2];
+    for (int s = 0; s < 4; ++s) acc[s][0] = acc[s][1] = zero;
     for (index_t v = v0; v < v1; ++v) {
-      float z[VL];
-      for (index_t l = 0; l < VL; ++l) z[l] = bstd * b1[v * VL + l];
+      const v8 bb0 = bs * ld8(b1 + v * VL), bb1 = bs * ld8(b1 + v * VL + 8);
+      v8 z[4][2];
+      for (int s = 0; s < 4; ++s) {
+        z[s][0] = bb0;
+        z[s][1] = bb1;
+      }
       const float* w = W + v * d * VL;
       for (index_t k = 0; k < d; ++k) {
-        const float xk = xi[k];
-        for (index_t l = 0; l < VL; ++l) z[l] += xk * w[k * VL + l];
+        const v8 w0 = ld8(w + k * VL), w1 = ld8(w + k * VL + 8);
+        for (int s = 0; s < 4; ++s) {
+          const float xk = xs[(i + s) * d + k];
+          z[s][0] += w0 * xk;
+          z[s][1] += w1 * xk;
+        }
       }
-      unsigned bits = 0;
-      for (index_t l = 0; l < VL; ++l) {
-        const bool on = z[l] > 0.0f;
-        bits |= static_cast<unsigned>(on) << l;
-        acc[l] += on ? a[v * VL + l] * z[l] : 0.0f;
+      const v8 a0 = ld8(a + v * VL), a1 = ld8(a + v * VL + 8);
+      for (int s = 0; s < 4; ++s) {
+        const i8v m0 = z[s][0] > zero, m1 = z[s][1] > zero;
+        acc[s][0] += m0 ? a0 * z[s][0] : zero;
+        acc[s][1] += m1 ? a1 * z[s][1] : zero;
+        if (mask) mask[v * mstride + i + s] = sign_bits(m0, m1);
       }
-      if (mask) mask[v * mstride + i] = static_cast<u16>(bits);
     }
-    for (index_t h = VL / 2; h > 0; h /= 2)
-      for (index_t l = 0; l < h; ++l) acc[l] += acc[l + h];
-    partial[i] = acc[0];
+    for (int s = 0; s < 4; ++s) {
+      const v8 t = acc[s][0] + acc[s][1];
+      partial[i + s] = ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+    }
   }
 }
 
 // Backward + update over unit vectors [v0, v1): g_jk = sum_i m_ij E_ik (k <= d; E_i = e_i [xs_i, 1]),
 // ga_j = sum_k W_jk g_jk + bstd b1_j g_jd, then a -= s ga, b1 -= s a_old bstd g_d, W_k -= s a_old g_k.
+// acc: a workspace of 16 (d + 1) floats.
 NNQS_HOT32 void bwd_portable(float* W, float* b1, float* a, float bstd, float s, index_t v0, index_t v1, index_t d,
                              const float* E, index_t ms, const u16* mask, index_t mstride, float* acc) {
   const index_t K = d + 1;
+  const v8 zero = bc8(0.0f), one = bc8(1.0f);
+  const i8v sel = {1, 2, 4, 8, 16, 32, 64, 128};
+  constexpr index_t CH = 6;  // k values per pass: 2 x 6 accumulators stay in the 16 AVX2 registers
   for (index_t v = v0; v < v1; ++v) {
-    std::fill(acc, acc + K * VL, 0.0f);
     const u16* mk = mask + v * mstride;
-    for (index_t i = 0; i < ms; ++i) {
-      const unsigned m = mk[i];
-      if (m == 0) continue;
-      const float* Ei = E + i * K;
-      for (index_t k = 0; k < K; ++k) {
-        const float e = Ei[k];
-        for (index_t l = 0; l < VL; ++l) acc[k * VL + l] += ((m >> l) & 1u) ? e : 0.0f;
+    for (index_t k0 = 0; k0 < K; k0 += CH) {
+      v8 r[CH][2];
+      for (index_t c = 0; c < CH; ++c) r[c][0] = r[c][1] = zero;
+      for (index_t i = 0; i < ms; ++i) {
+        const int m = mk[i];
+        if (m == 0) continue;
+        const i8v mb = i8v{} + m;
+        const v8 mv0 = (mb & sel) != 0 ? one : zero, mv1 = (mb & (sel << 8)) != 0 ? one : zero;
+        const float* Ei = E + i * K + k0;
+        for (index_t c = 0; c < CH; ++c) {
+          if (k0 + c < K) {
+            const float e = Ei[c];
+            r[c][0] += mv0 * e;
+            r[c][1] += mv1 * e;
+          }
+        }
+      }
+      for (index_t c = 0; c < CH && k0 + c < K; ++c) {
+        st8(acc + (k0 + c) * VL, r[c][0]);
+        st8(acc + (k0 + c) * VL + 8, r[c][1]);
       }
     }
     float* w = W + v * d * VL;

@@ -90,11 +90,12 @@ def test_apply_gradient_equals_the_supervised_step(kernel):
     a.run(1)
     f = b.forward()
     b.apply_gradient(2.0 / x.shape[0] * (f - y))
-    np.testing.assert_array_equal(flatten(a.params()), flatten(b.params()))
+    ta = flatten(a.params())  # the factor 2/n enters E = e x before or after rounding to float32: ~1 ulp apart
+    np.testing.assert_allclose(flatten(b.params()), ta, rtol=0, atol=1e-6 * np.max(np.abs(ta)))
     # apply_gradient without a preceding forward() uses the current parameters' activation pattern
     c = _step32(p, x, y, 0.2, kernel)
     c.apply_gradient(2.0 / x.shape[0] * (f - y))
-    np.testing.assert_array_equal(flatten(c.params()), flatten(a.params()))
+    np.testing.assert_array_equal(flatten(c.params()), flatten(b.params()))
 
 
 def test_the_avx512_and_portable_kernels_agree():
