@@ -11,8 +11,8 @@ Setup (every convention stated):
 * loss: the package's ``L = (1/n) sum_x |psi_T(x) - psi(x)|^2``; plain gradient descent
   ``theta <- theta - eta dL/dtheta`` over the REAL parameters (complex leaves split into Re and Im) with
   ``optax.sgd(eta)``; ``eta = f eta_max`` (``--lr-fraction f``, default 0.5),
-  ``eta_max = n / lambda_max`` from the package's ``max_learning_rate`` of the QS-NTK at initialisation;
-* prediction: ``nnqs_fast.gradient_descent_mse(qsntk, psi_T, eta, discrete=True)(t, fx_train_0=psi(0))``, exact
+  ``eta_max = n / lambda_max`` from the package's ``qsntk_eta_max`` of the QS-NTK at initialisation;
+* prediction: ``nnqs_fast.qsntk_mse_predictor(qsntk, psi_T, eta, discrete=True)(t, fx_train_0=psi(0))``, exact
   for the linearised model (checked: training ``linearize(model)`` with the same optimiser reproduces it);
 * error: ``max_t ||psi_trained(t) - psi_predicted(t)|| / ||psi_T||`` over the recorded steps.
 """
@@ -61,7 +61,7 @@ def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record
             lr_fraction: float = 0.5) -> dict[str, Any]:
     """Predict and train one model; returns the curves and the prediction errors."""
     jax, jnp, _, nk, optax = _imports()
-    from nnqs_fast import gradient_descent_mse, max_learning_rate
+    from nnqs_fast import qsntk_eta_max, qsntk_mse_predictor
     from nnqs_fast.interop.jax import RealSplit, empirical_qsntk_fn, linearize, psi_fn
     from nnqs_fast.netket import basis_map
 
@@ -83,10 +83,10 @@ def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record
     t0 = time.perf_counter()
     k = empirical_qsntk_fn(apply, output=output, holomorphic=holo)(x, None, params)
     t_kernel = time.perf_counter() - t0
-    eta = lr_fraction * max_learning_rate(k)
+    eta = lr_fraction * qsntk_eta_max(k)
     f = psi_fn(apply, output)
     psi0 = np.asarray(f(params, x))
-    pred = gradient_descent_mse(k, psi_t, eta, discrete=True)(np.asarray(record), fx_train_0=psi0)
+    pred = qsntk_mse_predictor(k, psi_t, eta, discrete=True)(np.asarray(record), fx_train_0=psi0)
 
     rs = RealSplit(params)
     y = jnp.asarray(psi_t)
@@ -140,7 +140,7 @@ def run(lx: int = 3, ly: int = 3, steps: int = 200, rbm_alphas: tuple[int, ...] 
     return {"config": {"lx": lx, "ly": ly, "steps": steps, "seed": seed, "target": target.config,
                        "loss": "(1/n) sum |psi_T - psi|^2 over all n basis states, psi_T scaled to sum |psi_T|^2 = n",
                        "optimizer": "optax.sgd(eta) on real parameters (complex leaves split Re/Im)",
-                       "learning_rate": f"{lr_fraction} * n / lambda_max (nnqs_fast.max_learning_rate of the QS-NTK "
+                       "learning_rate": f"{lr_fraction} * n / lambda_max (nnqs_fast.qsntk_eta_max of the QS-NTK "
                                         "at init)",
                        "basis": "nnqs_fast order; NetKet models see the mapped NetKet configurations"},
             "results": rows}

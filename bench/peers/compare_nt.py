@@ -143,7 +143,7 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
     pdata = save("pred", ktt=ktt, kxt=kxt, y=y, times=times, lr=lr)
     rows.append(dict(
         name=f"closed-form prediction, {n_tr} train / {n_te} test, 50 times, f64", row="predict50", x64=True,
-        data=pdata, nnqs=lambda: nf.gradient_descent_mse(ktt, y, lr)(times, 0.0, None, kxt),
+        data=pdata, nnqs=lambda: nf.qsntk_mse_predictor(ktt, y, lr)(times, 0.0, None, kxt),
         limit=lambda: np.linalg.eigh(ktt), limit_name=f"one eigh({n_tr})"))
 
     def chol_limit() -> None:
@@ -151,7 +151,7 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
         kxt @ scipy.linalg.cho_solve(c, y, check_finite=False)
     rows.append(dict(
         name="prediction at t = ∞ (Cholesky), f64", row="predict_inf", x64=True, data=pdata,
-        nnqs=lambda: nf.gradient_descent_mse(ktt, y, lr)(None, 0.0, None, kxt),
+        nnqs=lambda: nf.qsntk_mse_predictor(ktt, y, lr)(None, 0.0, None, kxt),
         limit=chol_limit, limit_name="cho_factor + cho_solve + one GEMV"))
     # ---- ensemble at t = ∞ ----------------------------------------------------------------------------------
     reg = 1e-4
@@ -165,7 +165,7 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
             c = kfn1(xte, None, get="nngp")
         else:
             a, b, c = ens_k, ens_x, kxx_ens
-        pf = nf.gradient_descent_mse_ensemble(a.nngp, a.ntk, y, 1.0, diag_reg=reg)
+        pf = nf.qsntk_mse_ensemble(a.nngp, a.ntk, y, 1.0, diag_reg=reg)
         return pf(None, b.nngp, b.ntk, c, get_cov="full")
     kxx_ens = kfn1(xte, None, get="nngp")
     theta = ens_k.ntk + reg * np.eye(n_tr)

@@ -32,7 +32,7 @@ from ..kernels.spectrum import eta_max_from_lambda
 from ._spectral import SpectralFlow, apply
 from ._structure import KernelSpec, as_initial, as_targets, check_same_form, omega_m, parse_kernel, parse_train_kernel
 
-__all__ = ["gradient_descent_mse", "GradientDescentPredictor", "gp_inference", "GPInference", "Gaussian"]
+__all__ = ["qsntk_mse_predictor", "GradientDescentPredictor", "nngp_posterior", "GPInference", "Gaussian"]
 
 #: default number of test rows of the test-train kernel handled at once
 DEFAULT_TEST_CHUNK = 1024
@@ -41,12 +41,12 @@ DEFAULT_TEST_CHUNK = 1024
 def _max_learning_rate(k_train_train: Any, n_train: int | None = None) -> float:
     """Largest stable learning rate ``η_max = n / λ_max(Θ_train)`` for discrete GD on the loss of Eq. 13.
 
-    Accepts every kernel form of :func:`gradient_descent_mse` and defers to
-    :func:`nnqs_fast.kernels.max_learning_rate` (the one home of the formula): a pair gives the minimum over
+    Accepts every kernel form of :func:`qsntk_mse_predictor` and defers to
+    :func:`nnqs_fast.kernels.qsntk_eta_max` (the one home of the formula): a pair gives the minimum over
     Θ1, Θ2; Ω and Ω_RI give ``2n / λ_max(ΩM)`` (equal to ``n / λ_max(Ω_RI)``). A real ``(2n, 2n)`` array is read
     as Ω_RI only when ``n_train = n`` is given.
     """
-    from ..kernels import max_learning_rate, qsntk_from_parts
+    from ..kernels import qsntk_eta_max, qsntk_from_parts
 
     k = k_train_train
     if not (isinstance(k, (tuple, list)) or hasattr(k, "phi") or hasattr(k, "theta1")):
@@ -56,11 +56,11 @@ def _max_learning_rate(k_train_train: Any, n_train: int | None = None) -> float:
     else:
         spec = parse_kernel(k, "k_train_train", square=True)
     if spec.kind in ("single", "pair"):
-        return float(max_learning_rate(*spec.mats))
+        return float(qsntk_eta_max(*spec.mats))
     if spec.kind == "ri":
         o, n = spec.mats[0], spec.n_rows
-        return float(max_learning_rate(qsntk_from_parts(o[:n, :n], o[n:, n:], o[:n, n:], o[n:, :n])))
-    return float(max_learning_rate(omega_m(spec.mats[0]), omega_m=True))
+        return float(qsntk_eta_max(qsntk_from_parts(o[:n, :n], o[n:, n:], o[:n, n:], o[n:, :n])))
+    return float(qsntk_eta_max(omega_m(spec.mats[0]), omega_m=True))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ def _slice_spec(spec: KernelSpec, a: int, b: int) -> KernelSpec:
 
 
 class GradientDescentPredictor(FollowsInputs):
-    """``predict_fn`` returned by :func:`gradient_descent_mse` (callable; caches one factorisation per kernel).
+    """``predict_fn`` returned by :func:`qsntk_mse_predictor` (callable; caches one factorisation per kernel).
 
     ``eigh``: the eigensolver of the backend (``"dynamics.eigh"``; default LAPACK)."""
 
@@ -286,9 +286,13 @@ class GradientDescentPredictor(FollowsInputs):
 
 
 @dispatch("dynamics.gradient_descent_mse")
-def gradient_descent_mse(k_train_train: Any, y_train: Any, learning_rate: float, diag_reg: float = 0.0,
-                         discrete: bool = False, backend: str = "auto") -> GradientDescentPredictor:
+def qsntk_mse_predictor(k_train_train: Any, y_train: Any, learning_rate: float, diag_reg: float = 0.0,
+                        discrete: bool = False, backend: str = "auto") -> GradientDescentPredictor:
     """Exact training dynamics of the linearised ∞-NNQS under full-batch GD on the loss of Eq. 13.
+
+    The paper's conventions, hence not neural-tangents' name: NT's ``gradient_descent_mse`` (loss
+    ``||f − y||²/(2 y.size)``, relative ``diag_reg``, test predictions triggered by ``fx_test_0``) is
+    :func:`nnqs_fast.nt.predict.gradient_descent_mse`; conversion table in docs/interop.md.
 
     Implements Eqs. 13–15: the train error decays as ``exp(−(2η/n) Θ t)`` per real part (decoupled) or
     ``exp(−(η/n) ΩM t)`` (complex QS-NTK), test points follow the kernel-regression solution of Eq. 15.
@@ -334,7 +338,7 @@ class Gaussian(NamedTuple):
 
 
 class GPInference(FollowsInputs):
-    """``predict_fn`` returned by :func:`gp_inference` (``eigh``: the backend's eigensolver, default LAPACK)."""
+    """``predict_fn`` returned by :func:`nngp_posterior` (``eigh``: the backend's eigensolver, default LAPACK)."""
 
     def __init__(self, spec: KernelSpec, y: np.ndarray, diag_reg: float, eigh: Any = None) -> None:
         self.spec = spec
@@ -350,7 +354,7 @@ class GPInference(FollowsInputs):
                                          what=f"the {p}-part NNGP kernel of the train points", eigh=eigh),) * 2
                            for m, p in zip(spec.mats, ("real", "imaginary"))]
         else:
-            raise InvalidInputError("gp_inference takes one real NNGP kernel or a pair (K_re, K_im); the complex / "
+            raise InvalidInputError("nngp_posterior takes one real NNGP kernel or a pair (K_re, K_im); the complex / "
                                     "mixed forms have no independent real parts")
         self.n = n
 
@@ -422,13 +426,16 @@ def _parse_test_test(k: Any, m: int, kind: str) -> tuple[np.ndarray, ...]:
 
 
 @dispatch("dynamics.gp_inference")
-def gp_inference(k_train_train: Any, y_train: Any, diag_reg: float = 0.0, backend: str = "auto") -> GPInference:
+def nngp_posterior(k_train_train: Any, y_train: Any, diag_reg: float = 0.0, backend: str = "auto") -> GPInference:
     """NNGP Bayesian inference (the paper's "trained with Bayesian inference via the NNGP kernel").
+
+    Not neural-tangents' ``gp_inference`` (relative ``diag_reg`` there, ``predict_fn(get, k_test_train,
+    k_test_test)``): here ``diag_reg`` is an absolute noise variance and ψ is complex with independent real parts.
 
     ψ1 ~ GP(0, K1) and ψ2 ~ GP(0, K2) independently (one real NNGP kernel for both parts, or a pair), observed
     at the train points with noise variance ``diag_reg``: the posterior mean ``K_xB (K + r)^{-1} ψ_T`` and
     covariance ``K_xx − K_xB (K + r)^{-1} K_Bx``. Equals the τ → ∞ limit of
-    :func:`gradient_descent_mse_ensemble` when the NTK equals the NNGP kernel and ``diag_reg = 0``.
+    :func:`qsntk_mse_ensemble` when the NTK equals the NNGP kernel and ``diag_reg = 0``.
     Returns ``predict_fn(k_test_train=None, k_test_test=None, get_cov="variance") -> Gaussian``.
     """
     y = as_targets(y_train)
