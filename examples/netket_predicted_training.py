@@ -167,6 +167,35 @@ def run(lx: int = 3, ly: int = 3, steps: int = 200, rbm_alphas: tuple[int, ...] 
             "results": rows}
 
 
+def plot(res: dict[str, Any], path: str) -> None:
+    """Two panels against the number of hidden units: (a) the deviation ``||psi_trained - psi_predicted|| /
+    ||psi_T||`` at each recorded step (one line per step), (b) the QS-NTK growth ``max_t lambda_max(t) /
+    lambda_max(0)`` of the real model; RBM (alpha N hidden units) and FFN (width) side by side."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
+    for kind, mk in (("rbm", "s"), ("ffn", "o")):
+        rows = [r for r in res["results"] if r["model"] == kind]
+        if not rows:
+            continue
+        h = [r["n_hidden"] for r in rows]
+        for j, s in enumerate(rows[0]["steps"]):
+            if s == 0:
+                continue
+            ax[0].plot(h, [r["prediction_error"][j] for r in rows], marker=mk, ls="-" if kind == "ffn" else "--",
+                       color=plt.cm.viridis(j / len(rows[0]["steps"])), label=f"{kind.upper()} t={s}")
+        ax[1].plot(h, [r["max_kernel_growth"] for r in rows], marker=mk, label=kind.upper())
+    ax[0].set(xscale="log", yscale="log", xlabel="hidden units", ylabel="||psi_real - psi_pred|| / ||psi_T||")
+    ax[1].set(xscale="log", yscale="log", xlabel="hidden units", ylabel="max_t lambda_max(t) / lambda_max(0)")
+    ax[0].legend(fontsize=6, ncol=2)
+    ax[1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lx", type=int, default=3)
@@ -192,7 +221,11 @@ def main() -> None:
               f"{r['loss_predicted'][-1]:10.4g} {r['loss_trained'][-1]:10.4g}"
               + (f"  DIVERGED at step {r['diverged_at']}" if r["diverged_at"] else ""))
     if a.out:
+        import os
+
         from nnqs_fast.experiments.io import save_results
+        os.makedirs(a.out, exist_ok=True)
+        plot(res, os.path.join(a.out, "netket_predicted_training.png"))
         save_results(a.out, "netket_predicted_training", config=res["config"], results={"results": res["results"]},
                      seed=a.seed)
     else:

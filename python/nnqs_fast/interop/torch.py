@@ -193,7 +193,7 @@ def linearize(model: Any, params: dict[str, Any] | None = None, *, output: str =
             # torch's forward AD scripts its jvp decompositions on first use (torch.jit.script is deprecated in
             # torch 2.13): a library-internal DeprecationWarning, not the caller's concern
             warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=DeprecationWarning)
-            y0, dy = jvp(lambda r: psi_of(r, x), (r0,), (dr,))
-        return y0 + dy
+            res = jvp(lambda r: psi_of(r, x), (r0,), (dr,))  # (primal, tangent) without has_aux
+        return res[0] + res[1]
 
     return f_lin
