@@ -62,7 +62,8 @@ def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record
     """Predict and train one model; returns the curves, the prediction errors and the kernel drift.
 
     ``eta = lr_fraction * eta_max(0)``. Along the real training the empirical QS-NTK is recomputed at every recorded
-    step: ``kernel_growth = lambda_max(t) / lambda_max(0)`` and the stability number ``s(t) = 2 eta lambda_max(t) / n``
+    step: ``kernel_change = ||Omega_RI(t) - Omega_RI(0)||_F / ||Omega_RI(0)||_F`` (the lazy-training diagnostic),
+    ``kernel_growth = lambda_max(t) / lambda_max(0)`` and the stability number ``s(t) = 2 eta lambda_max(t) / n``
     (discrete GD on the local linearisation is stable iff ``s < 2``; ``s(0) = 2 lr_fraction``). A run whose loss
     stops being finite is stopped and reported (``diverged_at``), never left as NaN rows.
     """
@@ -111,7 +112,7 @@ def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record
             g = jax.grad(loss)(r)
             upd, state = opt.update(g, state, r)
             return optax.apply_updates(r, upd), state
-        out, growth, done, diverged = [], [], 0, None
+        out, growth, moved, done, diverged = [], [], [], 0, None
         for tr in record:
             while done < tr and diverged is None:
                 r, state = step(r, state)
@@ -121,15 +122,18 @@ def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record
             if diverged is not None:
                 out.append(np.full(n, np.nan + 0j))
                 growth.append(float("nan"))
+                moved.append(float("nan"))
                 continue
             out.append(np.asarray(fun(rs.merge(r), x)))
             if drift:  # the real model's QS-NTK at this step, relative to t = 0
-                growth.append(eta_max0 / qsntk_eta_max(kfn(x, None, rs.merge(r))))
-        return np.stack(out), growth, diverged
+                kt = kfn(x, None, rs.merge(r))
+                growth.append(eta_max0 / qsntk_eta_max(kt))
+                moved.append(float(np.linalg.norm(kt.omega_ri - k.omega_ri) / np.linalg.norm(k.omega_ri)))
+        return np.stack(out), growth, moved, diverged
 
     t0 = time.perf_counter()
-    real, growth, diverged = train(f, True)
-    lin, _, _ = train(linearize(apply, params, output=output), False)
+    real, growth, moved, diverged = train(f, True)
+    lin, _, _, _ = train(linearize(apply, params, output=output), False)
     t_train = time.perf_counter() - t0
     scale = float(np.linalg.norm(psi_t))
     err = np.linalg.norm(real - pred, axis=1) / scale
@@ -141,6 +145,7 @@ def run_one(kind: str, width: int, target: Any, hilbert: Any, steps: int, record
             "prediction_error": err.tolist(), "max_prediction_error": float(np.max(err)),
             "linearised_vs_prediction": float(lin_err.max()),
             "kernel_growth": growth, "max_kernel_growth": float(np.max(growth)), "stability_number": stab,
+            "kernel_change": moved, "max_kernel_change": float(np.max(moved)),
             "loss_predicted": (np.mean(np.abs(pred - psi_t) ** 2, axis=1)).tolist(),
             "loss_trained": (np.mean(np.abs(real - psi_t) ** 2, axis=1)).tolist(),
             "seconds_kernel": t_kernel, "seconds_training": t_train}
@@ -186,9 +191,9 @@ def plot(res: dict[str, Any], path: str) -> None:
                 continue
             ax[0].plot(h, [r["prediction_error"][j] for r in rows], marker=mk, ls="-" if kind == "ffn" else "--",
                        color=plt.cm.viridis(j / len(rows[0]["steps"])), label=f"{kind.upper()} t={s}")
-        ax[1].plot(h, [r["max_kernel_growth"] for r in rows], marker=mk, label=kind.upper())
+        ax[1].plot(h, [r["max_kernel_change"] for r in rows], marker=mk, label=kind.upper())
     ax[0].set(xscale="log", yscale="log", xlabel="hidden units", ylabel="||psi_real - psi_pred|| / ||psi_T||")
-    ax[1].set(xscale="log", yscale="log", xlabel="hidden units", ylabel="max_t lambda_max(t) / lambda_max(0)")
+    ax[1].set(xscale="log", yscale="log", xlabel="hidden units", ylabel="max_t ||K(t) - K(0)||_F / ||K(0)||_F")
     ax[0].legend(fontsize=6, ncol=2)
     ax[1].legend(fontsize=7)
     fig.tight_layout()
@@ -213,11 +218,12 @@ def main() -> None:
               a.rbm_lr_fraction)
     steps = res["results"][0]["steps"][1:]
     print(f"{'model':5} {'width':>6} {'P_real':>8} {'eta':>9} " + " ".join(f"{'err t=' + str(s):>10}" for s in steps)
-          + f" {'lin-vs-pred':>11} {'growth':>7} {'max s':>6} {'loss pred':>10} {'loss real':>10}")
+          + f" {'lin-vs-pred':>11} {'dK/K':>6} {'growth':>7} {'max s':>6} {'loss pred':>10} {'loss real':>10}")
     for r in res["results"]:
         errs = " ".join(f"{e:10.3g}" for e in r["prediction_error"][1:])
         print(f"{r['model']:5} {r['width']:6d} {r['n_real_parameters']:8d} {r['eta']:9.3g} {errs} "
-              f"{r['linearised_vs_prediction']:11.2g} {r['max_kernel_growth']:7.3g} {max(r['stability_number']):6.3g} "
+              f"{r['linearised_vs_prediction']:11.2g} {r['max_kernel_change']:6.3g} {r['max_kernel_growth']:7.3g} "
+              f"{max(r['stability_number']):6.3g} "
               f"{r['loss_predicted'][-1]:10.4g} {r['loss_trained'][-1]:10.4g}"
               + (f"  DIVERGED at step {r['diverged_at']}" if r["diverged_at"] else ""))
     if a.out:

@@ -33,8 +33,8 @@ def test_worked_example_small():
     for r in rows.values():
         assert r["linearised_vs_prediction"] < 1e-9  # the closed form is the linearised model's training
     assert rows[("ffn", 512)]["max_prediction_error"] < 0.5 * rows[("ffn", 8)]["max_prediction_error"]
-    drift = {w: max(abs(g - 1.0) for g in rows[("ffn", w)]["kernel_growth"]) for w in (8, 512)}
+    drift = {w: rows[("ffn", w)]["max_kernel_change"] for w in (8, 512)}
     assert drift[512] < 0.5 * drift[8]  # lazy training: the FFN's QS-NTK moves less at larger width
     rbm = rows[("rbm", 1)]
-    assert rbm["diverged_at"] is None and rbm["kernel_growth"][0] == 1.0
+    assert rbm["diverged_at"] is None and rbm["kernel_change"][0] < 1e-12
     assert max(rbm["stability_number"]) < 2.0  # 2 eta lambda_max(t) / n stays below the GD stability bound
