@@ -10,8 +10,12 @@ Setup (every convention stated):
   ``psi = Dense_1(log_cosh(Dense_width(x)))`` with complex parameters (outputs ``psi``), flax/NetKet style;
 * loss: the package's ``L = (1/n) sum_x |psi_T(x) - psi(x)|^2``; plain gradient descent
   ``theta <- theta - eta dL/dtheta`` over the REAL parameters (complex leaves split into Re and Im) with
-  ``optax.sgd(eta)``; ``eta = f eta_max`` (``--lr-fraction f``, default 0.5),
-  ``eta_max = n / lambda_max`` from the package's ``qsntk_eta_max`` of the QS-NTK at initialisation;
+  ``optax.sgd(eta)``; ``eta = f eta_max(0)`` (FFN: ``--lr-fraction``, default 0.5; RBM: ``--rbm-lr-fraction``,
+  default 0.04), ``eta_max(0) = n / lambda_max`` from the package's ``qsntk_eta_max`` of the QS-NTK at
+  initialisation. The RBM's QS-NTK grows up to ~12x during training (its hidden units start switched off under
+  NetKet's N(0, 0.01^2) init), so ``eta_max(0)`` does not bound its trajectory: 0.04 = 0.5 / 12 (docs/interop.md);
+* kernel drift: the real model's empirical QS-NTK at every recorded step (``kernel_change``, ``kernel_growth``,
+  ``stability_number``); a diverging run is stopped and reported (``diverged_at``);
 * prediction: ``nnqs_fast.qsntk_mse_predictor(qsntk, psi_T, eta, discrete=True)(t, fx_train_0=psi(0))``, exact
   for the linearised model (checked: training ``linearize(model)`` with the same optimiser reproduces it);
 * error: ``max_t ||psi_trained(t) - psi_predicted(t)|| / ||psi_T||`` over the recorded steps.
