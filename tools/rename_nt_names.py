@@ -10,14 +10,17 @@ import subprocess
 import sys
 
 SKIP = {"python/nnqs_fast/nt/__init__.py", "python/nnqs_fast/nt/predict.py", "bench/peers/nt_reference_data.py",
-        "bench/peers/_nt_worker.py", "tests/interop/test_nt_compat.py"}
-KEEP_BEFORE = r"(?<!nt\.predict\.)(?<![\"']dynamics\.)(?<!\bnt\.)(?<![\w])"
+        "bench/peers/_nt_worker.py", "tests/interop/test_nt_compat.py",
+        # written after the rename, naming NT's functions on purpose
+        "README.md", "docs/interop.md", "python/nnqs_fast/_renamed.py", "tests/test_nt_names.py",
+        "tools/rename_nt_names.py"}
+KEEP_BEFORE = r"(?<!NT's ``)(?<!neural-tangents' ``)(?<!nt\.predict\.)(?<![\"']dynamics\.)(?<!\bnt\.)(?<![\w])"
 RULES = [
     (re.compile(KEEP_BEFORE + r"gradient_descent_mse_ensemble\b"), "qsntk_mse_ensemble"),
     (re.compile(KEEP_BEFORE + r"gradient_descent_mse\b"), "qsntk_mse_predictor"),
     (re.compile(KEEP_BEFORE + r"gp_inference\b"), "nngp_posterior"),
 ]
-MLR_CALL = re.compile(r"(?:(?<![.\w])|(?<=kernels\.)|(?<=spectrum\.)|(?<=\bnf\.)|(?<=nnqs_fast\.))max_learning_rate(?=\()")
+MLR_CALL = re.compile(r"(?<!NT's ``)(?:(?<![.\w])|(?<=kernels\.)|(?<=spectrum\.)|(?<=\bnf\.)|(?<=nnqs_fast\.))max_learning_rate(?=\()")
 MLR_TICK = re.compile(r"(?<=`)((?:~?nnqs_fast\.)?(?:kernels\.)?(?:spectrum\.)?)max_learning_rate(?=`)")
 MLR_IMPORT = re.compile(r"\bmax_learning_rate\b(?!_for)")
 
