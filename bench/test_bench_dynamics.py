@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from nnqs_fast.dynamics import gradient_descent_mse, gradient_descent_mse_ensemble
+from nnqs_fast.dynamics import qsntk_mse_ensemble, qsntk_mse_predictor
 from nnqs_fast.experiments.predict_curves import _relu_kernel_fn
 
 FULL = os.environ.get("NNQS_BENCH_FULL", "") not in ("", "0")
@@ -54,7 +54,7 @@ def data():
 
 
 def _predict(d, method="auto"):
-    pf = gradient_descent_mse(d["ktt"].ntk, d["y"], learning_rate=d["lr"], method=method)
+    pf = qsntk_mse_predictor(d["ktt"].ntk, d["y"], learning_rate=d["lr"], method=method)
     return pf(TIMES, 0.0, None, d["kxt"].ntk)
 
 
@@ -123,7 +123,7 @@ def test_bench_baseline_eigh_evd(benchmark, data):
 @pytest.mark.benchmark(group="dynamics-ensemble-losses")
 def test_bench_ensemble_losses(benchmark, data):
     def run():
-        ens = gradient_descent_mse_ensemble(data["ktt"].nngp, data["ktt"].ntk, data["y"], data["lr"])
+        ens = qsntk_mse_ensemble(data["ktt"].nngp, data["ktt"].ntk, data["y"], data["lr"])
         args = (data["yt"], data["kxt"].nngp, data["kxt"].ntk, data["kdiag"])
         return ens.losses(TIMES, *args), ens.losses(None, *args)
 
@@ -196,7 +196,7 @@ def ens_data(data):
 
 
 def _ens_nnqs(d, get_cov="full"):
-    ens = gradient_descent_mse_ensemble(d["ktt"].nngp, d["ktt"].ntk, d["y"], 1.0, diag_reg=d["reg"])
+    ens = qsntk_mse_ensemble(d["ktt"].nngp, d["ktt"].ntk, d["y"], 1.0, diag_reg=d["reg"])
     kxx = d["kxx"] if get_cov == "full" else np.diag(d["kxx"]).copy()
     return ens(None, d["kxt"].nngp, d["kxt"].ntk, kxx, get_cov=get_cov)[1]
 
@@ -240,7 +240,7 @@ def test_bench_ensemble_infinity_scipy_baseline(benchmark, ens_data):
 @pytest.mark.benchmark(group="dynamics-predict-infinity")
 def test_bench_predict_infinity(benchmark, data):
     def run():
-        return gradient_descent_mse(data["ktt"].ntk, data["y"], learning_rate=data["lr"])(None, 0.0, None,
+        return qsntk_mse_predictor(data["ktt"].ntk, data["y"], learning_rate=data["lr"])(None, 0.0, None,
                                                                                          data["kxt"].ntk)
     tr, te = _bench(benchmark, run)
     c = scipy.linalg.cho_factor(data["ktt"].ntk)

@@ -146,7 +146,7 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
     pdata = save("pred", ktt=ktt, kxt=kxt, y=y, times=times, lr=lr)
 
     def predict50(method: str = "auto") -> object:  # auto = the Krylov evaluation at this size (n >= 1024)
-        return nf.gradient_descent_mse(ktt, y, lr, method=method)(times, 0.0, None, kxt)
+        return nf.qsntk_mse_predictor(ktt, y, lr, method=method)(times, 0.0, None, kxt)
 
     def predict50_check(got: object) -> str:
         ref = predict50("eigh")                     # today's float64 eigenbasis path
@@ -168,7 +168,7 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
         kxt @ scipy.linalg.cho_solve(c, y, check_finite=False)
     rows.append(dict(
         name="prediction at t = ∞ (Cholesky), f64", row="predict_inf", x64=True, data=pdata,
-        nnqs=lambda: nf.gradient_descent_mse(ktt, y, lr)(None, 0.0, None, kxt),
+        nnqs=lambda: nf.qsntk_mse_predictor(ktt, y, lr)(None, 0.0, None, kxt),
         limit=chol_limit, limit_name="cho_factor + cho_solve + one GEMV"))
     # ---- ensemble at t = ∞ ----------------------------------------------------------------------------------
     reg = 1e-4
@@ -182,7 +182,7 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
             c = kfn1(xte, None, get="nngp")
         else:
             a, b, c = ens_k, ens_x, kxx_ens
-        pf = nf.gradient_descent_mse_ensemble(a.nngp, a.ntk, y, 1.0, diag_reg=reg)
+        pf = nf.qsntk_mse_ensemble(a.nngp, a.ntk, y, 1.0, diag_reg=reg)
         return pf(None, b.nngp, b.ntk, c, get_cov="full")
     kxx_ens = kfn1(xte, None, get="nngp")
     theta = ens_k.ntk + reg * np.eye(n_tr)

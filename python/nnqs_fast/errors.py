@@ -261,7 +261,7 @@ class ConvergenceWarning(UserWarning):
     """An iterative method did not reach its tolerance within its iteration cap; the result was computed by the
     fallback the message names (so it is still accurate, only slower).
 
-    Cause: e.g. the Krylov evaluation of the prediction at many times (``gradient_descent_mse(...,
+    Cause: e.g. the Krylov evaluation of the prediction at many times (``qsntk_mse_predictor(...,
     method="krylov")``) on a kernel whose spectrum needs more Krylov vectors than the cap at the largest time.
     Fix: nothing is required; pass ``method="eigh"`` to skip the attempt, or ask for fewer/smaller times.
     :meth:`krylov` builds the predictor's message.

@@ -1,4 +1,4 @@
-"""The Krylov evaluation of gradient_descent_mse at many times (dynamics/_krylov.py) against independent oracles:
+"""The Krylov evaluation of qsntk_mse_predictor at many times (dynamics/_krylov.py) against independent oracles:
 scipy.linalg.expm and explicit gradient-descent steps (small n), the float64 eigenbasis path (random SPD kernels,
 ill-conditioned ones, diag_reg, every kernel form), the Cholesky kernel-regression limit, and the named errors."""
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from nnqs_fast.dynamics import _krylov, gradient_descent_mse
+from nnqs_fast.dynamics import _krylov, qsntk_mse_predictor
 from nnqs_fast.dynamics._krylov import KRYLOV_MIN_N, KrylovSpace
 from nnqs_fast.errors import (
     ConvergenceWarning,
@@ -53,7 +53,7 @@ def test_small_n_against_expm_and_explicit_steps(discrete):
     lr = 0.8 * n / np.linalg.eigvalsh(K)[-1]
     c = 2 * lr / n
     times = np.array([0.0, 1.0, 3.0, 17.0, 250.0])
-    tr, te = gradient_descent_mse(K, y, lr, discrete=discrete, method="krylov")(times, f0, h0, Kx)
+    tr, te = qsntk_mse_predictor(K, y, lr, discrete=discrete, method="krylov")(times, f0, h0, Kx)
     for i, t in enumerate(times):
         if discrete:  # brute force: t explicit steps of e <- e - cKe, f_x <- f_x - c K_xB e
             e, fx = f0 - y, h0.copy()
@@ -76,7 +76,7 @@ def test_discrete_matches_matrix_power():
     y = _cplx(g, n)
     lr = 0.95 * n / np.linalg.eigvalsh(K)[-1]       # (1 − cλ_max) = −0.9: oscillating top mode
     k = 41
-    tr = gradient_descent_mse(K, y, lr, discrete=True, method="krylov")(float(k))
+    tr = qsntk_mse_predictor(K, y, lr, discrete=True, method="krylov")(float(k))
     ref = y - np.linalg.matrix_power(np.eye(n) - 2 * lr / n * K, k) @ y
     np.testing.assert_allclose(tr, ref, rtol=0, atol=1e-12 * np.linalg.norm(y))
 
@@ -91,8 +91,8 @@ def test_against_eigh_path_losses(cond, diag_reg, discrete):
     y, yt = _cplx(g, n), _cplx(g, m)
     lr = 0.9 * n / (np.linalg.eigvalsh(K)[-1] + diag_reg)
     times = np.round(TIMES) if discrete else TIMES
-    ref = gradient_descent_mse(K, y, lr, diag_reg=diag_reg, discrete=discrete, method="eigh")(times, 0.0, None, Kx)
-    pf = gradient_descent_mse(K, y, lr, diag_reg=diag_reg, discrete=discrete, method="krylov")
+    ref = qsntk_mse_predictor(K, y, lr, diag_reg=diag_reg, discrete=discrete, method="eigh")(times, 0.0, None, Kx)
+    pf = qsntk_mse_predictor(K, y, lr, diag_reg=diag_reg, discrete=discrete, method="krylov")
     got = pf(times, 0.0, None, Kx)
     assert pf._channels[0].flow._eig is None                   # no eigendecomposition was computed
     for a, b in zip(_losses(*got, y, yt), _losses(*ref, y, yt)):
@@ -114,8 +114,8 @@ def test_every_kernel_form_against_eigh(form):
                           np.block([[X1 - X2, X1 + X2], [X1 + X2, X1 - X2]]).astype(complex))}[form]
     y, f0, h0 = _cplx(g, n), 0.1 * _cplx(g, n), 0.1 * _cplx(g, m)
     lr = 0.5 * n / max(np.linalg.eigvalsh(K1)[-1], np.linalg.eigvalsh(K2)[-1])
-    ref = gradient_descent_mse(ktt, y, lr, method="eigh")(TIMES, f0, h0, kxt)
-    pf = gradient_descent_mse(ktt, y, lr, method="krylov")
+    ref = qsntk_mse_predictor(ktt, y, lr, method="eigh")(TIMES, f0, h0, kxt)
+    pf = qsntk_mse_predictor(ktt, y, lr, method="krylov")
     got = pf(TIMES, f0, h0, kxt)
     assert pf.kind == form
     np.testing.assert_allclose(got[0], ref[0], rtol=0, atol=1e-10 * np.linalg.norm(y))
@@ -128,7 +128,7 @@ def test_zero_and_infinite_time():
     n, m = 280, 15
     K, Kx = _spd(n, 1e4, 6, m)
     y, f0, h0 = _cplx(g, n), _cplx(g, n), _cplx(g, m)
-    pf = gradient_descent_mse(K, y, 1.0, method="krylov")
+    pf = qsntk_mse_predictor(K, y, 1.0, method="krylov")
     tr, te = pf(np.array([0.0, np.inf, 5.0]), f0, h0, Kx)
     np.testing.assert_allclose(tr[0], f0, rtol=1e-15, atol=1e-15)  # the initial function (y + (f0 − y) exactly)
     np.testing.assert_array_equal(te[0], h0)
@@ -146,7 +146,7 @@ def test_far_beyond_relaxation_reaches_kernel_regression(discrete):
     y = _cplx(g, n)
     lr = 0.9 * n / np.linalg.eigvalsh(K)[-1]
     t_huge = 1e9                                               # c λ_min t ≈ 2e6: every mode relaxed
-    pf = gradient_descent_mse(K, y, lr, discrete=discrete, method="krylov")
+    pf = qsntk_mse_predictor(K, y, lr, discrete=discrete, method="krylov")
     tr, te = pf(np.array([t_huge]), 0.0, None, Kx)
     tr_inf, te_inf = pf(None, 0.0, None, Kx)
     np.testing.assert_allclose(tr[0], tr_inf, rtol=0, atol=1e-11 * np.linalg.norm(y))
@@ -159,7 +159,7 @@ def test_invariant_subspace_is_exact_and_stops_early():
     K, _ = _spd(n, 1e2, 8)
     lam, V = np.linalg.eigh(K)
     y = V[:, [3, 100, 250]] @ np.array([1.0, -2.0, 0.5])      # three eigenvectors: dimension-3 Krylov space
-    pf = gradient_descent_mse(K, y, 1.0, method="krylov")
+    pf = qsntk_mse_predictor(K, y, 1.0, method="krylov")
     tr = pf(TIMES)
     space = pf._krylov_cache[0][1]
     assert space.exhausted and space.k == 3
@@ -174,10 +174,10 @@ def test_zero_residual_and_real_targets():
     n = 260
     K, Kx = _spd(n, 1e3, 9, 5)
     y = g.standard_normal(n) + 0j
-    tr, te = gradient_descent_mse(K, y, 1.0, method="krylov")(TIMES, y, None, Kx)   # ψ(0) = ψ_T: nothing moves
+    tr, te = qsntk_mse_predictor(K, y, 1.0, method="krylov")(TIMES, y, None, Kx)   # ψ(0) = ψ_T: nothing moves
     np.testing.assert_array_equal(tr, np.broadcast_to(y, tr.shape))
     np.testing.assert_array_equal(te, 0.0)
-    pf = gradient_descent_mse(K, y, 1.0, method="krylov")                          # real targets: one column
+    pf = qsntk_mse_predictor(K, y, 1.0, method="krylov")                          # real targets: one column
     pf(TIMES)
     assert pf._krylov_cache[0][1].b == 1
 
@@ -187,7 +187,7 @@ def test_space_reused_across_calls():
     n = 280
     K, _ = _spd(n, 1e4, 10)
     y = _cplx(g, n)
-    pf = gradient_descent_mse(K, y, 1.0, method="krylov")
+    pf = qsntk_mse_predictor(K, y, 1.0, method="krylov")
     a = pf(TIMES)
     space = pf._krylov_cache[0][1]
     mv = space.matvecs
@@ -235,10 +235,10 @@ def test_auto_rule(monkeypatch):
     g = np.random.default_rng(11)
     big, _ = _spd(200, 1e3, 11)
     small = big[:199, :199]
-    pf = gradient_descent_mse(big, _cplx(g, 200), 1.0)
+    pf = qsntk_mse_predictor(big, _cplx(g, 200), 1.0)
     pf(TIMES)
     assert pf._channels[0].flow._eig is None and pf._krylov_cache[0] is not None    # Krylov, no eigh
-    pf_small = gradient_descent_mse(small, _cplx(g, 199), 1.0)
+    pf_small = qsntk_mse_predictor(small, _cplx(g, 199), 1.0)
     pf_small(TIMES)
     assert pf_small._channels[0].flow._eig is not None                               # small: eigh
     # a device eigensolver (the CUDA backend's "dynamics.eigh") keeps the eigenbasis path
@@ -248,12 +248,12 @@ def test_auto_rule(monkeypatch):
     # work budget: after KRYLOV_WORK_BUDGET * n products over all calls, auto computes and caches eigh
     monkeypatch.setattr(pr, "KRYLOV_WORK_BUDGET", 1e-9)
     y = _cplx(g, 200)
-    pf2 = gradient_descent_mse(big, y, 1.0)
+    pf2 = qsntk_mse_predictor(big, y, 1.0)
     a = pf2(TIMES)
     assert pf2._channels[0].flow._eig is None
     b = pf2(TIMES, 0.5 * y)                                   # budget spent: eigenbasis from now on
     assert pf2._channels[0].flow._eig is not None
-    ref = gradient_descent_mse(big, y, 1.0, method="eigh")
+    ref = qsntk_mse_predictor(big, y, 1.0, method="eigh")
     np.testing.assert_allclose(a, ref(TIMES), rtol=0, atol=1e-10)
     np.testing.assert_allclose(b, ref(TIMES, 0.5 * y), rtol=0, atol=1e-10)
 
@@ -261,7 +261,7 @@ def test_auto_rule(monkeypatch):
 def test_eigh_method_never_builds_a_krylov_space():
     g = np.random.default_rng(12)
     K, _ = _spd(120, 1e3, 12)
-    pf = gradient_descent_mse(K, _cplx(g, K.shape[0]), 1.0, method="EIGH")
+    pf = qsntk_mse_predictor(K, _cplx(g, K.shape[0]), 1.0, method="EIGH")
     pf(TIMES)
     assert pf._krylov_cache[0] is None and pf._channels[0].flow._eig is not None
 
@@ -272,10 +272,10 @@ def test_no_convergence_falls_back_to_eigh_with_a_warning(monkeypatch):
     K, _ = _spd(n, 1e8, 13)
     y = _cplx(g, n)
     monkeypatch.setattr(_krylov, "max_dimension", lambda n: 20)
-    pf = gradient_descent_mse(K, y, 1.0, method="krylov")
+    pf = qsntk_mse_predictor(K, y, 1.0, method="krylov")
     with pytest.warns(ConvergenceWarning, match="did not converge within 20 vectors"):
         got = pf(TIMES)
-    np.testing.assert_array_equal(got, gradient_descent_mse(K, y, 1.0, method="eigh")(TIMES))
+    np.testing.assert_array_equal(got, qsntk_mse_predictor(K, y, 1.0, method="eigh")(TIMES))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         pf(TIMES)                                              # eigenbasis cached: no second attempt
@@ -285,9 +285,9 @@ def test_no_convergence_falls_back_to_eigh_with_a_warning(monkeypatch):
 def test_bad_method_is_a_named_error():
     K, _ = _spd(10, 10, 14)
     with pytest.raises(InvalidInputError, match="method must be one of 'auto', 'eigh', 'krylov'"):
-        gradient_descent_mse(K, np.ones(10), 1.0, method="lanczos")
+        qsntk_mse_predictor(K, np.ones(10), 1.0, method="lanczos")
     with pytest.raises(InvalidInputError, match="method"):
-        gradient_descent_mse(K, np.ones(10), 1.0, method=None)
+        qsntk_mse_predictor(K, np.ones(10), 1.0, method=None)
 
 
 def test_indefinite_kernel_detected_by_ritz_values():
@@ -298,7 +298,7 @@ def test_indefinite_kernel_detected_by_ritz_values():
     K = (V * lam) @ V.T
     K = (K + K.T) / 2
     with pytest.raises(KernelNotPositiveDefiniteError, match="indefinite"):
-        gradient_descent_mse(K, _cplx(g, n), 1.0, method="krylov")(TIMES)
+        qsntk_mse_predictor(K, _cplx(g, n), 1.0, method="krylov")(TIMES)
 
 
 def test_discrete_learning_rate_checked_without_eigh():
@@ -306,10 +306,10 @@ def test_discrete_learning_rate_checked_without_eigh():
     n = 300
     K, _ = _spd(n, 1e3, 16)
     lam_max = np.linalg.eigvalsh(K)[-1]
-    pf = gradient_descent_mse(K, _cplx(g, n), 1.01 * n / lam_max, discrete=True, method="krylov")
+    pf = qsntk_mse_predictor(K, _cplx(g, n), 1.01 * n / lam_max, discrete=True, method="krylov")
     with pytest.raises(LearningRateTooLargeError):
         pf(np.array([1.0, 2.0]))
-    ok = gradient_descent_mse(K, _cplx(g, n), 0.99 * n / lam_max, discrete=True, method="krylov")
+    ok = qsntk_mse_predictor(K, _cplx(g, n), 0.99 * n / lam_max, discrete=True, method="krylov")
     assert ok.max_learning_rate == pytest.approx(n / lam_max, rel=1e-10)
     ok(np.array([1.0, 2.0]))
     assert ok._channels[0].flow._eig is None

@@ -35,23 +35,23 @@ from ._krylov import KRYLOV_MIN_N, KRYLOV_WORK_BUDGET, KrylovSpace, krylov_propa
 from ._spectral import SpectralFlow, apply, host_eigh
 from ._structure import KernelSpec, as_initial, as_targets, check_same_form, omega_m, parse_kernel, parse_train_kernel
 
-__all__ = ["gradient_descent_mse", "GradientDescentPredictor", "gp_inference", "GPInference", "Gaussian"]
+__all__ = ["qsntk_mse_predictor", "GradientDescentPredictor", "nngp_posterior", "GPInference", "Gaussian"]
 
 #: default number of test rows of the test-train kernel handled at once
 DEFAULT_TEST_CHUNK = 1024
-#: evaluation methods of :func:`gradient_descent_mse` at finite times
+#: evaluation methods of :func:`qsntk_mse_predictor` at finite times
 METHODS = ("auto", "eigh", "krylov")
 
 
 def _max_learning_rate(k_train_train: Any, n_train: int | None = None) -> float:
     """Largest stable learning rate ``η_max = n / λ_max(Θ_train)`` for discrete GD on the loss of Eq. 13.
 
-    Accepts every kernel form of :func:`gradient_descent_mse` and defers to
-    :func:`nnqs_fast.kernels.max_learning_rate` (the one home of the formula): a pair gives the minimum over
+    Accepts every kernel form of :func:`qsntk_mse_predictor` and defers to
+    :func:`nnqs_fast.kernels.qsntk_eta_max` (the one home of the formula): a pair gives the minimum over
     Θ1, Θ2; Ω and Ω_RI give ``2n / λ_max(ΩM)`` (equal to ``n / λ_max(Ω_RI)``). A real ``(2n, 2n)`` array is read
     as Ω_RI only when ``n_train = n`` is given.
     """
-    from ..kernels import max_learning_rate, qsntk_from_parts
+    from ..kernels import qsntk_eta_max, qsntk_from_parts
 
     k = k_train_train
     if not (isinstance(k, (tuple, list)) or hasattr(k, "phi") or hasattr(k, "theta1")):
@@ -61,11 +61,11 @@ def _max_learning_rate(k_train_train: Any, n_train: int | None = None) -> float:
     else:
         spec = parse_kernel(k, "k_train_train", square=True)
     if spec.kind in ("single", "pair"):
-        return float(max_learning_rate(*spec.mats))
+        return float(qsntk_eta_max(*spec.mats))
     if spec.kind == "ri":
         o, n = spec.mats[0], spec.n_rows
-        return float(max_learning_rate(qsntk_from_parts(o[:n, :n], o[n:, n:], o[:n, n:], o[n:, :n])))
-    return float(max_learning_rate(omega_m(spec.mats[0]), omega_m=True))
+        return float(qsntk_eta_max(qsntk_from_parts(o[:n, :n], o[n:, n:], o[:n, n:], o[n:, :n])))
+    return float(qsntk_eta_max(omega_m(spec.mats[0]), omega_m=True))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -205,10 +205,10 @@ def _slice_spec(spec: KernelSpec, a: int, b: int) -> KernelSpec:
 
 
 class GradientDescentPredictor(FollowsInputs):
-    """``predict_fn`` returned by :func:`gradient_descent_mse` (callable; caches one factorisation per kernel).
+    """``predict_fn`` returned by :func:`qsntk_mse_predictor` (callable; caches one factorisation per kernel).
 
     ``eigh``: the eigensolver of the backend (``"dynamics.eigh"``; default LAPACK). ``method``: how finite times
-    are evaluated (``"auto" | "eigh" | "krylov"``, see :func:`gradient_descent_mse`)."""
+    are evaluated (``"auto" | "eigh" | "krylov"``, see :func:`qsntk_mse_predictor`)."""
 
     def __init__(self, spec: KernelSpec, y: np.ndarray, learning_rate: float, diag_reg: float, discrete: bool,
                  eigh: Any = None, method: str = "auto"):
@@ -230,7 +230,7 @@ class GradientDescentPredictor(FollowsInputs):
         self._checked = False
 
     def _uses_krylov(self, i: int) -> bool:
-        """The documented rule of ``method="auto"`` (see :func:`gradient_descent_mse`) for channel ``i``."""
+        """The documented rule of ``method="auto"`` (see :func:`qsntk_mse_predictor`) for channel ``i``."""
         flow = self._channels[i].flow
         if not flow.krylov or flow._eig is not None:  # eigh asked for, device eigensolver, small n, or cached
             return False
@@ -345,7 +345,7 @@ class GradientDescentPredictor(FollowsInputs):
 
 
 @dispatch("dynamics.gradient_descent_mse")
-def gradient_descent_mse(k_train_train: Any, y_train: Any, learning_rate: float, diag_reg: float = 0.0,
+def qsntk_mse_predictor(k_train_train: Any, y_train: Any, learning_rate: float, diag_reg: float = 0.0,
                          discrete: bool = False, backend: str = "auto", *,
                          method: str = "auto") -> GradientDescentPredictor:
     """Exact training dynamics of the linearised ∞-NNQS under full-batch GD on the loss of Eq. 13.
@@ -413,7 +413,7 @@ class Gaussian(NamedTuple):
 
 
 class GPInference(FollowsInputs):
-    """``predict_fn`` returned by :func:`gp_inference` (``eigh``: the backend's eigensolver, default LAPACK)."""
+    """``predict_fn`` returned by :func:`nngp_posterior` (``eigh``: the backend's eigensolver, default LAPACK)."""
 
     def __init__(self, spec: KernelSpec, y: np.ndarray, diag_reg: float, eigh: Any = None) -> None:
         self.spec = spec
@@ -429,7 +429,7 @@ class GPInference(FollowsInputs):
                                          what=f"the {p}-part NNGP kernel of the train points", eigh=eigh),) * 2
                            for m, p in zip(spec.mats, ("real", "imaginary"))]
         else:
-            raise InvalidInputError("gp_inference takes one real NNGP kernel or a pair (K_re, K_im); the complex / "
+            raise InvalidInputError("nngp_posterior takes one real NNGP kernel or a pair (K_re, K_im); the complex / "
                                     "mixed forms have no independent real parts")
         self.n = n
 
@@ -501,13 +501,13 @@ def _parse_test_test(k: Any, m: int, kind: str) -> tuple[np.ndarray, ...]:
 
 
 @dispatch("dynamics.gp_inference")
-def gp_inference(k_train_train: Any, y_train: Any, diag_reg: float = 0.0, backend: str = "auto") -> GPInference:
+def nngp_posterior(k_train_train: Any, y_train: Any, diag_reg: float = 0.0, backend: str = "auto") -> GPInference:
     """NNGP Bayesian inference (the paper's "trained with Bayesian inference via the NNGP kernel").
 
     ψ1 ~ GP(0, K1) and ψ2 ~ GP(0, K2) independently (one real NNGP kernel for both parts, or a pair), observed
     at the train points with noise variance ``diag_reg``: the posterior mean ``K_xB (K + r)^{-1} ψ_T`` and
     covariance ``K_xx − K_xB (K + r)^{-1} K_Bx``. Equals the τ → ∞ limit of
-    :func:`gradient_descent_mse_ensemble` when the NTK equals the NNGP kernel and ``diag_reg = 0``.
+    :func:`qsntk_mse_ensemble` when the NTK equals the NNGP kernel and ``diag_reg = 0``.
     Returns ``predict_fn(k_test_train=None, k_test_test=None, get_cov="variance") -> Gaussian``.
     """
     y = as_targets(y_train)
