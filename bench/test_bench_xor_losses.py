@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pytest
 
-from nnqs_fast.dynamics import gradient_descent_mse_ensemble
+from nnqs_fast.dynamics import qsntk_mse_ensemble
 from nnqs_fast.experiments.predict_curves import _relu_kernel_fn
 
 FULL = os.environ.get("NNQS_BENCH_FULL", "") not in ("", "0")
@@ -40,7 +40,7 @@ def data():
 
 
 def _make(d):
-    return gradient_descent_mse_ensemble(d["ktt"].nngp, d["ktt"].ntk, d["y"][d["tr"]], d["lr"])
+    return qsntk_mse_ensemble(d["ktt"].nngp, d["ktt"].ntk, d["y"][d["tr"]], d["lr"])
 
 
 def _streamed(d):

@@ -9,7 +9,7 @@ import pytest
 import scipy.linalg
 
 from nnqs_fast import _linalg
-from nnqs_fast.dynamics import gradient_descent_mse_ensemble
+from nnqs_fast.dynamics import qsntk_mse_ensemble
 from nnqs_fast.dynamics._structure import is_xor_basis, xor_apply, xor_gather, xor_matrix, xor_spectrum
 from nnqs_fast.errors import InvalidInputError
 from nnqs_fast.kernels import relu_kernel_fn
@@ -90,7 +90,7 @@ def test_losses_xor_match_brute_force_and_streamed(rng, L, n, reg):
     times = np.array([1.0, 7.0, 60.0, np.inf])
 
     def make():
-        return gradient_descent_mse_ensemble(K[np.ix_(tr, tr)], T[np.ix_(tr, tr)], y[tr], lr, diag_reg=reg)
+        return qsntk_mse_ensemble(K[np.ix_(tr, tr)], T[np.ix_(tr, tr)], y[tr], lr, diag_reg=reg)
 
     got = make().losses_xor(times, y, tr, K[0], T[0])
     streamed = make().losses(times, y[te], K[np.ix_(te, tr)], T[np.ix_(te, tr)], np.diag(K)[te], chunk_size=7)
@@ -116,7 +116,7 @@ def test_losses_xor_pair_kernels(rng):
     ix, tx = np.ix_(tr, tr), np.ix_(te, tr)
 
     def make():
-        return gradient_descent_mse_ensemble((K1[ix], K2[ix]), (T1[ix], T2[ix]), y[tr], 0.3)
+        return qsntk_mse_ensemble((K1[ix], K2[ix]), (T1[ix], T2[ix]), y[tr], 0.3)
 
     t = np.array([2.0, np.inf])
     got = make().losses_xor(t, y, tr, (K1[0], K2[0]), (T1[0], T2[0]))
@@ -131,7 +131,7 @@ def test_losses_xor_refuses_inconsistent_inputs(rng):
     K, T = _full_kernels(5)
     tr = np.sort(rng.choice(32, 10, replace=False))
     y = rng.standard_normal(32) + 0j
-    ens = gradient_descent_mse_ensemble(K[np.ix_(tr, tr)], T[np.ix_(tr, tr)], y[tr], 0.3)
+    ens = qsntk_mse_ensemble(K[np.ix_(tr, tr)], T[np.ix_(tr, tr)], y[tr], 0.3)
     with pytest.raises(InvalidInputError, match="XOR table"):
         ens.losses_xor(1.0, y, tr, K[0], 1.01 * T[0])        # not the predictor's NTK
     with pytest.raises(InvalidInputError, match="XOR table"):
