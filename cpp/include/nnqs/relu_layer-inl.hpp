@@ -11,7 +11,8 @@
 // k = K_l(x, y) -> K_{l+1}(x, y), th = Theta_l -> Theta_{l+1}. rx = sqrt(K_l(x, x)), qx = 1 / rx, and ry, qy the
 // same for y (precomputed by row/column loops: no division and no extra square root per element):
 //   c = K_l(x, y) / sqrt(K_l(x, x) K_l(y, y)),  t = arccos c
-//   K_{l+1} = W^2 sqrt(K_l(x, x) K_l(y, y)) (sin t + (pi - t) c) / (2 pi) + b^2,   Theta_{l+1} = K_{l+1} + W^2 (pi - t) / (2 pi) Theta_l
+//   K_{l+1} = W^2 sqrt(K_l(x, x) K_l(y, y)) (sin t + (pi - t) c) / (2 pi) + b^2
+//   Theta_{l+1} = K_{l+1} + W^2 (pi - t) / (2 pi) Theta_l
 // A zero variance (rx ry = 0) gives K_{l+1} = b^2 and no Theta carry-over (step(0) = 0). c = k (qx qy), with the
 // product of the two factors taken first, is symmetric in (x, y) bit for bit (symmetric Gram matrices computed one
 // triangle at a time stay exactly symmetric).
