@@ -159,7 +159,7 @@ def test_bench_analytic_relu_f32(benchmark, depth):
 @pytest.mark.parametrize("depth", [1, 3])
 def test_bench_analytic_relu_f32_numpy_baseline(benchmark, depth):
     x = np.random.default_rng(4).standard_normal((N_AN, 12)).astype(np.float32)
-    nngp, ntk = benchmark(lambda: [a.astype(np.float32) for a in relu_kernels_numpy(x, None, depth, 0.5, 0.1)])
+    _nngp, ntk = benchmark(lambda: [a.astype(np.float32) for a in relu_kernels_numpy(x, None, depth, 0.5, 0.1)])
     np.testing.assert_allclose(ntk[:64, :64], nf.relu_kernel_fn(depth=depth)(x[:64], get="ntk"), rtol=3e-5)
 
 
@@ -186,12 +186,12 @@ def test_analytic_fraction_of_write_roofline(record_property):
         ref = relu_kernels_numpy(xx[:32], None, 1, 0.5, 0.1)
         np.testing.assert_allclose(kf(xx[:32]).ntk, ref[1], rtol=3e-5 if dt == np.float32 else 1e-12)
 
-        def write():
+        def write(dt=dt):
             for _ in range(2):
                 np.empty((N_AN, N_AN), dt).fill(0.5)
         t_k, t_w = np.inf, np.inf
         for _ in range(3):
-            t_k = min(t_k, _best(lambda: kf(xx), 1))
+            t_k = min(t_k, _best(lambda kf=kf, xx=xx: kf(xx), 1))
             t_w = min(t_w, _best(write, 1))
         record_property(f"roofline_fraction_{np.dtype(dt).name}", t_w / t_k)
         print(f"\nanalytic ReLU {N_AN}^2 {np.dtype(dt).name}: {t_k * 1e3:.1f} ms; np.empty + fill of both outputs "

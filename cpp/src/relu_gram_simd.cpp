@@ -110,8 +110,11 @@ bool ReluTileT(const ReluTileArgs<T>& a) {
   T* const tt = sym ? a.ntk : a.ntk_t;
   const index_t nbr = (rows + B - 1) / B, nbc = (cols + B - 1) / B;
   std::vector<std::pair<index_t, index_t>> pairs;
-  for (index_t bi = 0; bi < nbr; ++bi)
-    for (index_t bj = (sym ? bi : 0); bj < nbc; ++bj) pairs.emplace_back(bi, bj);
+  // Block-column order (for block column bj: the blocks above it, then its diagonal block): the mirror stores of
+  // step bj go to rows bj, so fresh output pages are first touched (and zeroed by the OS) close to when they are
+  // written, rather than all during the first block row (measured ~10% less CPU time than row order, shared machine).
+  for (index_t bj = 0; bj < nbc; ++bj)
+    for (index_t bi = 0; bi < (sym ? bj + 1 : nbr); ++bi) pairs.emplace_back(bi, bj);
   const index_t npairs = static_cast<index_t>(pairs.size());
   const V vwd = hn::Set(d, static_cast<T>(wd)), vw2 = hn::Set(d, static_cast<T>(w2)),
           vb2 = hn::Set(d, static_cast<T>(b2));
