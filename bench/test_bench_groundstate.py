@@ -5,9 +5,13 @@ kernel, dense GEMM path) against the NumPy GEMM of the same shapes ``(2K, D) @ (
 reach) and against K separate matrix–vector products (what batching avoids); and the Walsh–Hadamard path the flow
 takes by default for these kernels (``O(K D log D)``). Correctness: the batched flow equals one state at a time and
 the Walsh path equals the GEMM path.
+Group ``groundstate-walsh``: one step of the Walsh-domain energy flow (``nnqs_fast.dynamics._walsh``: the path
+``loss_flow`` takes for the energy with these kernels) — the fused C++ step against the NumPy/SciPy engine (sparse
+product per panel, vectorised passes); correctness: both equal the real-space step with the dense kernel.
 Group ``groundstate-step``: one energy step of a finite-width member (two fused C++ networks + H ψ on the full
 basis) against the supervised step of the same two networks (same n, width), and the NumPy reference step.
-``test_groundstate_report`` times the pairs interleaved in one run and prints the ratios (no wall-clock asserts
+``test_groundstate_report`` times the pairs interleaved in one run and prints the ratios (and the Walsh-domain flow
+step against the previous Walsh path, two Walsh–Hadamard transforms per step) (no wall-clock asserts
 in the default run; with ``NNQS_BENCH_FULL=1`` it asserts the goals: flow ≥ 60 % of the GEMM rate, energy step
 ≤ 1.5 × the supervised step).
 
@@ -83,6 +87,45 @@ def test_bench_flow_matvecs_numpy(benchmark, problem):
     np.testing.assert_allclose(out[1], g[1] @ ntk32, rtol=1e-4, atol=1e-3 * np.abs(out[1]).max())
 
 
+class _EnergyViaTransforms(EnergyLoss):
+    """The energy with an overridden formula hook: ``loss_flow`` then keeps the basis domain (two Walsh–Hadamard
+    transforms per step for a Walsh-structured kernel, the path before the Walsh-domain flow)."""
+
+    def _vg(self, p):
+        return super()._vg(p)
+
+
+def _walsh_engine(problem, engine):
+    from nnqs_fast.dynamics._walsh import WalshEnergyFlow, walsh_conjugate
+    from nnqs_fast.dynamics.flow import walsh_spectrum
+
+    H, _, ntk32, psi0 = problem
+    f = WalshEnergyFlow(walsh_conjugate(H), (walsh_spectrum(ntk32),), psi0.shape[0], engine=engine)
+    return f, f.to_block(psi0)
+
+
+def _real_space_step(problem, eta):
+    H, _, ntk32, psi0 = problem
+    hp = (H @ psi0.T).T
+    n = np.sum(np.abs(psi0) ** 2, axis=1)
+    e = np.sum(psi0.conj() * hp, axis=1).real / n
+    g = 2 * (hp - e[:, None] * psi0) / n[:, None]
+    k = ntk32.astype(np.float64)
+    return psi0 - eta * (g.real @ k + 1j * (g.imag @ k))
+
+
+@pytest.mark.benchmark(group="groundstate-walsh")
+@pytest.mark.parametrize("engine", ["core", "numpy"])
+def test_bench_walsh_domain_step(benchmark, problem, engine):
+    f, u = _walsh_engine(problem, engine)
+    u0 = u.copy()
+    benchmark.pedantic(lambda: f.step(u, 0.0), rounds=5, iterations=3)    # η = 0: u unchanged, the full work
+    np.testing.assert_array_equal(u, u0)
+    f.step(u, 0.05)
+    ref = _real_space_step(problem, 0.05)
+    np.testing.assert_allclose(f.from_block(u), ref, rtol=1e-9, atol=1e-11 * np.abs(ref).max())
+
+
 def _pair(x, y):
     return [CPUReLUStep(init_relu(s, x.shape[1], WIDTH), x, y, 0.01) for s in (1, 2)]
 
@@ -147,6 +190,15 @@ def test_groundstate_report(problem, capsys):
     t_flow = _best(lambda: _flow(problem, n), 3) / n
     t_gemm = _best(lambda: [g @ ntk32 for _ in range(n)], 3) / n
     t_walsh = _best(lambda: _flow(problem, n, "auto"), 3) / n
+
+    def per_step(loss, n1, n2):   # slope between two run lengths: the per-call setup (kernel checks) cancels
+        def run(m):
+            return _best(lambda: loss_flow(ntk32, loss, psi0, learning_rate=0.05, n_steps=m, dtype=np.float32), 3)
+
+        return (run(n2) - run(n1)) / (n2 - n1)
+
+    t_wdom = per_step(EnergyLoss(H), 10 * n, 60 * n)
+    t_wtr = per_step(_EnergyViaTransforms(H), n, 3 * n)
     pool = _energy_pool(H, x)
     pair = _pair(x, np.linspace(-0.1, 0.1, x.shape[0]))
     t_energy = _best(lambda: pool.run(2, np.array([], np.int64)), 5) / 2
@@ -158,6 +210,9 @@ def test_groundstate_report(problem, capsys):
               f"GEMM {t_gemm * 1e3:.2f} ms = {flops / t_gemm / 1e9:.1f} GFLOP/s -> flow at "
               f"{100 * t_gemm / t_flow:.0f}% of the GEMM rate; Walsh-structured flow step {t_walsh * 1e3:.2f} ms "
               f"({t_flow / t_walsh:.1f}x the dense flow)")
+        print(f"[groundstate] Walsh-domain energy flow step {t_wdom * 1e3:.3f} ms (10^4 steps = {t_wdom * 1e4:.0f} s); "
+              f"with two transforms per step {t_wtr * 1e3:.2f} ms ({t_wtr / t_wdom:.1f}x slower); load average "
+              f"{os.getloadavg()[0]:.1f}")
         print(f"[groundstate] width {WIDTH}, n={x.shape[0]}: energy step {t_energy * 1e3:.2f} ms, supervised step "
               f"{t_sup * 1e3:.2f} ms, ratio {t_energy / t_sup:.2f}")
     if FULL:

@@ -19,4 +19,5 @@ PYBIND11_MODULE(_core, m) {
   register_kernels(m);
   register_wick(m);
   register_training(m);
+  register_flow(m);
 }

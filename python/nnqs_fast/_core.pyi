@@ -173,3 +173,17 @@ class GDStepReLU1:
     def threads(self, value: int) -> None: ...
     @property
     def flops_per_step(self) -> float: ...
+
+# ---- flow: fused step of the Walsh-domain energy flow (nnqs/flow.hpp) ----
+def walsh_energy_step(
+    indptr: npt.NDArray[np.int64],
+    indices: npt.NDArray[np.int64],
+    data: _F64In,
+    k: int,
+    u: npt.NDArray[np.float64],
+    hu: npt.NDArray[np.float64],
+    lam: _F64In,
+    factor: float,
+    update: bool,
+    threads: int = 0,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...

@@ -72,6 +72,7 @@ def test_delta_kernel_energy_flow_is_imaginary_time_evolution():
     steps = np.linspace(0, T, 7)
     res = loss_flow(kernel, EnergyLoss(H), psi0, learning_rate=lr, n_steps=T, record_steps=steps, discrete=False,
                     hamiltonian=H, record_states=True, rtol=1e-12, atol=1e-13)
+    assert res.config["flow_domain"] == "walsh"       # the identity kernel is Walsh-structured: the fast path
     n0 = np.vdot(psi0, psi0).real
     kappa = lr * phi0 / n0
     ref = spla.expm_multiply(-kappa * H.astype(complex), psi0, start=0, stop=T, num=7, endpoint=True)
@@ -79,6 +80,10 @@ def test_delta_kernel_energy_flow_is_imaginary_time_evolution():
     np.testing.assert_allclose(res.states[0], ref, rtol=1e-8, atol=1e-8 * np.sqrt(n0))
     np.testing.assert_allclose(res.norm2[0], n0, rtol=1e-9)          # ⟨ψ|ψ⟩ conserved
     assert np.all(np.diff(res.energy[0]) < 0)
+    basis = loss_flow(kernel, EnergyLoss(H), psi0, learning_rate=lr, n_steps=T, record_steps=steps, discrete=False,
+                      record_states=True, rtol=1e-12, atol=1e-13, structure="dense")
+    assert basis.config["flow_domain"] == "basis"                    # the same oracle on the GEMM path
+    np.testing.assert_allclose(basis.states[0], ref, rtol=1e-8, atol=1e-8 * np.sqrt(n0))
 
 
 def test_continuous_energy_is_non_increasing_for_any_psd_kernel():

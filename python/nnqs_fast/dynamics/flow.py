@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._random import rng
 from .._validation import as_array, check_finite_output, check_finite_scalar, check_nbytes, check_positive_int
 from ..errors import InvalidInputError, KernelNotPositiveDefiniteError, NonFiniteError, ShapeMismatchError
+from ._walsh import WalshEnergyFlow, fwht_rows, walsh_conjugate
 from .losses import EnergyLoss, FunctionSpaceLoss, fidelity, hadamard_transform, hot_value_and_grad
 
 __all__ = ["FlowKernel", "as_flow_kernel", "walsh_spectrum", "loss_flow", "FlowResult", "sample_gp_states",
@@ -59,13 +61,11 @@ class FlowKernel:
         """``Ω_RI ∇`` for real gradients ``g = (K, 2, D)`` (part 0: ψ1, part 1: ψ2); one GEMM per kernel, or two
         fast Walsh–Hadamard transforms (``O(D log D)`` per state) for ``"walsh"``."""
         K, _, D = g.shape
-        if self.kind == "walsh":
-            lam1, lam2 = self.mats[0], self.mats[-1]
-            if lam1 is lam2:   # Θ1 = Θ2: ψ1 and ψ2 ride as the real and imaginary parts of one transform
-                z = hadamard_transform(lam1 * hadamard_transform(g[:, 0] + 1j * g[:, 1]))
-                return np.stack([z.real, z.imag], axis=1)
-            return np.stack([hadamard_transform(lam * hadamard_transform(g[:, p])).real
-                             for p, lam in enumerate((lam1, lam2))], axis=1)
+        if self.kind == "walsh":   # W diag(λ_p) W on all 2K real rows at once (two real transforms)
+            z = fwht_rows(g.reshape(2 * K, D)).reshape(K, 2, D)
+            z[:, 0] *= self.mats[0]
+            z[:, 1] *= self.mats[-1]
+            return fwht_rows(z.reshape(2 * K, D)).reshape(K, 2, D)
         dt = self.mats[0].dtype
         if self.kind == "shared":
             out = g.reshape(2 * K, D).astype(dt, copy=False) @ self.mats[0]
@@ -266,6 +266,11 @@ def loss_flow(kernel: Any, loss: FunctionSpaceLoss, psi0: Any, *, learning_rate:
         if record_states:
             st_arr[:, r] = psi
 
+    walsh = _walsh_energy_flow(fk, loss, K)
+    if walsh is not None:
+        res.config["flow_domain"] = "walsh"
+        return _walsh_flow(walsh, res, record, p0, lr, n_steps_f, rs, discrete, rtol, atol, callback)
+    res.config["flow_domain"] = "basis"
     vg = hot_value_and_grad(loss)
 
     def velocity(psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -310,6 +315,67 @@ def loss_flow(kernel: Any, loss: FunctionSpaceLoss, psi0: Any, *, learning_rate:
         y = sol.y[:, r].reshape(2, K, D)
         psi = y[0] + 1j * y[1]
         record(r, psi, np.atleast_1d(loss.value(psi)))
+    return res
+
+
+def _walsh_energy_flow(fk: FlowKernel, loss: FunctionSpaceLoss, K: int) -> WalshEnergyFlow | None:
+    """The Walsh-domain energy flow (:mod:`nnqs_fast.dynamics._walsh`) when it applies: a Walsh-structured kernel,
+    the built-in energy loss (not a subclass that changes the formula) and a real matrix ``H`` whose conjugate
+    ``W H W`` is sparse. ``H̃`` is cached on the loss."""
+    if fk.kind != "walsh" or not isinstance(loss, EnergyLoss) or type(loss)._vg is not EnergyLoss._vg:
+        return None
+    H = loss.H
+    if not (sp.issparse(H) or isinstance(H, np.ndarray)) or np.iscomplexobj(H):
+        return None
+    cache = loss.__dict__.get("_walsh_conjugate")
+    if cache is None or cache[0] is not H:
+        cache = (H, walsh_conjugate(H))
+        loss.__dict__["_walsh_conjugate"] = cache
+    if cache[1] is None:
+        return None
+    return WalshEnergyFlow(cache[1], fk.mats, K)
+
+
+def _walsh_flow(walsh: WalshEnergyFlow, res: FlowResult, record: Callable[[int, np.ndarray, np.ndarray], None],
+                p0: np.ndarray, lr: float, n_steps_f: float, rs: np.ndarray, discrete: bool, rtol: float,
+                atol: float, callback: Callable[[int], None] | None) -> FlowResult:
+    """:func:`loss_flow` of the energy in the Walsh domain: the same steps (discrete) or ODE (continuous) on
+    ``ψ̃ = W ψ``; the states are transformed back only at the recorded steps."""
+    u = walsh.to_block(p0)
+    if discrete:
+        want = {int(t): r for r, t in enumerate(rs)}
+        t_end = int(n_steps_f)
+        for t in range(t_end + 1):
+            r = want.get(t)
+            psi = walsh.from_block(u) if r is not None else None
+            if t == t_end:
+                if psi is not None and r is not None:
+                    record(r, psi, walsh.energy(u)[0])
+                break
+            e, _ = walsh.step(u, lr)
+            if psi is not None and r is not None:
+                record(r, psi, e)
+            if callback is not None and (t + 1) % 256 == 0:
+                callback(t + 1)
+        if not np.all(np.isfinite(u)):
+            raise NonFiniteError(f"the flow became non-finite (learning rate {lr:.6g} too large? see "
+                                 "energy_learning_rate)")
+        return res
+
+    from scipy.integrate import solve_ivp
+
+    shape = u.shape
+
+    def rhs(_t: float, y: np.ndarray) -> np.ndarray:
+        walsh.gradient_step(y.reshape(shape), -lr)
+        return walsh.hu.ravel().copy()
+
+    sol = solve_ivp(rhs, (0.0, float(rs[-1])), u.ravel(), method="DOP853", t_eval=rs, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise NonFiniteError(f"the continuous-time flow failed: {sol.message}")
+    for r in range(rs.size):
+        ur = np.ascontiguousarray(sol.y[:, r].reshape(shape))
+        record(r, walsh.from_block(ur), walsh.energy(ur)[0])
     return res
 
 

@@ -27,6 +27,7 @@ import scipy.sparse.linalg as spla
 from .._random import rng
 from .._validation import as_array, check_finite_output, check_index_array, check_positive_int
 from ..errors import InvalidInputError, NonFiniteError, ShapeMismatchError
+from ._walsh import fwht_rows
 
 __all__ = ["mse_loss", "fidelity", "assemble_state", "FunctionSpaceLoss", "MSELoss", "EnergyLoss",
            "InfidelityLoss", "TomographyLoss", "as_operator", "energy", "spectral_range", "hadamard_transform"]
@@ -296,8 +297,9 @@ class InfidelityLoss(FunctionSpaceLoss):
 def hadamard_transform(psi: Any) -> np.ndarray:
     """``H^{⊗L} ψ`` over the last axis (``D = 2^L``; the normalised Walsh–Hadamard transform). The matrix
     ``(−1)^{popcount(s & x)}/√D`` is real, symmetric and its own inverse, so the result does not depend on the
-    site order of the basis codes. Computed as ``H_{2^a} ⊗ H_{2^b}`` with ``a + b = L``: two small batched GEMMs
-    (``O(D^{3/2})`` per state, BLAS-fast) on the real and imaginary parts."""
+    site order of the basis codes. Computed as ``H_{2^a} ⊗ H_{2^b}`` with ``a + b = L``: small batched GEMMs
+    (``O(D^{3/2})`` per state, BLAS-fast), the real and imaginary parts in one call
+    (:func:`nnqs_fast.dynamics._walsh.fwht_rows`)."""
     p = as_array(psi, "psi", ndim=None)
     if p.ndim < 1:
         raise ShapeMismatchError("psi must hold the 2^L amplitudes on its last axis")
@@ -305,35 +307,10 @@ def hadamard_transform(psi: Any) -> np.ndarray:
     L = int(D).bit_length() - 1
     if D < 1 or (1 << L) != D:
         raise ShapeMismatchError(f"the X basis needs 2^L amplitudes (a spin-1/2 basis), got {D}")
-    a = L // 2
-    ha, hb = _sylvester(a), _sylvester(L - a)
-    scale = 1.0 / np.sqrt(D)
-
-    na, nb = 1 << a, 1 << (L - a)
-
-    def real(r: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(r, dtype=np.float64).reshape(-1, na, nb)
-        return (np.matmul(np.matmul(ha, x), hb) * scale).reshape(p.shape)   # small batched products
-
     if np.iscomplexobj(p):
-        return real(p.real) + 1j * real(p.imag)
-    return real(p).astype(np.complex128)
-
-
-_SYLVESTER: dict[int, np.ndarray] = {}
-
-
-def _sylvester(n: int) -> np.ndarray:
-    """The unnormalised ``2^n × 2^n`` Hadamard matrix ``(−1)^{popcount(i & j)}`` (Sylvester's construction)."""
-    if n not in _SYLVESTER:
-        idx = np.arange(1 << n)
-        bits = np.bitwise_and.outer(idx, idx)
-        parity = np.zeros_like(bits)
-        while np.any(bits):
-            parity ^= bits & 1
-            bits >>= 1
-        _SYLVESTER[n] = np.where(parity == 1, -1.0, 1.0)
-    return _SYLVESTER[n]
+        z = fwht_rows(np.stack([p.real, p.imag]))
+        return z[0] + 1j * z[1]
+    return fwht_rows(p).astype(np.complex128)
 
 
 #: measurement bases of :class:`TomographyLoss`: the rotation applied before measuring every qubit in Z
