@@ -2,7 +2,11 @@
 
 Group ``training-gd-step``: the fused C++ step (``CPUReLUStep``) vs the vectorised NumPy step (``NumpyReLUStep``,
 BLAS products with n×N temporaries) on the same network and data; both assert the updated parameters agree.
-Group ``training-blas-peak``: a DGEMM, this machine's BLAS reference for the GFLOP/s report.
+Group ``training-gd-step-f32``: the float32 fused step (``CPUReLUStep(dtype=np.float32)``) vs the float32 NumPy
+step (``NumpyReLUStep(dtype=np.float32)``: its products are SGEMMs); both assert agreement with the float32
+reference to float32 tolerance. Group ``training-blas-peak``: a DGEMM and an SGEMM, this machine's BLAS reference
+for the GFLOP/s reports. ``test_gd_step_f32_report`` prints the float32 step against the SGEMM rate for the step's
+GEMM-shaped work (no timing assert).
 ``test_gd_step_report`` times both steps in the same run (best of several) and asserts the speed-up.
 
 Default size (smoke, with ``--benchmark-disable``): width 1000, 600 points. ``NNQS_BENCH_FULL=1``: the paper's
@@ -128,3 +132,90 @@ def test_gd_step_report(capsys):
               f"{t_np * 1e3:.2f} ms, speed-up {speedup:.1f}x; C++ ms by OpenMP threads: "
               f"{ {k: round(v * 1e3, 2) for k, v in t_by_threads.items()} }")
     assert speedup >= (3.0 if FULL else 1.5)
+
+
+def _gemm_flops() -> float:
+    """The step's GEMM-shaped work: forward z = x Wᵀ and the gradient contraction (2 n N d each), the readout
+    and its gradient (2 n N each) — the limit's FLOP count (bench/peers/compare_nt.py uses the same)."""
+    return 4.0 * N_POINTS * WIDTH * D + 4.0 * N_POINTS * WIDTH
+
+
+@pytest.fixture(scope="module")
+def reference_f32_after_one_step():
+    p, x, y = _problem()
+    ref = NumpyReLUStep(p, x, y, 1.0, dtype=np.float32)
+    ref.update()
+    return _flat(ref.params())
+
+
+def _assert_f32_close(got: np.ndarray, ref: np.ndarray) -> None:
+    np.testing.assert_allclose(got, ref, rtol=0, atol=5e-6 * np.max(np.abs(ref)))
+
+
+@pytest.mark.benchmark(group="training-gd-step-f32")
+def test_bench_gd_step_cpp_f32(benchmark, reference_f32_after_one_step):
+    p, x, y = _problem()
+
+    def setup():
+        return (CPUReLUStep(p, x, y, 1.0, dtype=np.float32),), {}
+
+    def one_step(s):
+        s.run(1)
+        return s
+
+    s = benchmark.pedantic(one_step, setup=setup, rounds=5, iterations=1)
+    _assert_f32_close(_flat(s.params()), reference_f32_after_one_step)
+
+
+@pytest.mark.benchmark(group="training-gd-step-f32")
+def test_bench_gd_step_numpy_f32(benchmark, reference_f32_after_one_step):
+    p, x, y = _problem()
+
+    def setup():
+        return (NumpyReLUStep(p, x, y, 1.0, dtype=np.float32),), {}
+
+    def one_step(s):
+        s.update()
+        return s
+
+    s = benchmark.pedantic(one_step, setup=setup, rounds=3, iterations=1)
+    _assert_f32_close(_flat(s.params()), reference_f32_after_one_step)
+
+
+@pytest.mark.benchmark(group="training-blas-peak")
+def test_bench_sgemm_peak(benchmark):
+    n = 1500
+    g = np.random.default_rng(1)
+    a, b = (g.standard_normal((n, n)).astype(np.float32) for _ in range(2))
+    c = benchmark(lambda: a @ b)
+    np.testing.assert_allclose(c[:3, :3], a[:3] @ b[:, :3], rtol=1e-4, atol=1e-3)
+
+
+def test_gd_step_f32_report(capsys):
+    """Same-run comparison: float32 fused step vs float64 fused step vs float32 NumPy step, and the float32 step's
+    time against its GEMM-shaped FLOPs at the SGEMM rate (printed; no timing assert)."""
+    p, x, y = _problem()
+    c32 = CPUReLUStep(p, x, y, 1.0, dtype=np.float32)
+    c64 = CPUReLUStep(p, x, y, 1.0)
+    r32 = NumpyReLUStep(p, x, y, 1.0, dtype=np.float32)
+    c32.run(1)
+    c64.run(1)
+    r32.update()
+    _assert_f32_close(_flat(c32.params()), _flat(r32.params()))
+    k = 10 if FULL else 20
+    g = np.random.default_rng(1)
+    a = g.standard_normal((1500, 1500)).astype(np.float32)
+    best = {"f32": np.inf, "f64": np.inf, "numpy_f32": np.inf, "sgemm": np.inf}
+    for _ in range(3):  # interleaved rounds, best of each
+        for key, fn, per in (("f32", lambda: c32.run(k), k), ("f64", lambda: c64.run(max(1, k // 4)), max(1, k // 4)),
+                             ("numpy_f32", r32.update, 1), ("sgemm", lambda: a @ a, 1)):
+            t = time.perf_counter()
+            fn()
+            best[key] = min(best[key], (time.perf_counter() - t) / per)
+    sgemm_rate = 2.0 * 1500 ** 3 / best["sgemm"]
+    limit = _gemm_flops() / sgemm_rate
+    with capsys.disabled():
+        print(f"\n[training f32] GD step width {WIDTH}, {N_POINTS} points, d={D} ({c32.kernel} kernel): "
+              f"f32 {best['f32'] * 1e3:.2f} ms = {limit / best['f32']:.0%} of its GEMM FLOPs at the SGEMM rate "
+              f"({sgemm_rate / 1e9:.1f} GFLOP/s); f64 step {best['f64'] * 1e3:.2f} ms; NumPy f32 (SGEMMs) "
+              f"{best['numpy_f32'] * 1e3:.2f} ms")

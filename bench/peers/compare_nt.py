@@ -208,6 +208,16 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
         nnqs=lambda: step.run(steps),
         limit_const=flops_step * steps / (2 * gdim ** 3 / t_gemm),
         limit_name="its FLOPs at the DGEMM rate"))
+    # the float32 step against the same NT float32 fori_loop step; the limit is an SGEMM timed in the same rounds
+    # and scaled to the step's GEMM-shaped FLOPs (forward and gradient GEMMs + read-out GEMVs)
+    step32 = CPUReLUStep(p_gd, x_gd, y_gd, lr_gd, dtype=np.float32)
+    step32.run(1)
+    sa, sb = ga.astype(np.float32), gb.astype(np.float32)
+    rows.append(dict(
+        name=f"one GD step, N = {w_gd}, {n_gd} points, f32 (nnqs f32 {step32.kernel}, NT f32 fori_loop)",
+        row="gd_step", x64=False, data=save("gd32", x=x_gd, y=y_gd, width=w_gd, lr=lr_gd, steps=steps), per=steps,
+        nnqs=lambda: step32.run(steps), limit=lambda: sa @ sb, limit_scale=flops_step / (2 * gdim ** 3),
+        limit_name="its FLOPs at the SGEMM rate (same rounds)"))
     return rows
 
 
@@ -244,7 +254,8 @@ def main() -> None:
                 per = r.get("per", 1)
                 tn = min(ts["nnqs"]) / per
                 tnt = min(ts["nt"]) / per if ts["nt"] else float("nan")
-                tl = min(ts["limit"]) if ts["limit"] else r.get("limit_const", float("nan")) / per
+                tl = (min(ts["limit"]) * r.get("limit_scale", 1.0) if ts["limit"]
+                      else r.get("limit_const", float("nan")) / per)
                 line = (f"| {r['name']} | {tn * 1e3:.1f} ms | {tnt * 1e3:.1f} ms | {tnt / tn:.2f}× | "
                         f"{tl / tn:.0%} of {r['limit_name']} |")
                 if ts["limit2"]:

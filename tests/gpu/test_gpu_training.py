@@ -142,6 +142,19 @@ def test_train_ensemble_cuda_equals_cpu(cp, rng, early_stop_rtol):
         np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=1e-8, err_msg=f)
 
 
+def test_train_ensemble_cuda_float32_follows_the_cpu_float32_step(cp, rng):
+    """dtype=float32 reaches the CUDA engine (a float32 batched step) and agrees with the CPU float32 step to
+    float32 tolerance; both record config["dtype"]."""
+    training = _training()
+    x, y, xt, yt = _data(rng)
+    kw = dict(width=64, n_members=2, n_steps=50, seed=3, n_record=6, quiet=True, dtype=np.float32)
+    a = training.train_ensemble(x, y, xt, yt, backend="cpu", **kw)
+    b = training.train_ensemble(x, y, xt, yt, backend="cuda", **kw)
+    assert a.config["dtype"] == b.config["dtype"] == "float32" and b.backend == "cuda"
+    for f in ("train_loss", "test_loss", "train_loss_of_mean"):
+        np.testing.assert_allclose(getattr(b, f), getattr(a, f), rtol=2e-4, err_msg=f)
+
+
 def test_train_ensemble_divergence_matches_cpu(cp, rng):
     training = _training()
     x, y, xt, yt = _data(rng, n=120, nt=10)

@@ -12,6 +12,7 @@
 // so results are bit-identical run to run (for a given build and machine). All workspace is allocated in the
 // constructor: a step allocates nothing.
 #pragma once
+#include <cstdint>
 #include <vector>
 
 #include "nnqs/common.hpp"
@@ -85,6 +86,75 @@ class GDStepReLU1 {
   std::vector<double> gwork_;              // (nb, (d+2)*JB) per-block gradient workspace
   index_t step_ = 0;
   bool fwd_valid_ = false;
+  int threads_ = 0;
+  double loss_ = 0.0;
+};
+
+// The same step in float32 (parameters, inputs and activations in float32; the readout's block sums, the
+// outputs f, the residuals and the losses accumulated in float64). Same interface as GDStepReLU1 (inputs and
+// outputs in double, converted at the boundary).
+//
+// Algorithm (every sweep OpenMP-parallel over fixed blocks of hidden units, results independent of the thread
+// count): the forward sweep evaluates z = xs W^T + b_std b1 for 16 units at a time and stores the sign of z as
+// one bit per (sample, unit) (n N / 8 bytes); the backward sweep needs no pre-activations: with the mask m and
+// E_i = e_i [xs_i, 1] (n x (d+1), formed once per step), g_jk = sum_i m_ij E_ik is a masked sum (one add per
+// (sample, unit, k), half the operations of the GEMM it replaces), and the readout gradient follows from
+// sum_i e_i relu(z_ij) = sum_k W_jk g_jk + b_std b1_j g_jd (no relu(z) stored or recomputed).
+// Kernels: AVX-512F (register-blocked, chosen at run time by __builtin_cpu_supports) for input dimensions 2..16,
+// else a portable C++ kernel (auto-vectorised, AVX2 clone where available).
+class GDStepReLU1F32 {
+ public:
+  GDStepReLU1F32(const double* W1, const double* b1, const double* a, double b2, index_t N, index_t d, double W_std,
+                 double b_std, const double* x, const double* y, index_t n, double lr, const double* x_test,
+                 const double* y_test, index_t n_test);
+  GDStepReLU1F32(const GDStepReLU1F32&) = delete;  // the parameter pointers point into pbuf_
+  GDStepReLU1F32& operator=(const GDStepReLU1F32&) = delete;
+  GDRunResult run(index_t n_steps, const index_t* rec_steps, index_t n_rec, double* train_loss_out,
+                  double* test_loss_out, double* train_pred_out, double* test_pred_out, double early_stop_rtol);
+  const double* forward_train();
+  void apply_gradient(const double* dL_df);
+  double train_loss();
+  double test_loss();
+  void predict(const double* x, index_t m, double* out) const;
+  void get_params(double* W1, double* b1, double* a, double* b2) const;
+  index_t step() const { return step_; }
+  index_t width() const { return N_; }
+  index_t input_dim() const { return d_; }
+  index_t n_train() const { return n_; }
+  index_t n_test() const { return nt_; }
+  double learning_rate() const { return lr_; }
+  void set_learning_rate(double lr) { lr_ = lr; }
+  int threads() const { return threads_; }
+  void set_threads(int t) { threads_ = t < 0 ? 0 : t; }
+  double flops_per_step() const;
+  // The kernel in use: "avx512" or "portable"; set_portable(true) forces the portable kernel (tests).
+  const char* kernel() const { return simd_ ? "avx512" : "portable"; }
+  void set_portable(bool p);
+
+ private:
+  // f for m inputs (rows of xs, (ms, d) with ms a multiple of 4, zero-padded); stores the sign mask when mask
+  // is non-null (train inputs only).
+  void forward(const float* xs, index_t ms, index_t m, float* partial, std::uint16_t* mask, double* out) const;
+  void backward_update(double num, double den);
+  void ensure_forward();
+  int team() const;
+
+  index_t N_, Np_, d_, n_, nt_, nb_, ns_ = 0, nts_ = 0, nuv_ = 0;
+  double W_std_, b_std_, ca_, cw_, lr_;
+  bool simd_ = false;
+  std::vector<float> pbuf_;  // the parameters, each section 64-byte aligned (the kernels' vector loads):
+  float* W_ = nullptr;       // (Np/16, d, 16): unit j = 16 v + l, weight k at (v d + k) 16 + l
+  float* b1_ = nullptr;      // (Np)
+  float* a_ = nullptr;       // (Np)
+  double b2_;
+  std::vector<float> xs_, xts_;      // scaled inputs cw*x, (ns, d) / (nts, d), rows zero-padded to x4
+  std::vector<double> y_, yt_;       // targets
+  std::vector<double> f_, e_, ft_;   // outputs / residuals (float64)
+  std::vector<float> E_;             // (ns, d+1): e_i [xs_i, 1]
+  std::vector<float> part_, partt_;  // (nb, ns) / (nb, nts) per-block readout sums
+  std::vector<std::uint16_t> mask_;  // (Np/16, ns) sign bits of the train pre-activations
+  index_t step_ = 0;
+  bool fwd_valid_ = false, mask_valid_ = false;
   int threads_ = 0;
   double loss_ = 0.0;
 };

@@ -44,6 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--early-stop", type=float, default=0.0, metavar="RTOL",
                    help="stop a network when its train loss changes by less than RTOL per step (default off)")
     p.add_argument("--n-record", type=int, default=40, help="log-spaced record steps (default 40)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                   help="training precision (float32: float32 parameters and activations, float64 losses; "
+                        "default float64)")
     p.add_argument("--workers", type=int, default=None, help="networks trained concurrently (default: cores)")
     p.add_argument("--no-plot", action="store_true", help="skip the figure train.png/.pdf")
     add_seed_option(p)
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from ..experiments.conventions import conventions, weight_scale_reading
     from ..experiments.io import save_results
     from ..training import train_ensemble
+    from ..training.step import precision_convention
 
     W_std, b_std = weight_scale(args)
     target = tf.load_target(args)
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                          n_steps=args.steps, learning_rate=args.learning_rate, lr_factor=args.lr_factor,
                          force=args.force, W_std=W_std, b_std=b_std, seed=args.seed, n_record=args.n_record,
                          early_stop_rtol=args.early_stop, n_workers=args.workers, backend=args.backend,
-                         quiet=args.quiet, desc=f"train {args.system} N={args.width}")
+                         quiet=args.quiet, desc=f"train {args.system} N={args.width}", dtype=args.dtype)
     given = args.learning_rate is not None
     config = {"system": args.system, "lattice": [args.lx, args.ly], "boundary": target.boundary,
               "target": dict(target.config), "train_size": args.train_size, **res.config,
@@ -76,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
                        eta_max=res.max_learning_rate, learning_rate=res.learning_rate, lr_factor=args.lr_factor,
                        learning_rate_given=given, W_std=W_std, b_std=b_std, depth=1,
                        extra={"split": "rng(seed).permutation(D): first n = train, the rest = test (sorted)",
-                              "members": "member k uses member_seeds(seed, 2K)[2k] for psi1 and [2k+1] for psi2"})
+                              "members": "member k uses member_seeds(seed, 2K)[2k] for psi1 and [2k+1] for psi2",
+                              "training_precision": precision_convention(args.dtype)})
     results = res.summary()
     arrays = {**res.arrays(), "train_idx": tr, "test_idx": te}
     json_path, _ = save_results(args.out, "train", config=config, results=results, arrays=arrays, seed=args.seed,

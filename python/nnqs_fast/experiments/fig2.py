@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
            help="hidden widths N, overlaid (paper 5000; reduced 64 256 1024)")
     tf.add_deprecated_alias(parser, "--width", dest="width", new="--widths", nargs="+", type=int)
     tf.add(parser, "--train-size", type=int, default=None, help="train points (paper 2400)")
+    tf.add(parser, "--dtype", choices=("float64", "float32"), default="float64",
+           help="training precision of the networks (float32: float32 parameters and activations, float64 losses; "
+                "default float64)")
     tf.add(parser, "--n-record", type=int, default=41,
            help="log-spaced steps 1..T at which the QS-NTK is evaluated and the ensembles are recorded (default 41)")
 
@@ -78,7 +81,7 @@ def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:
                              force=args.force, W_std=W_std, b_std=b_std, seed=args.seed,
                              record_steps=record, early_stop_rtol=args.early_stop,
                              n_workers=args.workers, backend=backend, quiet=args.quiet,
-                             desc=f"fig2 {args.system} N={N}")
+                             desc=f"fig2 {args.system} N={N}", dtype=getattr(args, "dtype", "float64"))
         per_width[N] = ens
         t_train += ens.wall_time_s
         if ens.interrupted:
@@ -89,7 +92,7 @@ def compute(args: argparse.Namespace) -> tuple[dict, dict, dict]:
               "learning_rate_given": args.learning_rate is not None, "seed": args.seed,
               "early_stop_rtol": args.early_stop, "depth": 1, "W_std": W_std, "b_std": b_std,
               "weight_scale": tf.weight_scale_name(W_std, b_std), "n_record": args.n_record,
-              "qsntk_source": q["source"]}
+              "qsntk_source": q["source"], "dtype": getattr(args, "dtype", "float64")}
     L_tr, L_te = np.asarray(q["curves"]["L_psi_train"]), np.asarray(q["curves"]["L_psi_test"])
 
     def qsntk_at(curve: np.ndarray, t: int) -> float:
@@ -189,12 +192,14 @@ def plot(config: dict, arrays: dict, results: dict, out_dir: Path) -> tuple[Path
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..training.step import precision_convention
     from .io import save_results
 
     config, results, arrays = compute(args)
     conv = tf.figure_conventions(config, eta_max=results["eta_max"], learning_rate=results["learning_rate"],
                                  extra={"plotted": "L_Psi_l on train and test vs step; the QS-NTK is evaluated "
-                                                   "at the same steps as the ensembles are recorded"})
+                                                   "at the same steps as the ensembles are recorded",
+                                        "training_precision": precision_convention(config["dtype"])})
     out = Path(args.out)
     json_path, _ = save_results(out, NAME, config=config, results=results, arrays=arrays, seed=args.seed,
                                 backend=results["backend"], conventions=conv)

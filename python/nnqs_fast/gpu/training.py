@@ -348,10 +348,10 @@ def max_learning_rate_for(x: Any, *, depth: int = 1, W_std: float = W_STD, b_std
 
 @register_cuda("training.make_engine")
 def make_engine(params: Sequence[Any], x: Any, y: Any, lr: float, x_test: Any = None, y_test: Any = None, *,
-                chunk_steps: int = 200) -> GDStepCUDA:
-    """The CUDA engine of :func:`nnqs_fast.training.train_ensemble`: all networks in one batched float64 step;
-    the driver synchronises (and honours Ctrl-C) every ``chunk_steps`` steps."""
-    eng = GDStepCUDA(params, x, y, lr, x_test=x_test, y_test=y_test, dtype=np.float64)
+                chunk_steps: int = 200, dtype: Any = np.float64) -> GDStepCUDA:
+    """The CUDA engine of :func:`nnqs_fast.training.train_ensemble`: all networks in one batched step (float64 by
+    default, or ``dtype=np.float32``); the driver synchronises (and honours Ctrl-C) every ``chunk_steps`` steps."""
+    eng = GDStepCUDA(params, x, y, lr, x_test=x_test, y_test=y_test, dtype=np.float64 if dtype is None else dtype)
     eng.chunk_steps = check_positive_int(chunk_steps, "chunk_steps")
     return eng
 

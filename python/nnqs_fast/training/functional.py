@@ -32,7 +32,7 @@ from ..errors import InvalidInputError, PrecisionLossWarning, ShapeMismatchError
 from ..networks.dense import B_STD, W_STD
 from ..networks.relu import init_relu
 from .driver import diverged_units, drive, n_workers_for, run_units
-from .step import STATUS_CONVERGED, STATUS_DIVERGED, STATUS_OK, make_step
+from .step import STATUS_CONVERGED, STATUS_DIVERGED, STATUS_OK, check_step_dtype, make_step
 from .trainer import log_record_steps, resolve_learning_rate
 
 __all__ = ["CPULossPool", "LossEnsembleResult", "train_loss_ensemble"]
@@ -159,7 +159,8 @@ def train_loss_ensemble(x: Any, loss: FunctionSpaceLoss, *, width: int = 1024, n
                         b_std: float = B_STD, seed: int = 0, record_steps: Any = None, n_record: int = 40,
                         early_stop_rtol: float = 0.0, hamiltonian: Any = None, reference: Any = None,
                         record_states: bool = False, chunk_flops: float = 5e9, n_workers: int | None = None,
-                        backend: str = "cpu", quiet: bool = False, desc: str = "train") -> LossEnsembleResult:
+                        backend: str = "cpu", quiet: bool = False, desc: str = "train",
+                        dtype: Any = None) -> LossEnsembleResult:
     """Train ``n_members`` NNQS ψ = ψ1 + iψ2 (depth-1 ReLU networks of ``width``) on ``loss`` by full-batch GD.
 
     ``x``: ``(D, d)`` network inputs of the loss's basis states (same order as the loss's amplitudes).
@@ -167,7 +168,8 @@ def train_loss_ensemble(x: Any, loss: FunctionSpaceLoss, *, width: int = 1024, n
     :func:`nnqs_fast.dynamics.flow.energy_learning_rate`; for :class:`MSELoss` it defaults to ``n/λ_max`` of the
     analytic NTK). ``hamiltonian`` / ``reference``: also record ``⟨H⟩`` (default: the energy loss's ``H``) and
     the fidelity at every record step.
-    Seeds, recording, early stop, Ctrl-C and ``n_workers`` as in :func:`~nnqs_fast.training.train_ensemble`.
+    Seeds, recording, early stop, Ctrl-C, ``n_workers`` and ``dtype`` (the training precision, float64 by
+    default; ``config["dtype"]``) as in :func:`~nnqs_fast.training.train_ensemble`.
     """
     if not isinstance(loss, FunctionSpaceLoss):
         raise InvalidInputError(f"loss must be a nnqs_fast.dynamics FunctionSpaceLoss, got {type(loss).__name__}")
@@ -205,12 +207,13 @@ def train_loss_ensemble(x: Any, loss: FunctionSpaceLoss, *, width: int = 1024, n
     ham = None if hamiltonian is None else EnergyLoss(hamiltonian)
     ref = None if reference is None else as_array(reference, "reference", ndim=1).astype(np.complex128)
 
+    dt = check_step_dtype(dtype)
     seeds_flat = member_seeds(seed, 2 * K)
     zeros = np.zeros(D)
     pairs = []
     for k in range(K):
         pair = tuple(make_step(init_relu(seeds_flat[2 * k + p], xa.shape[1], width, 1, W_std=W_std, b_std=b_std),
-                               xa, zeros, lr, backend="cpu") for p in range(2))
+                               xa, zeros, lr, backend="cpu", dtype=dt) for p in range(2))
         pairs.append(pair)
     engine = CPULossPool(pairs, loss, n_workers=n_workers, chunk_flops=chunk_flops)
     out = drive(engine, steps, n_steps, record_predictions=True, early_stop_rtol=rtol, quiet=quiet, desc=desc)
@@ -224,7 +227,8 @@ def train_loss_ensemble(x: Any, loss: FunctionSpaceLoss, *, width: int = 1024, n
     en = None if ham is None else np.where(ok, ham.value(safe), np.nan)
     fid = None if ref is None else np.where(ok, fidelity(safe, ref), np.nan)
     config = {"width": width, "depth": 1, "n_members": K, "n_steps": n_steps, "W_std": W_std, "b_std": b_std,
-              "seed": seed, "n_basis": D, "loss": loss.config(), "lr_factor": None if learning_rate else lr_factor,
+              "seed": seed, "n_basis": D, "dtype": dt.name,
+              "loss": loss.config(), "lr_factor": None if learning_rate else lr_factor,
               "learning_rate_given": learning_rate, "early_stop_rtol": rtol, "force": force,
               "seeds_rule": "member k: member_seeds(seed, 2K)[2k] (psi1), [2k+1] (psi2)"}
     return LossEnsembleResult(steps=steps, loss=out.train_loss, norm2=norm2,

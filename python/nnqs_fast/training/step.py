@@ -17,13 +17,18 @@ The step split for any other loss of the outputs (CPU core and NumPy reference; 
 :mod:`nnqs_fast.training.functional`): ``forward()`` returns ``f(x_i)`` on the train inputs, the caller computes
 ``g_i = ∂L/∂f(x_i)``, and ``apply_gradient(g)`` performs ``θ ← θ − η Σ_i g_i ∂f(x_i)/∂θ`` — the same backward
 sweep as the supervised step, whose residual is ``g = (2/n)(f − y)``.
+
+Precision (``dtype``, per step; default float64): with ``dtype=np.float32`` the parameters, the inputs and the
+hidden activations are float32, while the outputs ``f``, the residuals ``e``, the losses and the readout's sums
+over blocks of hidden units are accumulated in float64 (``nnqs::GDStepReLU1F32``; the NumPy reference does its
+products in float32 and its losses in float64). Inputs and outputs of the interface stay float64.
 """
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -36,10 +41,11 @@ from .._validation import (
     check_positive_int,
     check_threads,
 )
-from ..errors import BackendUnavailableError, InvalidInputError, PrecisionLossWarning, ShapeMismatchError
+from ..errors import BackendUnavailableError, DTypeError, InvalidInputError, PrecisionLossWarning, ShapeMismatchError
 from ..networks.relu import ReLUParams
 
-__all__ = ["GDStep", "StepRecord", "CPUReLUStep", "NumpyReLUStep", "make_step"]
+__all__ = ["GDStep", "StepRecord", "CPUReLUStep", "NumpyReLUStep", "make_step", "check_step_dtype",
+           "precision_convention"]
 
 #: ``StepRecord.status`` values.
 STATUS_OK, STATUS_CONVERGED, STATUS_DIVERGED = 0, 1, 2
@@ -86,6 +92,25 @@ class GDStep(Protocol):
     def params(self) -> ReLUParams: ...
 
 
+def check_step_dtype(dtype: Any) -> np.dtype:
+    """The training precision: ``None`` -> float64; float32 or float64, else :class:`DTypeError`."""
+    try:
+        dt = np.dtype(np.float64 if dtype is None else dtype)
+    except TypeError as exc:
+        raise DTypeError(f"dtype must be float32 or float64 (the training precision), got {dtype!r}") from exc
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise DTypeError(f"dtype must be float32 or float64 (the training precision), got {dt}")
+    return dt
+
+
+def precision_convention(dtype: Any) -> str:
+    """The ``conventions`` entry that states a run's training precision (result files)."""
+    if check_step_dtype(dtype) == np.float32:
+        return ("float32: parameters, inputs and hidden activations in float32; outputs, residuals, losses and the "
+                "readout's block sums accumulated in float64")
+    return "float64 throughout"
+
+
 def _check_inputs(params: ReLUParams, x, y, x_test, y_test):
     if not isinstance(params, ReLUParams):
         raise InvalidInputError(f"params must be nnqs_fast.networks.ReLUParams, got {type(params).__name__}")
@@ -121,17 +146,29 @@ def _record_steps(record_steps) -> np.ndarray:
 
 
 class CPUReLUStep:
-    """The C++ fused step (``nnqs_fast._core.GDStepReLU1``): OpenMP over blocks of hidden units, GIL released,
-    no allocation per step, bit-identical results for the same inputs."""
+    """The C++ fused step: OpenMP over blocks of hidden units, GIL released, no allocation per step,
+    bit-identical results for the same inputs (and build and machine).
 
-    def __init__(self, params: ReLUParams, x, y, lr: float, x_test=None, y_test=None):
+    ``dtype=np.float64`` (default): ``nnqs_fast._core.GDStepReLU1``. ``dtype=np.float32``:
+    ``nnqs_fast._core.GDStepReLU1F32`` — float32 parameters and activations, float64 outputs, residuals and losses;
+    the forward sweep keeps one sign bit per (sample, unit) so that the backward sweep is a masked sum (AVX-512
+    kernels chosen at run time, a portable kernel elsewhere: :attr:`kernel`). The readout bias ``b2`` stays float64.
+    """
+
+    def __init__(self, params: ReLUParams, x, y, lr: float, x_test=None, y_test=None, *, dtype: Any = None):
+        self.dtype = check_step_dtype(dtype)
         x, y, x_test, y_test = _check_inputs(params, x, y, x_test, y_test)
         lr = check_finite_scalar(lr, "lr", positive=True)
         W1, W2 = (np.ascontiguousarray(w, dtype=np.float64) for w in params.weights)
         b1, b2 = (np.ascontiguousarray(b, dtype=np.float64) for b in params.biases)
         self._W_std, self._b_std = float(params.W_std), float(params.b_std)
-        self._impl = core_module().GDStepReLU1(W1, b1, W2[0], float(b2[0]), self._W_std, self._b_std, x, y, lr,
-                                               x_test, y_test)
+        cls = core_module().GDStepReLU1F32 if self.dtype == np.float32 else core_module().GDStepReLU1
+        self._impl = cls(W1, b1, W2[0], float(b2[0]), self._W_std, self._b_std, x, y, lr, x_test, y_test)
+
+    @property
+    def kernel(self) -> str:
+        """The float32 step's kernel (``"avx512"`` or ``"portable"``); ``"float64"`` for the float64 step."""
+        return str(getattr(self._impl, "kernel", "float64"))
 
     @property
     def step(self) -> int:
@@ -181,22 +218,29 @@ class CPUReLUStep:
         return self._impl.predict(np.ascontiguousarray(x, dtype=np.float64))
 
     def params(self) -> ReLUParams:
+        """The current parameters (float64 arrays; exact copies of the float32 values for ``dtype=float32``)."""
         W1, b1, a, b2 = self._impl.get_params()
         return ReLUParams((W1, a[None, :].copy()), (b1, np.array([b2])), self._W_std, self._b_std)
 
 
 class NumpyReLUStep:
-    """Vectorised NumPy reference of the same step (BLAS products, n×N temporaries); for tests and benchmarks."""
+    """Vectorised NumPy reference of the same step (BLAS products — SGEMM/DGEMM — and n×N temporaries); for tests
+    and benchmarks. ``dtype=np.float32``: parameters, inputs and products in float32, outputs and losses in
+    float64 (the precision contract of the float32 C++ step)."""
 
-    def __init__(self, params: ReLUParams, x, y, lr: float, x_test=None, y_test=None):
+    def __init__(self, params: ReLUParams, x, y, lr: float, x_test=None, y_test=None, *, dtype: Any = None):
+        self.dtype = check_step_dtype(dtype)
         x, y, x_test, y_test = _check_inputs(params, x, y, x_test, y_test)
+        dt = self.dtype
         self.learning_rate = check_finite_scalar(lr, "lr", positive=True)
-        self.W1 = params.weights[0].astype(np.float64).copy()
-        self.a = params.weights[1][0].astype(np.float64).copy()
-        self.b1 = params.biases[0].astype(np.float64).copy()
+        self.W1 = params.weights[0].astype(dt).copy()
+        self.a = params.weights[1][0].astype(dt).copy()
+        self.b1 = params.biases[0].astype(dt).copy()
         self.b2 = float(params.biases[1][0])
         self.W_std, self.b_std = float(params.W_std), float(params.b_std)
-        self.x, self.y, self.x_test, self.y_test = x, y, x_test, y_test
+        self.x, self.y = x.astype(dt), y
+        self.x_test = None if x_test is None else x_test.astype(dt)
+        self.y_test = y_test
         self.step = 0
 
     @property
@@ -205,13 +249,14 @@ class NumpyReLUStep:
         return float(self.x.shape[0] * N * (6 * d + 9) + 3 * N * (d + 2))
 
     def _forward(self, x):
+        # Python-float scalars: NumPy keeps the arrays' precision (float32 products for dtype=float32)
         N, d = self.W1.shape
-        z = (self.W_std / np.sqrt(d)) * (x @ self.W1.T) + self.b_std * self.b1
+        z = float(self.W_std / np.sqrt(d)) * (x @ self.W1.T) + self.b_std * self.b1
         h = np.maximum(z, 0.0)
-        return z, h, (self.W_std / np.sqrt(N)) * (h @ self.a) + self.b_std * self.b2
+        return z, h, float(self.W_std / np.sqrt(N)) * (h @ self.a).astype(np.float64) + self.b_std * self.b2
 
     def predict(self, x) -> np.ndarray:
-        return self._forward(np.asarray(x, dtype=np.float64))[2]
+        return self._forward(np.asarray(x, dtype=self.dtype))[2]
 
     def train_loss(self) -> float:
         return float(np.mean((self.predict(self.x) - self.y) ** 2))
@@ -240,12 +285,13 @@ class NumpyReLUStep:
 
     def _backward(self, z: np.ndarray, h: np.ndarray, e: np.ndarray, s: float) -> None:
         N, d = self.W1.shape
-        ca, cw = self.W_std / np.sqrt(N), self.W_std / np.sqrt(d)
+        ca, cw = float(self.W_std / np.sqrt(N)), float(self.W_std / np.sqrt(d))
+        g_b2 = self.b_std * e.sum()                                # float64, as the C++ steps
+        e = e.astype(self.dtype)
         m = (z > 0) * e[:, None]                                   # (n, N): e_i 1[z_ij > 0]
         g_a = ca * (h.T @ e)
         g_b1 = ca * self.a * self.b_std * m.sum(axis=0)
         g_W1 = (ca * cw) * self.a[:, None] * (m.T @ self.x)
-        g_b2 = self.b_std * e.sum()
         self.a -= s * g_a
         self.b1 -= s * g_b1
         self.W1 -= s * g_W1
@@ -286,7 +332,8 @@ class NumpyReLUStep:
                                   pte if record_predictions else None), self.learning_rate)
 
     def params(self) -> ReLUParams:
-        return ReLUParams((self.W1.copy(), self.a[None, :].copy()), (self.b1.copy(), np.array([self.b2])),
+        f8 = np.float64
+        return ReLUParams((self.W1.astype(f8), self.a[None, :].astype(f8)), (self.b1.astype(f8), np.array([self.b2])),
                           self.W_std, self.b_std)
 
 
@@ -299,16 +346,22 @@ def _report(rec: StepRecord, lr: float) -> StepRecord:
     return rec
 
 
-def make_step(params: ReLUParams, x, y, lr: float, x_test=None, y_test=None, *, backend: str = "cpu") -> GDStep:
-    """The step implementation for a concrete backend (``"cpu"``, ``"numpy"``; ``"cuda"`` via nnqs_fast.gpu)."""
+def make_step(params: ReLUParams, x, y, lr: float, x_test=None, y_test=None, *, backend: str = "cpu",
+              dtype: Any = None) -> GDStep:
+    """The step implementation for a concrete backend (``"cpu"``, ``"numpy"``; ``"cuda"`` via nnqs_fast.gpu) and
+    precision (``dtype``: float64, the default, or float32; see the module docstring)."""
+    dt = check_step_dtype(dtype)
     if backend == "cpu":
-        return CPUReLUStep(params, x, y, lr, x_test, y_test)
+        return CPUReLUStep(params, x, y, lr, x_test, y_test, dtype=dt)
     if backend == "numpy":
-        return NumpyReLUStep(params, x, y, lr, x_test, y_test)
+        return NumpyReLUStep(params, x, y, lr, x_test, y_test, dtype=dt)
     if backend == "cuda":
         from .._backend import cuda_implementation
 
         if (fn := cuda_implementation("training.make_step")) is None:
             raise BackendUnavailableError("no CUDA implementation of training.make_step; use backend='cpu'")
+        if dt != np.float64:
+            raise DTypeError("the CUDA make_step is float64 only; use backend='cpu' for dtype=float32 (or "
+                             "train_ensemble(backend='cuda', dtype=np.float32))")
         return fn(params, x, y, lr, x_test, y_test)
     raise InvalidInputError(f"backend must be 'cpu', 'numpy' or 'cuda', got {backend!r}")

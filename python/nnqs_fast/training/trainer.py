@@ -36,7 +36,7 @@ from ..errors import (
 from ..networks.dense import B_STD, W_STD
 from ..networks.relu import init_relu
 from .driver import CPUStepPool, Engine, diverged_units, drive
-from .step import make_step
+from .step import check_step_dtype, make_step
 
 __all__ = ["EnsembleResult", "train_ensemble", "log_record_steps", "max_learning_rate_for"]
 
@@ -246,7 +246,7 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
                    W_std: float = W_STD, b_std: float = B_STD, seed: int = 0, record_steps=None, n_record: int = 40,
                    early_stop_rtol: float = 0.0, record_predictions: bool = True, chunk_flops: float = 5e9,
                    n_workers: int | None = None, backend: str = "auto", quiet: bool = False,
-                   desc: str = "train") -> EnsembleResult:
+                   desc: str = "train", dtype: Any = None) -> EnsembleResult:
     """Train ``n_members`` NNQS ψ = ψ1 + iψ2 on ``(x_train, y_train)`` by full-batch gradient descent.
 
     Parameters
@@ -269,9 +269,13 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
         :func:`nnqs_fast.gpu.training.make_engine`) or ``"auto"``. Both engines run under the same driver
         (:func:`nnqs_fast.training.driver.drive`) and give the same :class:`EnsembleResult`.
     seed: member ``k`` uses ``member_seeds(seed, 2K)[2k]`` (ψ1) and ``[2k+1]`` (ψ2).
+    dtype: the training precision, ``np.float64`` (default) or ``np.float32`` (float32 parameters and
+        activations, float64 outputs, residuals and losses: :class:`~nnqs_fast.training.step.CPUReLUStep`);
+        recorded in ``config["dtype"]``. ``η_max`` and the recorded losses are float64 either way.
 
     Ctrl-C stops training between chunks of steps and returns what was recorded (``interrupted=True``).
     """
+    dt = check_step_dtype(dtype)
     b = resolve_backend(backend)
     make_engine = None
     if b == "cuda":
@@ -301,9 +305,9 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
     yte = None if yt is None else np.stack([yt.real if m % 2 == 0 else yt.imag for m in range(2 * K)])
     engine: Engine
     if make_engine is not None:
-        engine = make_engine(params, x, ytr, lr, xt, yte)
+        engine = make_engine(params, x, ytr, lr, xt, yte, **({} if dt == np.float64 else {"dtype": dt}))
     else:
-        engine = CPUStepPool([make_step(params[m], x, ytr[m], lr, xt, None if yte is None else yte[m])
+        engine = CPUStepPool([make_step(params[m], x, ytr[m], lr, xt, None if yte is None else yte[m], dtype=dt)
                               for m in range(2 * K)], n, nt, n_workers=n_workers, chunk_flops=chunk_flops)
     out = drive(engine, steps, n_steps, record_predictions=record_predictions, early_stop_rtol=early_stop_rtol,
                 quiet=quiet, desc=desc)
@@ -317,7 +321,8 @@ def train_ensemble(x_train, y_train, x_test=None, y_test=None, *, width: int = 5
                              None if out.test_pred is None or not nt else out.test_pred.reshape(K, 2, R, nt), y, yt)
     config = {"width": width, "depth": depth, "n_members": K, "n_steps": n_steps, "W_std": W_std, "b_std": b_std,
               "seed": seed, "n_train": n, "n_test": nt, "lr_factor": None if learning_rate is not None else lr_factor,
-              "learning_rate_given": learning_rate, "early_stop_rtol": early_stop_rtol, "force": force}
+              "learning_rate_given": learning_rate, "early_stop_rtol": early_stop_rtol, "force": force,
+              "dtype": dt.name}
     return EnsembleResult(steps=steps, train_loss=st["train_loss"], test_loss=st["test_loss"],
                           part_train_loss=part_tr, part_test_loss=part_te, train_loss_ensemble=st["ens_tr"],
                           test_loss_ensemble=st["ens_te"], train_loss_of_mean=st["lom_tr"],
