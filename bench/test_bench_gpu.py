@@ -335,9 +335,9 @@ def predict_data():
 
 
 def _predict(d, backend):
-    from nnqs_fast.dynamics import gradient_descent_mse
+    from nnqs_fast.dynamics import qsntk_mse_predictor
 
-    pf = gradient_descent_mse(d["ktt"], d["y"], d["lr"], backend=backend)
+    pf = qsntk_mse_predictor(d["ktt"], d["y"], d["lr"], backend=backend)
     return pf(TIMES, k_test_train=d["kxt"])
 
 

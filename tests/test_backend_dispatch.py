@@ -81,7 +81,7 @@ def test_explicit_cuda_without_a_device_raises_named_error():
     from nnqs_fast import dynamics
 
     with pytest.raises(BackendUnavailableError, match="not usable"):
-        dynamics.gp_inference(np.eye(2), np.ones(2), backend="CUDA")
+        dynamics.nngp_posterior(np.eye(2), np.ones(2), backend="CUDA")
 
 
 # ---------------------------------------------------------------------------------------------- registry
@@ -168,15 +168,15 @@ def test_predictors_follow_inputs(monkeypatch, fake, rng):
     A = rng.standard_normal((6, 6))
     K = A @ A.T + np.eye(6)
     y = rng.standard_normal(6) + 1j * rng.standard_normal(6)
-    ref = dynamics.gradient_descent_mse(K, y, 0.1, backend="cpu")(np.array([1.0, 7.0]))
-    host = dynamics.gradient_descent_mse(K, y, 0.1, backend="cuda")(np.array([1.0, 7.0]))
-    dev = dynamics.gradient_descent_mse(fake.asarray(K), fake.asarray(y), 0.1, backend="cuda")(np.array([1.0, 7.0]))
+    ref = dynamics.qsntk_mse_predictor(K, y, 0.1, backend="cpu")(np.array([1.0, 7.0]))
+    host = dynamics.qsntk_mse_predictor(K, y, 0.1, backend="cuda")(np.array([1.0, 7.0]))
+    dev = dynamics.qsntk_mse_predictor(fake.asarray(K), fake.asarray(y), 0.1, backend="cuda")(np.array([1.0, 7.0]))
     assert calls == [(6, 6), (6, 6)]
     assert type(host) is np.ndarray and isinstance(dev, fake.ndarray)
     np.testing.assert_allclose(host, ref, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(dev.get(), ref, rtol=1e-12, atol=1e-14)
     # a NumPy-built predictor called with a CuPy argument returns CuPy
-    pred = dynamics.gp_inference(K, y, backend="cpu")
+    pred = dynamics.nngp_posterior(K, y, backend="cpu")
     assert isinstance(pred(fake.asarray(K[:2]), get_cov=None).mean, fake.ndarray)
 
 

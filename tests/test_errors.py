@@ -35,7 +35,7 @@ def test_trainer_and_closed_form_use_the_same_message():
         nf.train_ensemble(x, y, width=8, n_members=1, n_steps=2, learning_rate=2 * eta, quiet=True, backend="cpu")
     assert e1.value.eta_max == pytest.approx(eta) and e1.value.n == 6
     ntk = nf.relu_kernel_fn()(x, get="ntk")
-    pred = nf.gradient_descent_mse(ntk, y, 2 * eta, discrete=True)
+    pred = nf.qsntk_mse_predictor(ntk, y, 2 * eta, discrete=True)
     with pytest.raises(errors.LearningRateTooLargeError, match="maximal stable rate") as e2:
         pred(10)
     assert e2.value.eta_max == pytest.approx(eta, rel=1e-10)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from nnqs_fast.dynamics import gradient_descent_mse_ensemble
+from nnqs_fast.dynamics import qsntk_mse_ensemble
 from nnqs_fast.errors import MemoryLimitError
 from nnqs_fast.kernels import cosnet_kernel_fn, kernel_diagonal, lambda_max, relu_kernel_fn
 
@@ -72,7 +72,7 @@ def test_streamed_test_losses_match_brute_force(rng):
     y = rng.standard_normal(20) + 1j * rng.standard_normal(20)
     yx = rng.standard_normal(te.shape[0]) + 1j * rng.standard_normal(te.shape[0])
     lr = 0.5 * 20 / lambda_max(k_tt.ntk)
-    ens = gradient_descent_mse_ensemble(k_tt.nngp, k_tt.ntk, y, lr)
+    ens = qsntk_mse_ensemble(k_tt.nngp, k_tt.ntk, y, lr)
     diag = kernel_diagonal(kfn, te, "nngp")
     rows = {"nngp": lambda a, b: k_xt.nngp[a:b], "ntk": lambda a, b: k_xt.ntk[a:b]}
     t = np.array([3.0, 40.0])

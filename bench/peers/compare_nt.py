@@ -4,6 +4,9 @@ Not part of the test run. Usage::
 
     python bench/peers/compare_nt.py [--rounds 3] [--quick] [--rows a,b,...] [--nt-venv /work/venvs/nt]
 
+``--rows``: row ids (``analytic1``, ``empirical``, ``predict50``, ``predict_inf``, ``ensemble_inf``, ``gd_step``, ...)
+or substrings of the row names.
+
 The neural-tangents side runs in a pinned venv (``neural-tangents==0.6.5 jax==0.4.23 jaxlib==0.4.23
 numpy==1.26.4 scipy==1.12.0``), built on demand with ``python -m venv`` + ``pip install`` when
 ``<venv>/bin/python -c "import neural_tangents"`` fails. Two persistent worker processes (JAX float32 and x64)
@@ -150,9 +153,23 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
     lr = 0.9 * n_tr / lam_max
     times = np.concatenate([[0.0], np.logspace(0, 4, 49)])
     pdata = save("pred", ktt=ktt, kxt=kxt, y=y, times=times, lr=lr)
+
+    def predict50(method: str = "auto") -> object:  # auto = the Krylov evaluation at this size (n >= 1024)
+        return nf.qsntk_mse_predictor(ktt, y, lr, method=method)(times, 0.0, None, kxt)
+
+    def predict50_check(got: object) -> str:
+        ref = predict50("eigh")                     # today's float64 eigenbasis path
+        err = 0.0
+        for a, b in zip(got, ref):                  # train and test losses (the targets are y / 0)
+            la = np.mean(np.abs(a - (y if a.shape[1] == n_tr else 0.0)) ** 2, axis=1)
+            lb = np.mean(np.abs(b - (y if b.shape[1] == n_tr else 0.0)) ** 2, axis=1)
+            pos = lb > 0                            # the test loss at t = 0 is exactly 0 on both paths
+            assert np.array_equal(la[~pos], lb[~pos])
+            err = max(err, float(np.max(np.abs(la[pos] - lb[pos]) / lb[pos])))
+        return f"max relative difference of the train/test losses from the eigh path: {err:.2e}"
     rows.append(dict(
         name=f"closed-form prediction, {n_tr} train / {n_te} test, 50 times, f64", row="predict50", x64=True,
-        data=pdata, nnqs=lambda: nf.gradient_descent_mse(ktt, y, lr)(times, 0.0, None, kxt),
+        data=pdata, nnqs=predict50, check=predict50_check,
         limit=lambda: np.linalg.eigh(ktt), limit_name=f"one eigh({n_tr})"))
 
     def chol_limit() -> None:
@@ -160,7 +177,7 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
         kxt @ scipy.linalg.cho_solve(c, y, check_finite=False)
     rows.append(dict(
         name="prediction at t = ∞ (Cholesky), f64", row="predict_inf", x64=True, data=pdata,
-        nnqs=lambda: nf.gradient_descent_mse(ktt, y, lr)(None, 0.0, None, kxt),
+        nnqs=lambda: nf.qsntk_mse_predictor(ktt, y, lr)(None, 0.0, None, kxt),
         limit=chol_limit, limit_name="cho_factor + cho_solve + one GEMV"))
     # ---- ensemble at t = ∞ ----------------------------------------------------------------------------------
     reg = 1e-4
@@ -174,7 +191,7 @@ def make_rows(quick: bool, tmp: Path) -> list[dict]:
             c = kfn1(xte, None, get="nngp")
         else:
             a, b, c = ens_k, ens_x, kxx_ens
-        pf = nf.gradient_descent_mse_ensemble(a.nngp, a.ntk, y, 1.0, diag_reg=reg)
+        pf = nf.qsntk_mse_ensemble(a.nngp, a.ntk, y, 1.0, diag_reg=reg)
         return pf(None, b.nngp, b.ntk, c, get_cov="full")
     kxx_ens = kfn1(xte, None, get="nngp")
     theta = ens_k.ntk + reg * np.eye(n_tr)
@@ -225,7 +242,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke test of the script)")
-    ap.add_argument("--rows", default="", help="comma-separated substrings of row names to run")
+    ap.add_argument("--rows", default="", help="comma-separated row ids (e.g. predict50) or substrings of row names")
     ap.add_argument("--nt-venv", default="/work/venvs/nt")
     args = ap.parse_args()
     py = nt_python(Path(args.nt_venv))
@@ -237,11 +254,13 @@ def main() -> None:
             rows = make_rows(args.quick, Path(td))
             if args.rows:
                 keys = args.rows.split(",")
-                rows = [r for r in rows if any(k in r["name"] for k in keys)]
+                rows = [r for r in rows if any(k in r["name"] or k == r["row"] for k in keys)]
             for r in rows:
                 if r["row"] is not None:
                     workers[r["x64"]].ask(op="prepare", row=r["row"], data=r["data"])
-                r["nnqs"]()
+                first = r["nnqs"]()
+                if r.get("check") is not None:
+                    print(f"  [{r['row']}] {r['check'](first)}", flush=True)
                 ts: dict[str, list[float]] = {"nnqs": [], "nt": [], "limit": [], "limit2": []}
                 for _ in range(args.rounds):
                     ts["nnqs"].append(best_of(r["nnqs"]))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import errors
 from ._backend import BackendStatus, backend_info, resolve_backend
+from ._renamed import module_getattr as _module_getattr
 from ._version import __version__
 from .dynamics import *  # noqa: F403
 from .dynamics import __all__ as _dynamics_all
@@ -28,3 +29,6 @@ from .training import __all__ as _training_all
 __all__ = ["__version__", "errors", "BackendStatus", "backend_info", "resolve_backend",
            *_errors_all, *_physics_all, *_networks_all, *_kernels_all, *_dynamics_all, *_training_all,
            *_entanglement_all]
+
+# neural-tangents' names are absent here on purpose (nnqs_fast.nt has NT's semantics; docs/interop.md)
+__getattr__ = _module_getattr("nnqs_fast")

@@ -24,6 +24,7 @@ __all__ = [
     "SpecError",
     "UnsupportedLossError",
     "ResourceLimitWarning",
+    "ConvergenceWarning",
     "CostLimitError",
     "InputFileError",
     "OutputPathError",
@@ -254,6 +255,24 @@ class ResourceLimitWarning(UserWarning):
     Cause: e.g. an OpenMP thread count (``step.threads``, ``OMP_NUM_THREADS``) far above the machine's cores.
     Fix: ask for at most the number of cores.
     """
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative method did not reach its tolerance within its iteration cap; the result was computed by the
+    fallback the message names (so it is still accurate, only slower).
+
+    Cause: e.g. the Krylov evaluation of the prediction at many times (``qsntk_mse_predictor(...,
+    method="krylov")``) on a kernel whose spectrum needs more Krylov vectors than the cap at the largest time.
+    Fix: nothing is required; pass ``method="eigh"`` to skip the attempt, or ask for fewer/smaller times.
+    :meth:`krylov` builds the predictor's message.
+    """
+
+    @classmethod
+    def krylov(cls, what: str, dim: int, t_max: float) -> ConvergenceWarning:
+        """The Krylov evaluation for ``what`` stopped at dimension ``dim`` (largest time ``t_max``)."""
+        return cls(f"the Krylov evaluation for {what} did not converge within {dim} vectors (largest time "
+                   f"{t_max:.6g}); computed from the full eigendecomposition instead (pass method='eigh' to skip "
+                   "the attempt)")
 
 
 class CostLimitError(NnqsError, ValueError):

@@ -321,7 +321,7 @@ def amplitudes(model: Any, target: Target, *, params: Any = None, graph: Any = N
                output: str | None = None) -> np.ndarray:
     """``psi`` of a NetKet variational state (or flax module with ``params``; then its Hilbert space is inferred
     from the target) on the target's basis, in nnqs_fast order and sign convention (``psi_nn = sign psi_nk``): the
-    ``fx_train_0`` of :func:`nnqs_fast.gradient_descent_mse`. Not normalised (the model's own amplitudes)."""
+    ``fx_train_0`` of :func:`nnqs_fast.qsntk_mse_predictor`. Not normalised (the model's own amplitudes)."""
     from .interop.jax import psi_fn
     apply_fn, p, out = apply_fn_of(model)
     params = p if params is None else params

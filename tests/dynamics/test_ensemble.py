@@ -1,4 +1,4 @@
-"""gradient_descent_mse_ensemble and gp_inference against Monte Carlo over GP initial functions and closed forms."""
+"""qsntk_mse_ensemble and nngp_posterior against Monte Carlo over GP initial functions and closed forms."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from nnqs_fast.dynamics import gp_inference, gradient_descent_mse, gradient_descent_mse_ensemble
+from nnqs_fast.dynamics import nngp_posterior, qsntk_mse_ensemble, qsntk_mse_predictor
 
 from .conftest import make_problem
 
@@ -35,7 +35,7 @@ def test_mean_and_covariance_match_monte_carlo(discrete):
     lr = 0.8 * min(n / np.linalg.eigvalsh(T1[:n, :n])[-1], n / np.linalg.eigvalsh(T2[:n, :n])[-1])
     c = 2 * lr / n
     t = 7
-    ens = gradient_descent_mse_ensemble((N1[:n, :n], N2[:n, :n]), (T1[:n, :n], T2[:n, :n]), p.y, lr,
+    ens = qsntk_mse_ensemble((N1[:n, :n], N2[:n, :n]), (T1[:n, :n], T2[:n, :n]), p.y, lr,
                                         discrete=discrete)
     tr, te = ens(t, (N1[n:, :n], N2[n:, :n]), (T1[n:, :n], T2[n:, :n]), (N1[n:, n:], N2[n:, n:]), get_cov="full")
     # Monte Carlo: sample ψ_j(0) ~ GP(0, N_j) on all points, propagate exactly
@@ -59,7 +59,7 @@ def test_mean_and_covariance_match_monte_carlo(discrete):
         np.testing.assert_array_less(np.abs(mc_cov[:n, :n] - cov_tr), 0.05 * scale[:n, :n] + 1e-12)
         np.testing.assert_array_less(np.abs(mc_cov[n:, n:] - cov_te), 0.05 * scale[n:, n:] + 1e-12)
     # the mean equals the single-network predictor started from f0 = 0 (Eq. 15: E[ψ_l] = μ)
-    pf = gradient_descent_mse((T1[:n, :n], T2[:n, :n]), p.y, lr, discrete=discrete)
+    pf = qsntk_mse_predictor((T1[:n, :n], T2[:n, :n]), p.y, lr, discrete=discrete)
     a, b = pf(t, 0.0, None, (T1[n:, :n], T2[n:, :n]))
     np.testing.assert_allclose(tr.mean, a, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(te.mean, b, rtol=1e-10, atol=1e-12)
@@ -76,7 +76,7 @@ def test_losses_fast_formulas_match_per_point_statistics(shared):
     lr = 0.5 * n / np.linalg.eigvalsh(T1[:n, :n])[-1]
     nn = N1[:n, :n] if shared else (N1[:n, :n], N2[:n, :n])
     nt = T1[:n, :n] if shared else (T1[:n, :n], T2[:n, :n])
-    ens = gradient_descent_mse_ensemble(nn, nt, p.y, lr)
+    ens = qsntk_mse_ensemble(nn, nt, p.y, lr)
     nx = N1[n:, :n] if shared else (N1[n:, :n], N2[n:, :n])
     tx = T1[n:, :n] if shared else (T1[n:, :n], T2[n:, :n])
     nxx = N1[n:, n:] if shared else (N1[n:, n:], N2[n:, n:])
@@ -108,9 +108,9 @@ def test_losses_monte_carlo_l_gamma():
     p, N1, _N2 = _setup(2, n=6, m=4)
     n, m = p.n, p.m
     lr = 0.5 * n / np.linalg.eigvalsh(p.K1[:n, :n])[-1]
-    ens = gradient_descent_mse_ensemble(N1[:n, :n], p.K1[:n, :n], p.y, lr)
+    ens = qsntk_mse_ensemble(N1[:n, :n], p.K1[:n, :n], p.y, lr)
     L = ens.losses(25.0, p.yt, N1[n:, :n], p.K1[n:, :n], np.diag(N1[n:, n:]))
-    pf = gradient_descent_mse(p.K1[:n, :n], p.y, lr)
+    pf = qsntk_mse_predictor(p.K1[:n, :n], p.y, lr)
     g = np.random.default_rng(4)
     C = np.linalg.cholesky(N1 + 1e-12 * np.eye(n + m))
     losses_tr, losses_te = [], []
@@ -124,12 +124,12 @@ def test_losses_monte_carlo_l_gamma():
         assert abs(arr.mean() - L[key]) < 5 * arr.std() / np.sqrt(arr.size), key
 
 
-def test_gp_inference_equals_infinite_time_ensemble_when_ntk_is_nngp():
+def test_nngp_posterior_equals_infinite_time_ensemble_when_ntk_is_nngp():
     p, N1, N2 = _setup(3)
     n = p.n
-    post = gp_inference((N1[:n, :n], N2[:n, :n]), p.y)
+    post = nngp_posterior((N1[:n, :n], N2[:n, :n]), p.y)
     g = post((N1[n:, :n], N2[n:, :n]), (N1[n:, n:], N2[n:, n:]), get_cov="full")
-    ens = gradient_descent_mse_ensemble((N1[:n, :n], N2[:n, :n]), (N1[:n, :n], N2[:n, :n]), p.y, 0.1)
+    ens = qsntk_mse_ensemble((N1[:n, :n], N2[:n, :n]), (N1[:n, :n], N2[:n, :n]), p.y, 0.1)
     _, te = ens(None, (N1[n:, :n], N2[n:, :n]), (N1[n:, :n], N2[n:, :n]), (N1[n:, n:], N2[n:, n:]), get_cov="full")
     np.testing.assert_allclose(g.mean, te.mean, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(g.cov_re, te.cov_re, rtol=1e-6, atol=1e-9)
@@ -137,13 +137,13 @@ def test_gp_inference_equals_infinite_time_ensemble_when_ntk_is_nngp():
     # closed form with noise
     r = 0.1
     K = N1[:n, :n] + r * np.eye(n)
-    post_r = gp_inference(N1[:n, :n], p.y, diag_reg=r)
+    post_r = nngp_posterior(N1[:n, :n], p.y, diag_reg=r)
     gr = post_r(N1[n:, :n], np.diag(N1[n:, n:]))
     np.testing.assert_allclose(gr.mean, N1[n:, :n] @ np.linalg.solve(K, p.y), rtol=1e-10)
     np.testing.assert_allclose(gr.cov_re, np.diag(N1[n:, n:] - N1[n:, :n] @ np.linalg.solve(K, N1[:n, n:])),
                                rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(gr.cov_im, gr.cov_re)
     # train-point posterior without noise interpolates the targets with zero variance
-    gt = gp_inference(N1[:n, :n], p.y)()
+    gt = nngp_posterior(N1[:n, :n], p.y)()
     np.testing.assert_allclose(gt.mean, p.y, rtol=1e-8, atol=1e-9)
     np.testing.assert_allclose(gt.cov_re, 0.0, atol=1e-8)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nnqs_fast.dynamics import gradient_descent_mse_ensemble
+from nnqs_fast.dynamics import qsntk_mse_ensemble
 
 from .conftest import make_problem
 
@@ -39,7 +39,7 @@ def test_infinite_time_matches_dense_formula(shared, get_cov):
     n, m = 30, 17
     p, N, T = _kernels(3, n, m, shared)
     tt, xt, xx = (slice(None, n), slice(None, n)), (slice(n, None), slice(None, n)), (slice(n, None), slice(n, None))
-    ens = gradient_descent_mse_ensemble(*_args(N, T, n, tt), p.y, 0.3)
+    ens = qsntk_mse_ensemble(*_args(N, T, n, tt), p.y, 0.3)
     nx, tx = _args(N, T, n, xt)
     kxx = _args(N, T, n, xx)[0]
     if get_cov == "variance":
@@ -66,7 +66,7 @@ def test_infinite_time_equals_eigenbasis_path_at_long_times(get_cov):
     n, m = 25, 11
     p, N, T = _kernels(5, n, m, shared=False)
     tt, xt, xx = (slice(None, n), slice(None, n)), (slice(n, None), slice(None, n)), (slice(n, None), slice(n, None))
-    ens = gradient_descent_mse_ensemble(*_args(N, T, n, tt), p.y, 1.0)
+    ens = qsntk_mse_ensemble(*_args(N, T, n, tt), p.y, 1.0)
     args = (*_args(N, T, n, xt), _args(N, T, n, xx)[0])
     lam_min = min(np.linalg.eigvalsh(t[:n, :n])[0] for t in T)
     t_long = 80.0 * n / (2.0 * lam_min)                      # e^{−(2η/n) λ_min t} = e^{−80}
@@ -84,7 +84,7 @@ def test_infinite_time_singular_ntk_raises():
     g = np.random.default_rng(0)
     J = g.standard_normal((10, 4))
     K = J @ J.T
-    ens = gradient_descent_mse_ensemble(K, K, g.standard_normal(10), 0.1)
+    ens = qsntk_mse_ensemble(K, K, g.standard_normal(10), 0.1)
     with pytest.raises(KernelNotPositiveDefiniteError):
         ens(None)
 

@@ -1,6 +1,6 @@
 """The constant-kernel flow of any loss (nnqs_fast.dynamics.flow) against independent oracles.
 
-* supervised special case = the closed form gradient_descent_mse (discrete and continuous; decoupled and mixing);
+* supervised special case = the closed form qsntk_mse_predictor (discrete and continuous; decoupled and mixing);
 * delta kernel (Θ = 0, Φ = φ0·1) energy flow = normalised imaginary-time evolution e^{−κHτ}ψ0 (scipy
   expm_multiply) with κ = η φ0 / ⟨ψ0|ψ0⟩, and ⟨ψ|ψ⟩ conserved;
 * continuous-time energy non-increasing for a random PSD Ω_RI;
@@ -18,8 +18,8 @@ from nnqs_fast.dynamics import (
     InfidelityLoss,
     MSELoss,
     TomographyLoss,
-    gradient_descent_mse,
     loss_flow,
+    qsntk_mse_predictor,
     sample_gp_states,
 )
 from nnqs_fast.kernels import qsntk_from_parts
@@ -52,7 +52,7 @@ def test_supervised_case_equals_closed_form(discrete, mixing):
     steps = [0, 1, 5, 40]
     res = loss_flow(q, MSELoss(y), psi0, learning_rate=lr, n_steps=40, record_steps=steps, discrete=discrete,
                     record_states=True, rtol=1e-12, atol=1e-14)
-    pred = gradient_descent_mse(q, y, lr, discrete=discrete, backend="cpu")
+    pred = qsntk_mse_predictor(q, y, lr, discrete=discrete, backend="cpu")
     for k in range(3):
         ref = np.array([pred(t, fx_train_0=psi0[k]) for t in steps])
         tol = 1e-11 if discrete else 1e-8

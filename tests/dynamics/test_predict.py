@@ -1,4 +1,4 @@
-"""gradient_descent_mse against independent oracles: limits, ODE integration, explicit GD, path equivalence."""
+"""qsntk_mse_predictor against independent oracles: limits, ODE integration, explicit GD, path equivalence."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import scipy.integrate
 import scipy.linalg
 
-from nnqs_fast.dynamics import gradient_descent_mse
+from nnqs_fast.dynamics import qsntk_mse_predictor
 from nnqs_fast.dynamics.predict import _max_learning_rate
 
 from .conftest import omega_from_decoupled
@@ -27,7 +27,7 @@ def test_zero_time_returns_initial_function(prob, form):
                 "omega": (omega_from_decoupled(K1, K2), np.block([[kx1 - kx2, kx1 + kx2], [kx1 + kx2, kx1 - kx2]])
                           .astype(complex)),
                 "ri": (scipy.linalg.block_diag(K1, K2), scipy.linalg.block_diag(kx1, kx2))}[form]
-    pf = gradient_descent_mse(ktt, prob.y, learning_rate=_lr(K1))
+    pf = qsntk_mse_predictor(ktt, prob.y, learning_rate=_lr(K1))
     tr, te = pf(0.0, prob.f0, prob.g0, kxt)
     np.testing.assert_allclose(tr, prob.f0, atol=1e-12)
     np.testing.assert_allclose(te, prob.g0, atol=1e-12)
@@ -36,7 +36,7 @@ def test_zero_time_returns_initial_function(prob, form):
 
 def test_infinite_time_is_kernel_regression(prob):
     K, kx = prob.tt(prob.K1), prob.xt(prob.K1)
-    pf = gradient_descent_mse(K, prob.y, learning_rate=0.3)
+    pf = qsntk_mse_predictor(K, prob.y, learning_rate=0.3)
     tr, te = pf(None, prob.f0, prob.g0, kx)
     np.testing.assert_allclose(tr, prob.y, atol=1e-12)
     np.testing.assert_allclose(te, prob.g0 + kx @ np.linalg.solve(K, prob.y - prob.f0), rtol=1e-9, atol=1e-10)
@@ -58,7 +58,7 @@ def test_infinite_time_complex_omega_eq15(prob):
     idx_b = np.r_[0:n, n + m:2 * n + m]
     idx_x = np.r_[n:n + m, 2 * n + m:2 * (n + m)]
     Obb, Oxb = Om[np.ix_(idx_b, idx_b)], Om[np.ix_(idx_x, idx_b)]
-    pf = gradient_descent_mse(Obb, prob.y, learning_rate=1.0)
+    pf = qsntk_mse_predictor(Obb, prob.y, learning_rate=1.0)
     tr, te = pf(None, prob.f0, prob.g0, Oxb)
     Psi_T = np.r_[prob.y, prob.y.conj()]
     Psi_0 = np.r_[prob.f0, prob.f0.conj()]
@@ -72,7 +72,7 @@ def test_infinite_time_complex_omega_eq15(prob):
 def test_array_of_times_equals_single_calls(prob, discrete):
     K, kx = prob.tt(prob.K1), prob.xt(prob.K1)
     lr = 0.9 * min(_lr(K, 1.0), _lr(prob.tt(prob.K2), 1.0))
-    pf = gradient_descent_mse((K, prob.tt(prob.K2)), prob.y, learning_rate=lr, discrete=discrete)
+    pf = qsntk_mse_predictor((K, prob.tt(prob.K2)), prob.y, learning_rate=lr, discrete=discrete)
     kx2 = (kx, prob.xt(prob.K2))
     ts = np.array([0, 1, 3, 10, 100, 1000])
     tr, te = pf(ts, prob.f0, prob.g0, kx2)
@@ -107,7 +107,7 @@ def test_continuous_matches_solve_ivp_complex_omega(prob):
     sol = scipy.integrate.solve_ivp(rhs, (0, ts[-1]), np.r_[Psi0.real, Psi0.imag], t_eval=ts, rtol=1e-11,
                                     atol=1e-12, method="DOP853")
     Psi_t = (sol.y[: 2 * N] + 1j * sol.y[2 * N:]).T
-    pf = gradient_descent_mse(Om[np.ix_(idx_b, idx_b)], prob.y, learning_rate=lr)
+    pf = qsntk_mse_predictor(Om[np.ix_(idx_b, idx_b)], prob.y, learning_rate=lr)
     tr, te = pf(ts, prob.f0, prob.g0, Om[np.ix_(idx_x, idx_b)])
     np.testing.assert_allclose(tr, Psi_t[:, :n], rtol=1e-8, atol=1e-9)
     np.testing.assert_allclose(te, Psi_t[:, n:N], rtol=1e-8, atol=1e-9)
@@ -119,7 +119,7 @@ def test_discrete_matches_explicit_recursion_decoupled(prob):
     n = prob.n
     lr = 0.95 * min(_lr(K1, 1.0), _lr(K2, 1.0))  # 1 − cλ < 0 for the top mode: oscillating but stable
     c = 2 * lr / n
-    pf = gradient_descent_mse((K1, K2), prob.y, learning_rate=lr, discrete=True)
+    pf = qsntk_mse_predictor((K1, K2), prob.y, learning_rate=lr, discrete=True)
     f1, f2 = prob.f0.real.copy(), prob.f0.imag.copy()
     g1, g2 = prob.g0.real.copy(), prob.g0.imag.copy()
     checks = {1, 2, 7, 50, 400}
@@ -167,7 +167,7 @@ def test_linearised_relu_networks_trained_by_gd_follow_prediction():
     T1, T2 = J1 @ J1.T, J2 @ J2.T
     lr = 0.9 * min(n / np.linalg.eigvalsh(T1[:n, :n])[-1], n / np.linalg.eigvalsh(T2[:n, :n])[-1])
     th1, th2 = np.zeros(J1.shape[1]), np.zeros(J2.shape[1])   # θ − θ0
-    pf = gradient_descent_mse((T1[:n, :n], T2[:n, :n]), y, learning_rate=lr, discrete=True)
+    pf = qsntk_mse_predictor((T1[:n, :n], T2[:n, :n]), y, learning_rate=lr, discrete=True)
     for k in range(1, 301):
         psi = f_all + J1 @ th1 + 1j * (J2 @ th2)
         e = psi[:n] - y
@@ -195,8 +195,8 @@ def test_complex_output_linear_model_gd_matches_omega_and_ri_paths(prob):
     eta_max = _max_learning_rate(Om[np.ix_(idx_b, idx_b)])
     np.testing.assert_allclose(eta_max, _max_learning_rate(Ori[np.ix_(rb, rb)], n_train=n), rtol=1e-10)
     lr = 0.9 * eta_max
-    pf_o = gradient_descent_mse(Om[np.ix_(idx_b, idx_b)], prob.y, learning_rate=lr, discrete=True)
-    pf_r = gradient_descent_mse(Ori[np.ix_(rb, rb)], prob.y, learning_rate=lr, discrete=True)
+    pf_o = qsntk_mse_predictor(Om[np.ix_(idx_b, idx_b)], prob.y, learning_rate=lr, discrete=True)
+    pf_r = qsntk_mse_predictor(Ori[np.ix_(rb, rb)], prob.y, learning_rate=lr, discrete=True)
     assert (pf_o.kind, pf_r.kind) == ("omega", "ri")
     f_all = np.r_[prob.f0, prob.g0]
     th = np.zeros(P)
@@ -220,12 +220,12 @@ def test_complex_omega_path_equals_decoupled_path(prob, discrete, diag_reg):
     Om = omega_from_decoupled(K1, K2)
     th_x, ph_x = (kx1 - kx2).astype(complex), (kx1 + kx2).astype(complex)
     Ox = np.block([[th_x, ph_x], [ph_x.conj(), th_x.conj()]])
-    pf_d = gradient_descent_mse((K1, K2), prob.y, learning_rate=lr, diag_reg=diag_reg, discrete=discrete)
-    pf_o = gradient_descent_mse(Om, prob.y, learning_rate=lr, diag_reg=diag_reg, discrete=discrete)
+    pf_d = qsntk_mse_predictor((K1, K2), prob.y, learning_rate=lr, diag_reg=diag_reg, discrete=discrete)
+    pf_o = qsntk_mse_predictor(Om, prob.y, learning_rate=lr, diag_reg=diag_reg, discrete=discrete)
     obj = SimpleNamespace(theta1=K1, theta2=K2, mixing=None, theta=None, phi=None)
-    pf_q = gradient_descent_mse(obj, prob.y, learning_rate=lr, diag_reg=diag_reg, discrete=discrete)
+    pf_q = qsntk_mse_predictor(obj, prob.y, learning_rate=lr, diag_reg=diag_reg, discrete=discrete)
     obj_o = SimpleNamespace(theta=K1 - K2, phi=K1 + K2, theta1=None, theta2=None, mixing=None)
-    pf_qo = gradient_descent_mse(obj_o, prob.y, learning_rate=lr, diag_reg=diag_reg, discrete=discrete)
+    pf_qo = qsntk_mse_predictor(obj_o, prob.y, learning_rate=lr, diag_reg=diag_reg, discrete=discrete)
     assert (pf_d.kind, pf_o.kind, pf_q.kind, pf_qo.kind) == ("pair", "omega", "pair", "omega")
     np.testing.assert_allclose(pf_o.max_learning_rate, pf_d.max_learning_rate, rtol=1e-10)
     for t in (np.array([0, 1, 5, 60, 2000]), None):
@@ -239,10 +239,10 @@ def test_complex_omega_path_equals_decoupled_path(prob, discrete, diag_reg):
 
 def test_single_kernel_equals_pair_of_same_kernel(prob):
     K, kx = prob.tt(prob.K1), prob.xt(prob.K1)
-    a = gradient_descent_mse(K, prob.y, learning_rate=0.4)([0, 3, 30], prob.f0, prob.g0, kx)
-    b = gradient_descent_mse((K, K.copy() + 0.0), prob.y, learning_rate=0.4)
+    a = qsntk_mse_predictor(K, prob.y, learning_rate=0.4)([0, 3, 30], prob.f0, prob.g0, kx)
+    b = qsntk_mse_predictor((K, K.copy() + 0.0), prob.y, learning_rate=0.4)
     assert b.kind == "single"  # identical kernels share one eigendecomposition
-    c = gradient_descent_mse((K, K + 1e-300), prob.y, learning_rate=0.4)
+    c = qsntk_mse_predictor((K, K + 1e-300), prob.y, learning_rate=0.4)
     got = c([0, 3, 30], prob.f0, prob.g0, (kx, kx))
     np.testing.assert_allclose(got[0], a[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got[1], a[1], rtol=1e-12, atol=1e-12)
@@ -255,9 +255,9 @@ def test_permutation_invariance(prob, discrete):
     perm = np.random.default_rng(9).permutation(prob.n)
     lr = 0.5 * min(_lr(K1, 1.0), _lr(K2, 1.0))
     ts = [0, 4, 100]
-    a_tr, a_te = gradient_descent_mse((K1, K2), prob.y, lr, discrete=discrete)(ts, prob.f0, prob.g0, (kx1, kx2))
+    a_tr, a_te = qsntk_mse_predictor((K1, K2), prob.y, lr, discrete=discrete)(ts, prob.f0, prob.g0, (kx1, kx2))
     P = np.ix_(perm, perm)
-    b_tr, b_te = gradient_descent_mse((K1[P], K2[P]), prob.y[perm], lr, discrete=discrete)(
+    b_tr, b_te = qsntk_mse_predictor((K1[P], K2[P]), prob.y[perm], lr, discrete=discrete)(
         ts, prob.f0[perm], prob.g0, (kx1[:, perm], kx2[:, perm]))
     np.testing.assert_allclose(b_tr, a_tr[:, perm], rtol=1e-10, atol=1e-11)
     np.testing.assert_allclose(b_te, a_te, rtol=1e-10, atol=1e-11)
@@ -266,7 +266,7 @@ def test_permutation_invariance(prob, discrete):
 def test_callable_test_kernel_in_chunks(prob):
     K1, K2 = prob.tt(prob.K1), prob.tt(prob.K2)
     kx1, kx2 = prob.xt(prob.K1), prob.xt(prob.K2)
-    pf = gradient_descent_mse((K1, K2), prob.y, learning_rate=0.3)
+    pf = qsntk_mse_predictor((K1, K2), prob.y, learning_rate=0.3)
     calls = []
 
     def rows(a, b):
@@ -293,7 +293,7 @@ def test_eigendecomposition_cached_and_reused(prob, monkeypatch):
         return orig(*a, **k)
 
     monkeypatch.setattr(sp.scipy.linalg, "eigh", counting)
-    pf = gradient_descent_mse(K, prob.y, learning_rate=0.3)
+    pf = qsntk_mse_predictor(K, prob.y, learning_rate=0.3)
     pf(1.0)
     pf([2.0, 3.0], k_test_train=prob.xt(prob.K1))
     pf(None)
@@ -316,8 +316,8 @@ def test_qsntk_object_with_mixing_uses_complex_path(prob):
     ori = np.block([[qbb.theta1, qbb.mixing], [qbb.mixing_t, qbb.theta2]])
     ori_x = np.block([[qxb.theta1, qxb.mixing], [qxb.mixing_t, qxb.theta2]])
     lr = 0.8 * _max_learning_rate(ori, n_train=n)
-    pf_q = gradient_descent_mse(qbb, prob.y, learning_rate=lr, discrete=True)
-    pf_r = gradient_descent_mse(ori, prob.y, learning_rate=lr, discrete=True)
+    pf_q = qsntk_mse_predictor(qbb, prob.y, learning_rate=lr, discrete=True)
+    pf_r = qsntk_mse_predictor(ori, prob.y, learning_rate=lr, discrete=True)
     assert (pf_q.kind, pf_r.kind) == ("omega", "ri")
     for t in ([0, 3, 50], None):
         a = pf_q(t, prob.f0, prob.g0, qxb)

@@ -15,7 +15,7 @@ import pytest
 import scipy.sparse as sp
 
 from nnqs_fast import _core
-from nnqs_fast.dynamics import EnergyLoss, MSELoss, gradient_descent_mse, loss_flow, sample_gp_states
+from nnqs_fast.dynamics import EnergyLoss, MSELoss, loss_flow, qsntk_mse_predictor, sample_gp_states
 from nnqs_fast.dynamics._walsh import WalshEnergyFlow, fwht_rows, walsh_conjugate
 from nnqs_fast.dynamics.flow import walsh_spectrum
 from nnqs_fast.errors import InvalidInputError
@@ -166,7 +166,7 @@ def test_supervised_case_on_a_walsh_structured_kernel_equals_the_closed_form():
     steps = [0, 1, 9, 30]
     res = loss_flow(ntk, MSELoss(y), psi0, learning_rate=lr, n_steps=30, record_steps=steps, record_states=True)
     assert res.config["kernel_form"] == "walsh" and res.config["flow_domain"] == "basis"
-    pred = gradient_descent_mse(ntk, y, lr, discrete=True, backend="cpu")
+    pred = qsntk_mse_predictor(ntk, y, lr, discrete=True, backend="cpu")
     for k in range(2):
         ref = np.array([pred(t, fx_train_0=psi0[k]) for t in steps])
         np.testing.assert_allclose(res.states[k], ref, rtol=1e-10, atol=1e-11 * np.abs(ref).max())

@@ -361,10 +361,10 @@ def _cases() -> Builder:
     mats = array_pool(K) + [("neg", -K), ("indefinite", np.diag([1.0, -1.0])), ("asym", K + np.triu(K)),
                             ("zero", np.zeros((4, 4))), ("nonsquare", K[:, :5]), ("singular", np.ones((4, 4))),
                             ("tiny", K * 1e-300), ("hermitian", K + 1j * (np.triu(K, 1) - np.triu(K, 1).T))]
-    for fn in (nf.check_positive_definite, nf.kernel_eigenvalues, nf.kernel_spectrum, nf.max_learning_rate):
+    for fn in (nf.check_positive_definite, nf.kernel_eigenvalues, nf.kernel_spectrum, nf.qsntk_eta_max):
         for label, m in mats:
             chk: Check | None = None
-            if fn is nf.max_learning_rate:
+            if fn is nf.qsntk_eta_max:
                 chk = in_range(0.0, math.inf, name="eta_max")
             B.add(fn.__name__, f"k={label}", lambda m=m, fn=fn: fn(m), chk)
     B.vary("check_positive_definite", nf.check_positive_definite, {"k": K},
@@ -372,30 +372,30 @@ def _cases() -> Builder:
     B.vary("kernel_spectrum", nf.kernel_spectrum, {"k": K}, {"rtol": FLOAT_POOL})
 
     # --------------------------------------------------------------------------------------------- dynamics
-    eta = nf.max_learning_rate(K)
+    eta = nf.qsntk_eta_max(K)
 
     def gd_call(t: Any = 10.0, **kw: Any) -> Any:
-        pred = nf.gradient_descent_mse(**kw)
+        pred = nf.qsntk_mse_predictor(**kw)
         return pred(t)
 
     gd_base = {"k_train_train": K, "y_train": y, "learning_rate": 0.5 * eta}
-    B.vary("gradient_descent_mse", gd_call, gd_base,
+    B.vary("qsntk_mse_predictor", gd_call, gd_base,
            {"k_train_train": mats, "y_train": array_pool(y), "learning_rate": FLOAT_POOL + [10 * eta],
             "diag_reg": FLOAT_POOL, "discrete": [True, False, None, "yes"], "backend": BACKENDS,
             "t": [None, 0, -1.0, math.nan, math.inf, 1e300, [1, 2, 3], np.array([[1.0]]), "x", 10**30]})
-    B.vary("gradient_descent_mse/discrete", lambda **kw: gd_call(discrete=True, **kw), gd_base,
+    B.vary("qsntk_mse_predictor/discrete", lambda **kw: gd_call(discrete=True, **kw), gd_base,
            {"learning_rate": [10 * eta, 2.5 * eta, eta], "t": [None, 3, 3.5, -1, 10**12, math.inf]})
-    B.vary("gradient_descent_mse_ensemble",
-           lambda t=10.0, **kw: nf.gradient_descent_mse_ensemble(**kw)(t),
+    B.vary("qsntk_mse_ensemble",
+           lambda t=10.0, **kw: nf.qsntk_mse_ensemble(**kw)(t),
            {"nngp_train_train": K, "ntk_train_train": K, "y_train": y, "learning_rate": 0.5 * eta},
            {"nngp_train_train": mats, "ntk_train_train": mats[:8], "learning_rate": FLOAT_POOL,
             "t": [None, 0, -1.0, math.nan, math.inf]})
-    B.vary("gradient_descent_mse_ensemble/losses",
-           lambda t=10.0, **kw: nf.gradient_descent_mse_ensemble(**kw).losses(t),
+    B.vary("qsntk_mse_ensemble/losses",
+           lambda t=10.0, **kw: nf.qsntk_mse_ensemble(**kw).losses(t),
            {"nngp_train_train": K, "ntk_train_train": K, "y_train": y, "learning_rate": 0.5 * eta},
            {"nngp_train_train": [("neg", -K), ("good", K), ("indef", K - 0.5 * np.eye(8))], "t": [None, 0, 1e6]},
            losses_nonneg)
-    B.vary("gp_inference", lambda **kw: nf.gp_inference(**kw)(), {"k_train_train": K, "y_train": y},
+    B.vary("nngp_posterior", lambda **kw: nf.nngp_posterior(**kw)(), {"k_train_train": K, "y_train": y},
            {"k_train_train": mats, "y_train": array_pool(y), "diag_reg": FLOAT_POOL, "backend": BACKENDS[:5]})
     for fn in (nf.mse_loss, nf.fidelity):
         chk = nonneg if fn is nf.mse_loss else in_range(0.0, 1.0, name="fidelity")

@@ -133,13 +133,13 @@ def test_entropy_from_spectrum_refuses_a_non_density_spectrum():
 
 def test_max_learning_rate_refuses_an_indefinite_kernel():
     with pytest.raises(errors.KernelNotPositiveDefiniteError):
-        nf.max_learning_rate(np.diag([1.0, -1.0]))
-    assert nf.max_learning_rate(np.diag([1.0, 2.0])) == pytest.approx(1.0)  # n / lambda_max = 2 / 2
+        nf.qsntk_eta_max(np.diag([1.0, -1.0]))
+    assert nf.qsntk_eta_max(np.diag([1.0, 2.0])) == pytest.approx(1.0)  # n / lambda_max = 2 / 2
 
 
 def test_discrete_gd_limit_above_eta_max_raises_like_finite_t():
     K = np.diag([1.0, 2.0, 3.0])
-    pred = nf.gradient_descent_mse(K, np.ones(3), 10 * nf.max_learning_rate(K), discrete=True)
+    pred = nf.qsntk_mse_predictor(K, np.ones(3), 10 * nf.qsntk_eta_max(K), discrete=True)
     with pytest.raises(errors.LearningRateTooLargeError):
         pred(5)
     with pytest.raises(errors.LearningRateTooLargeError):
@@ -149,8 +149,8 @@ def test_discrete_gd_limit_above_eta_max_raises_like_finite_t():
 def test_negative_nngp_cannot_give_negative_l_gamma():
     K = np.eye(4)
     with pytest.raises(errors.KernelNotPositiveDefiniteError):
-        nf.gradient_descent_mse_ensemble(-K, K, np.ones(4), 0.5).losses(10)
-    out = nf.gradient_descent_mse_ensemble(K, K, np.ones(4), 0.5).losses(10)
+        nf.qsntk_mse_ensemble(-K, K, np.ones(4), 0.5).losses(10)
+    out = nf.qsntk_mse_ensemble(K, K, np.ones(4), 0.5).losses(10)
     assert np.all(np.asarray(out["L_gamma_train"]) >= 0)
 
 

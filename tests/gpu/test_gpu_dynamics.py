@@ -24,15 +24,15 @@ def _module():
 
 
 @pytest.mark.parametrize("discrete", [False, True])
-def test_gradient_descent_mse_cuda_equals_cpu(cp, rng, discrete):
+def test_qsntk_mse_predictor_cuda_equals_cpu(cp, rng, discrete):
     dyn = _module()
     _, T, _, Tx, _ = _kernels(rng)
     n = T.shape[0]
     y = rng.standard_normal(n) + 1j * rng.standard_normal(n)
     lr = 0.9 * n / np.linalg.eigvalsh(T)[-1]
     ts = np.array([0.0, 1.0, 10.0, 100.0, 1000.0])
-    cpu = dyn.gradient_descent_mse(T, y, lr, discrete=discrete, backend="cpu")
-    gpu = dyn.gradient_descent_mse(cp.asarray(T), cp.asarray(y), lr, discrete=discrete, backend="cuda")
+    cpu = dyn.qsntk_mse_predictor(T, y, lr, discrete=discrete, backend="cpu")
+    gpu = dyn.qsntk_mse_predictor(cp.asarray(T), cp.asarray(y), lr, discrete=discrete, backend="cuda")
     a = cpu(ts, k_test_train=Tx)
     b = gpu(ts, k_test_train=cp.asarray(Tx))
     for u, v in zip(a, b):
@@ -41,12 +41,12 @@ def test_gradient_descent_mse_cuda_equals_cpu(cp, rng, discrete):
     a_inf, b_inf = cpu(None, k_test_train=Tx), gpu(None, k_test_train=Tx)
     for u, v in zip(a_inf, b_inf):
         np.testing.assert_allclose(cp.asnumpy(v), np.asarray(u), rtol=1e-8, atol=1e-10)
-    host = dyn.gradient_descent_mse(T, y, lr, discrete=discrete, backend="cuda")(ts)  # NumPy in -> NumPy out
+    host = dyn.qsntk_mse_predictor(T, y, lr, discrete=discrete, backend="cuda")(ts)  # NumPy in -> NumPy out
     assert type(host) is np.ndarray
     np.testing.assert_allclose(host, cpu(ts), rtol=1e-9, atol=1e-11)
 
 
-def test_gradient_descent_mse_pair_and_omega_ri(cp, rng):
+def test_qsntk_mse_predictor_pair_and_omega_ri(cp, rng):
     dyn = _module()
     _, T, _, _Tx, _ = _kernels(rng)
     n = T.shape[0]
@@ -54,26 +54,26 @@ def test_gradient_descent_mse_pair_and_omega_ri(cp, rng):
     y = rng.standard_normal(n) + 1j * rng.standard_normal(n)
     lr = 0.5 * n / np.linalg.eigvalsh(T2)[-1]
     for k in ((T, T2),):
-        cpu = dyn.gradient_descent_mse(k, y, lr, backend="cpu")(np.array([5.0, 50.0]))
-        gpu = dyn.gradient_descent_mse(k, y, lr, backend="cuda")(np.array([5.0, 50.0]))
+        cpu = dyn.qsntk_mse_predictor(k, y, lr, backend="cpu")(np.array([5.0, 50.0]))
+        gpu = dyn.qsntk_mse_predictor(k, y, lr, backend="cuda")(np.array([5.0, 50.0]))
         for u, v in zip(np.atleast_1d(cpu), np.atleast_1d(gpu)):
             np.testing.assert_allclose(np.asarray(v), np.asarray(u), rtol=1e-9, atol=1e-11)
 
 
-def test_ensemble_and_gp_inference_cuda_equal_cpu(cp, rng):
+def test_ensemble_and_nngp_posterior_cuda_equal_cpu(cp, rng):
     dyn = _module()
     K, T, Kx, Tx, Kxx = _kernels(rng)
     n = T.shape[0]
     y = rng.standard_normal(n) + 1j * rng.standard_normal(n)
     lr = 0.9 * n / np.linalg.eigvalsh(T)[-1]
-    cpu = dyn.gradient_descent_mse_ensemble(K, T, y, lr, backend="cpu")
-    gpu = dyn.gradient_descent_mse_ensemble(K, T, y, lr, backend="cuda")
+    cpu = dyn.qsntk_mse_ensemble(K, T, y, lr, backend="cpu")
+    gpu = dyn.qsntk_mse_ensemble(K, T, y, lr, backend="cuda")
     ts = np.array([1.0, 100.0])
     a = cpu(ts, nngp_test_train=Kx, ntk_test_train=Tx, nngp_test_test=Kxx)
     b = gpu(ts, nngp_test_train=cp.asarray(Kx), ntk_test_train=cp.asarray(Tx), nngp_test_test=cp.asarray(Kxx))
     _assert_tree_close(a, b)
-    g_cpu = dyn.gp_inference(K, y, diag_reg=1e-6, backend="cpu")
-    g_gpu = dyn.gp_inference(K, y, diag_reg=1e-6, backend="cuda")
+    g_cpu = dyn.nngp_posterior(K, y, diag_reg=1e-6, backend="cpu")
+    g_gpu = dyn.nngp_posterior(K, y, diag_reg=1e-6, backend="cuda")
     _assert_tree_close(g_cpu(k_test_train=Kx, k_test_test=Kxx), g_gpu(k_test_train=Kx, k_test_test=Kxx))
 
 
@@ -96,7 +96,7 @@ def test_indefinite_kernel_raises_named_error_on_gpu(cp, rng):
     A = rng.standard_normal((30, 30))
     H = A + A.T  # indefinite
     with pytest.raises(KernelNotPositiveDefiniteError, match="smallest eigenvalue"):
-        dyn.gradient_descent_mse(H, np.ones(30, complex), 0.1, backend="cuda")(np.array([1.0]))
+        dyn.qsntk_mse_predictor(H, np.ones(30, complex), 0.1, backend="cuda")(np.array([1.0]))
 
 
 def test_device_eigh_float64(cp, rng):

@@ -207,13 +207,13 @@ def test_paper_size_tfim_and_hubbard_spectra():
 
 def test_amplitudes_and_predicted_training_in_a_few_lines(rbm_state):
     """The docs' few-line recipe runs; t = 0 returns psi(0) and psi(0) is the state's own vector, mapped."""
-    from nnqs_fast import gradient_descent_mse, max_learning_rate
+    from nnqs_fast import qsntk_eta_max, qsntk_mse_predictor
     hi, vs = rbm_state
     t = make_target("tfim", lx=2, ly=3)
     k = nb.qsntk(vs, t, holomorphic=True)
     psi0 = nb.amplitudes(vs, t)
     index, sign = nb.basis_map(t, hi)
     assert np.allclose(psi0, sign * np.asarray(vs.to_array(normalize=False))[index], rtol=1e-12, atol=0)
-    out = gradient_descent_mse(k, t.psi, 0.5 * max_learning_rate(k), discrete=True)([0, 5], fx_train_0=psi0)
+    out = qsntk_mse_predictor(k, t.psi, 0.5 * qsntk_eta_max(k), discrete=True)([0, 5], fx_train_0=psi0)
     assert np.allclose(out[0], psi0, rtol=0, atol=1e-12 * np.max(np.abs(psi0)))
     assert np.linalg.norm(out[1] - t.psi) < np.linalg.norm(psi0 - t.psi)

@@ -80,16 +80,16 @@ def test_nt_layout_errors(ref):
 def test_conversion_table_package_vs_nt(ref):
     """docs/interop.md: package (eta, t, absolute diag_reg r) == NT (eta_NT = 4 eta for psi as (n, 2) [Re, Im],
     same t, diag_reg=r, diag_reg_absolute_scale=True); eta_max(package) = eta_max(NT, y_train_size=n) / 2."""
-    from nnqs_fast import gradient_descent_mse, max_learning_rate
+    from nnqs_fast import qsntk_eta_max, qsntk_mse_predictor
     K, n = ref["ntk_dd"], ref["ntk_dd"].shape[0]
     rng = np.random.default_rng(0)
     psi_t = rng.standard_normal(n) + 1j * rng.standard_normal(n)
     psi_0 = 0.1 * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
     eta, r, ts = 0.3, 1e-3, np.array([0.5, 3.0])
-    ours = gradient_descent_mse(K, psi_t, eta, diag_reg=r)(ts, psi_0)
+    ours = qsntk_mse_predictor(K, psi_t, eta, diag_reg=r)(ts, psi_0)
     y2 = np.stack([psi_t.real, psi_t.imag], 1)
     f2 = np.stack([psi_0.real, psi_0.imag], 1)
     theirs = nt.predict.gradient_descent_mse(K, y2, learning_rate=4 * eta, diag_reg=r,
                                              diag_reg_absolute_scale=True)(ts, f2)
     close(ours, theirs[..., 0] + 1j * theirs[..., 1], 1e-10)
-    close(max_learning_rate(K), nt.max_learning_rate(K, n) / 2, 1e-10)
+    close(qsntk_eta_max(K), nt.max_learning_rate(K, n) / 2, 1e-10)

@@ -36,7 +36,7 @@ def test_eigenvalues_condition_and_summary(rng):
 def test_max_learning_rate_is_the_stability_edge(rng):
     x = np.unique(rng.choice([-1.0, 1.0], (30, 8)), axis=0)
     k = nf.relu_kernel_fn()(x, get="ntk")
-    eta = nf.max_learning_rate(k)
+    eta = nf.qsntk_eta_max(k)
     assert eta == pytest.approx(k.shape[0] / np.linalg.eigvalsh(k)[-1], rel=1e-12)
     assert _gd_error_growth(k, 0.98 * eta) < 1.0      # stable
     assert _gd_error_growth(k, 1.02 * eta) > 1e2      # divergent
@@ -46,15 +46,15 @@ def test_max_learning_rate_decoupled_and_complex_paths(rng):
     x = rng.standard_normal((12, 4))
     k1 = nf.relu_kernel_fn()(x, get="ntk")
     k2 = nf.relu_kernel_fn(depth=2, W_std=1.3)(x, get="ntk")
-    both = nf.max_learning_rate(k1, k2)
-    assert both == pytest.approx(min(nf.max_learning_rate(k1), nf.max_learning_rate(k2)), rel=1e-12)
+    both = nf.qsntk_eta_max(k1, k2)
+    assert both == pytest.approx(min(nf.qsntk_eta_max(k1), nf.qsntk_eta_max(k2)), rel=1e-12)
     q = nf.decoupled_qsntk(x, kernel_fn=nf.relu_kernel_fn(), kernel_fn2=nf.relu_kernel_fn(depth=2, W_std=1.3))
-    assert nf.max_learning_rate(q) == pytest.approx(both, rel=1e-10)  # 2n / lambda_max(Omega M)
-    assert nf.max_learning_rate(q.omega_m, omega_m=True) == pytest.approx(both, rel=1e-10)
+    assert nf.qsntk_eta_max(q) == pytest.approx(both, rel=1e-10)  # 2n / lambda_max(Omega M)
+    assert nf.qsntk_eta_max(q.omega_m, omega_m=True) == pytest.approx(both, rel=1e-10)
     # complex network with mixing: the Omega M rule is the stability edge of dPsi = -(eta/n) Omega M (Psi - Psi_T)
     p = nf.init_complex_single(0, 4, 30)
     qc = nf.empirical_qsntk(p, None, x)
-    eta = nf.max_learning_rate(qc)
+    eta = nf.qsntk_eta_max(qc)
     om = qc.omega_m
     n = x.shape[0]
     for f, ok in ((0.98, True), (1.02, False)):
@@ -83,9 +83,9 @@ def test_spectrum_input_errors(rng):
     with pytest.raises(InvalidInputError):
         nf.kernel_spectrum(rng.standard_normal((4, 4)))  # not symmetric
     with pytest.raises(KernelNotPositiveDefiniteError):
-        nf.max_learning_rate(-np.eye(3))
+        nf.qsntk_eta_max(-np.eye(3))
     with pytest.raises(InvalidInputError):
-        nf.max_learning_rate(np.eye(3), np.eye(3), omega_m=True)
+        nf.qsntk_eta_max(np.eye(3), np.eye(3), omega_m=True)
 
 
 def test_eta_max_zero_lambda_raises_named_error():
@@ -93,9 +93,9 @@ def test_eta_max_zero_lambda_raises_named_error():
     ZeroDivisionError), the summary reports inf."""
     z = np.zeros((3, 3))
     with pytest.raises(KernelNotPositiveDefiniteError, match="largest eigenvalue"):
-        nf.max_learning_rate(nf.qsntk_from_parts(z, z))
+        nf.qsntk_eta_max(nf.qsntk_from_parts(z, z))
     with pytest.raises(KernelNotPositiveDefiniteError, match="largest eigenvalue"):
-        nf.max_learning_rate(z)
+        nf.qsntk_eta_max(z)
     with pytest.raises(KernelNotPositiveDefiniteError):
         nf.kernels.spectrum.eta_max_from_lambda(0.0, 3)
     assert nf.kernel_spectrum(z).max_learning_rate == np.inf

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nnqs_fast.dynamics import gradient_descent_mse
-from nnqs_fast.kernels.spectrum import max_learning_rate
+from nnqs_fast.dynamics import qsntk_mse_predictor
+from nnqs_fast.kernels.spectrum import qsntk_eta_max
 from nnqs_fast.networks.relu import apply_relu, init_relu
 from nnqs_fast.training import CPUReLUStep
 
@@ -18,7 +18,7 @@ from ._oracles import analytic_ntk, flatten, jacobian, unflatten
 
 def _predict(theta_bb, theta_tb, f0, ft0, y, lr, t):
     """The package's closed form (discrete steps, Eqs. 13–15): f on the train and test points after t steps."""
-    pred = gradient_descent_mse(theta_bb, y.astype(complex), lr, discrete=True, backend="cpu")
+    pred = qsntk_mse_predictor(theta_bb, y.astype(complex), lr, discrete=True, backend="cpu")
     f_tr, f_te = pred(t, fx_train_0=f0.astype(complex), fx_test_0=ft0.astype(complex), k_test_train=theta_tb)
     return f_tr.real, f_te.real
 
@@ -41,7 +41,7 @@ def test_closed_form_predictor_matches_explicit_linearised_training():
     x, y, xt, _yt = _data()
     p = init_relu(1, 12, 300)
     J, Jt = jacobian(p, x), jacobian(p, xt)
-    lr = 0.9 * max_learning_rate(J @ J.T)
+    lr = 0.9 * qsntk_eta_max(J @ J.T)
     f0, ft0 = apply_relu(p, x), apply_relu(p, xt)
     T = 60
     th = _linearised_gd(J, f0, y, lr, T)
@@ -56,7 +56,7 @@ def test_trainer_matches_explicit_linearised_training_at_first_steps():
     x, y, _xt, _yt = _data(2)
     p = init_relu(3, 12, 4096)
     J = jacobian(p, x)
-    lr = 0.9 * max_learning_rate(J @ J.T)
+    lr = 0.9 * qsntk_eta_max(J @ J.T)
     s = CPUReLUStep(p, x, y, lr)
     s.run(1)
     th1 = flatten(p) + _linearised_gd(J, apply_relu(p, x), y, lr, 1)
@@ -73,7 +73,7 @@ def test_wide_network_approaches_qsntk_prediction_as_width_grows():
     x, y, xt, yt = _data(1)
     k_inf = analytic_ntk(np.vstack([x, xt]))
     theta_bb, theta_tb = k_inf[:64, :64], k_inf[64:, :64]
-    lr = 0.9 * max_learning_rate(theta_bb)
+    lr = 0.9 * qsntk_eta_max(theta_bb)
     T = 300
     errs = {}
     for N in (256, 4096):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nnqs_fast.errors import PrecisionLossWarning
-from nnqs_fast.kernels.spectrum import max_learning_rate
+from nnqs_fast.kernels.spectrum import qsntk_eta_max
 from nnqs_fast.networks.relu import apply_relu, init_relu
 from nnqs_fast.training import CPUReLUStep, GDStep, NumpyReLUStep, make_step
 
@@ -94,7 +94,7 @@ def test_chunking_and_threads_are_bit_identical():
 
 def test_loss_decreases_monotonically_below_max_rate():
     x, y = _data(64, 12, seed=2)
-    eta = 0.9 * max_learning_rate(analytic_ntk(x))
+    eta = 0.9 * qsntk_eta_max(analytic_ntk(x))
     s = CPUReLUStep(init_relu(8, 12, 1024), x, y, eta)
     rec = s.run(300, np.arange(301))
     assert np.all(np.diff(rec.train_loss) < 0)
@@ -103,7 +103,7 @@ def test_loss_decreases_monotonically_below_max_rate():
 
 def test_early_stop_and_divergence_status():
     x, y = _data(64, 12, seed=2)
-    eta = max_learning_rate(analytic_ntk(x))
+    eta = qsntk_eta_max(analytic_ntk(x))
     s = CPUReLUStep(init_relu(8, 12, 256), x, y, 0.9 * eta)
     rec = s.run(5000, [0, 10, 5000], early_stop_rtol=1e-3)
     assert rec.status == 1 and 10 < rec.steps_done < 5000

@@ -93,6 +93,10 @@ class SpectralFlow:
         self._eigh = host_eigh if eigh is None else eigh
         self._eig: tuple[np.ndarray, np.ndarray] | None = None
         self._chol: tuple[np.ndarray, bool] | None = None
+        #: True when the caller evaluates the propagators without the eigendecomposition (Krylov path): then
+        #: :attr:`lam_max` comes from a Lanczos eigensolve instead of a full ``eigh``
+        self.krylov = False
+        self._lam_max: float | None = None
 
     @classmethod
     def from_eigh(cls, H: np.ndarray, lam: np.ndarray, V: np.ndarray, c: float, *, discrete: bool,
@@ -121,12 +125,23 @@ class SpectralFlow:
 
     @property
     def lam_max(self) -> float:
+        """Largest eigenvalue of ``H``: from the cached eigendecomposition, else (:attr:`krylov` set) by
+        :func:`nnqs_fast.kernels.lambda_max` (Lanczos, a few dozen matrix-vector products; cached)."""
+        if self._eig is None and self.krylov:
+            if self._lam_max is None:
+                from .._linalg import blas_threads
+                from ..kernels.spectrum import lambda_max
+                from ._krylov import THREADED_MIN_N
+
+                with blas_threads(1 if self.n < THREADED_MIN_N else None):  # level-2 BLAS: see THREADED_MIN_N
+                    self._lam_max = lambda_max(self.H, check_symmetric=False)
+            return self._lam_max
         return float(self.eig()[0][-1])
 
     def check_discrete_stable(self, learning_rate: float, eta_max: float) -> None:
-        lam = self.eig()[0]
-        if self.c * lam[-1] >= 2.0:
-            raise LearningRateTooLargeError(learning_rate, eta_max, lambda_max=float(lam[-1]),
+        lam_max = self.lam_max
+        if self.c * lam_max >= 2.0:
+            raise LearningRateTooLargeError(learning_rate, eta_max, lambda_max=lam_max,
                                             alternative="pass discrete=False (continuous time)")
 
     def solve(self, b: np.ndarray) -> np.ndarray:
@@ -166,24 +181,7 @@ class SpectralFlow:
     # ---- propagators --------------------------------------------------------------------------------------
     def factors(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``p(λ, t)`` (train propagator) and ``g(λ, t) = (1 − p)/λ`` as arrays of shape (n, T)."""
-        lam = self.eig()[0][:, None]
-        t = np.asarray(t, dtype=np.float64)[None, :]
-        c = self.c
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            if not self.discrete:
-                x = -c * lam * t
-                p = np.exp(x)
-                g = np.where(lam > 0, -np.expm1(x) / np.where(lam > 0, lam, 1.0), c * t)
-            else:
-                q = 1.0 - c * lam
-                p = np.power(q, t)
-                small = np.abs(c * lam) < 0.5
-                log1p = np.log1p(-c * np.where(small, lam, 0.0))
-                g_small = -np.expm1(t * log1p) / np.where(lam > 0, lam, 1.0)
-                g_big = (1.0 - p) / np.where(lam > 0, lam, 1.0)
-                g = np.where(small, g_small, g_big)
-                g = np.where(lam > 0, g, c * t)
-        return p, g
+        return propagator_factors(self.eig()[0], t, self.c, self.discrete)
 
     def project(self, e0: np.ndarray) -> np.ndarray:
         """``V^H e0``."""
@@ -193,6 +191,32 @@ class SpectralFlow:
     def expand(self, z: np.ndarray) -> np.ndarray:
         """``V z``."""
         return _apply(self.eig()[1], z)
+
+
+def propagator_factors(lam: np.ndarray, t: np.ndarray, c: float, discrete: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The one home of the scalar propagators (module docstring): ``p(λ, t)`` and ``g(λ, t) = (1 − p)/λ`` for
+    eigenvalues (or Ritz values) ``λ ≥ 0`` and times ``t``, arrays of shape ``(len(λ), len(t))``.
+
+    Continuous ``p = exp(−cλt)``, ``g = −expm1(−cλt)/λ``; discrete ``p = (1 − cλ)^t``, ``g`` through
+    ``expm1(t log1p(−cλ))`` where ``|cλ| < ½`` (no cancellation for small ``cλ``); ``λ = 0`` gives ``g = ct``.
+    """
+    lam = np.asarray(lam)[:, None]
+    t = np.asarray(t, dtype=np.float64)[None, :]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if not discrete:
+            x = -c * lam * t
+            p = np.exp(x)
+            g = np.where(lam > 0, -np.expm1(x) / np.where(lam > 0, lam, 1.0), c * t)
+        else:
+            q = 1.0 - c * lam
+            p = np.power(q, t)
+            small = np.abs(c * lam) < 0.5
+            log1p = np.log1p(-c * np.where(small, lam, 0.0))
+            g_small = -np.expm1(t * log1p) / np.where(lam > 0, lam, 1.0)
+            g_big = (1.0 - p) / np.where(lam > 0, lam, 1.0)
+            g = np.where(small, g_small, g_big)
+            g = np.where(lam > 0, g, c * t)
+    return p, g
 
 
 def _col(lam: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from ._spectral import SpectralFlow, apply
 from ._structure import KernelSpec, as_targets, parse_kernel, parse_train_kernel
 from .predict import DEFAULT_TEST_CHUNK, Gaussian, _add_diag, _check_times
 
-__all__ = ["gradient_descent_mse_ensemble", "EnsemblePredictor"]
+__all__ = ["qsntk_mse_ensemble", "EnsemblePredictor"]
 
 
 class _Part:
@@ -89,7 +89,7 @@ def _parse_rows(k: Any, name: str, n: int, a: int, b: int) -> tuple[np.ndarray, 
 
 
 class EnsemblePredictor(FollowsInputs):
-    """Returned by :func:`gradient_descent_mse_ensemble`: call it for μ and covariances, or use :meth:`losses`.
+    """Returned by :func:`qsntk_mse_ensemble`: call it for μ and covariances, or use :meth:`losses`.
     ``eigh``: the backend's eigensolver (``"dynamics.eigh"``; default LAPACK)."""
 
     def __init__(self, nngp: KernelSpec, ntk: KernelSpec, y: np.ndarray, learning_rate: float, diag_reg: float,
@@ -374,10 +374,14 @@ def _test_test(k: Any, m: int, get_cov: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dispatch("dynamics.gradient_descent_mse_ensemble")
-def gradient_descent_mse_ensemble(nngp_train_train: Any, ntk_train_train: Any, y_train: Any,
-                                  learning_rate: float, diag_reg: float = 0.0, discrete: bool = False,
-                                  backend: str = "auto") -> EnsemblePredictor:
+def qsntk_mse_ensemble(nngp_train_train: Any, ntk_train_train: Any, y_train: Any,
+                       learning_rate: float, diag_reg: float = 0.0, discrete: bool = False,
+                       backend: str = "auto") -> EnsemblePredictor:
     """Infinite ensemble of linearised ∞-NNQS trained by GD on L = (1/n) Σ_B |ψ_T − ψ|² (Eqs. 14–18).
+
+    The paper's conventions, hence not neural-tangents' name: NT's ``gradient_descent_mse_ensemble(kernel_fn,
+    x_train, y_train)`` (loss ``||f − y||²/(2 y.size)``, relative ``diag_reg``) is
+    :func:`nnqs_fast.nt.predict.gradient_descent_mse_ensemble`; conversion table in docs/interop.md.
 
     ψ1 and ψ2 are independent: ψ_j(0) ~ GP(0, K_j) (NNGP kernel ``nngp_train_train``: one real ``(n, n)`` array
     for both parts or a pair) and each evolves under its NTK Θ_j (``ntk_train_train``, same forms) with rate

@@ -7,7 +7,7 @@ For real parameters θ, a real loss ``L[ψ]`` of the amplitudes on a basis set `
 
 (Wirtinger derivatives; :mod:`nnqs_fast.dynamics.losses`). Written for ``u = (ψ1, ψ2)`` this is
 ``du/dt = −η Ω_RI ∇_u L`` with ``∇_u L = 2 (Re, Im) ∂L/∂ψ*`` and ``Ω_RI`` of S6, which is how it is computed.
-For the loss of Eq. 13 it is the closed form of :func:`nnqs_fast.dynamics.gradient_descent_mse`
+For the loss of Eq. 13 it is the closed form of :func:`nnqs_fast.dynamics.qsntk_mse_predictor`
 (``dΨ/dt = −(η/n) ΩM (Ψ − Ψ_T)``); for the energy it is nonlinear.
 
 * discrete steps (``discrete=True``): ``u_{k+1} = u_k − η Ω_RI ∇_u L(u_k)`` — exactly one gradient-descent step of

@@ -168,7 +168,7 @@ def hot_value_and_grad(loss: FunctionSpaceLoss) -> Any:
 class MSELoss(FunctionSpaceLoss):
     """The supervised loss of Eq. 13, ``L = (1/n) Σ_x |ψ_T(x) − ψ(x)|²`` over the ``n`` train points;
     ``∂L/∂ψ* = (ψ − ψ_T)/n``. Its gradient flow is the closed form of
-    :func:`nnqs_fast.dynamics.gradient_descent_mse` (the fast path for this loss)."""
+    :func:`nnqs_fast.dynamics.qsntk_mse_predictor` (the fast path for this loss)."""
 
     name = "mse"
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from .._random import rng
 from .._validation import check_finite_scalar, check_positive_int
-from ..dynamics import assemble_state, fidelity, gradient_descent_mse_ensemble
+from ..dynamics import assemble_state, fidelity, qsntk_mse_ensemble
 from ..errors import InvalidInputError
 from ..networks.dense import B_STD, W_STD
 
@@ -233,7 +233,7 @@ def run_predict_curves(config: PredictConfig, *, target: Any = None, quiet: bool
     bar.update()
 
     t0 = time.perf_counter()
-    ens = gradient_descent_mse_ensemble(nngp_tt, ntk_tt, psi[train_idx], lr, diag_reg=c.diag_reg,
+    ens = qsntk_mse_ensemble(nngp_tt, ntk_tt, psi[train_idx], lr, diag_reg=c.diag_reg,
                                         discrete=c.discrete, backend=c.backend)
     del nngp_tt, ntk_tt  # the predictor holds what it needs
     steps = step_grid(c.max_step, c.n_times, discrete=c.discrete)

@@ -1,8 +1,8 @@
 """CUDA primitive of the closed-form dynamics: the float64 eigendecomposition on the GPU (cuSOLVER
 ``syevd``/``heevd`` through ``cupy.linalg.eigh``).
 
-The O(n^3) part of every predictor (:func:`~nnqs_fast.dynamics.gradient_descent_mse`,
-:func:`~nnqs_fast.dynamics.gradient_descent_mse_ensemble`, :func:`~nnqs_fast.dynamics.gp_inference`) is the
+The O(n^3) part of every predictor (:func:`~nnqs_fast.dynamics.qsntk_mse_predictor`,
+:func:`~nnqs_fast.dynamics.qsntk_mse_ensemble`, :func:`~nnqs_fast.dynamics.nngp_posterior`) is the
 eigendecomposition of the train-train kernel (``Theta1``, ``Theta2``, ``Omega_RI`` or ``Omega M``). With
 ``backend="cuda"`` the predictors take this module's :func:`device_eigh` as their ``"dynamics.eigh"``
 primitive; everything else (validation, the PD checks, the cached factorisation, the time evaluation and the

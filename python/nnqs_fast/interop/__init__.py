@@ -3,10 +3,11 @@
 The library-specific modules import their library only when used:
 
 * :mod:`nnqs_fast.interop.jax`: ``empirical_qsntk_fn``, ``linearize``, ``check_holomorphic`` for JAX/flax/NetKet;
-* :mod:`nnqs_fast.interop.torch`: ``empirical_qsntk_fn`` for ``torch.nn.Module`` (``torch.func``);
+* :mod:`nnqs_fast.interop.torch`: ``empirical_qsntk_fn``, ``linearize`` for ``torch.nn.Module`` (``torch.func``);
 * :mod:`nnqs_fast.netket`: NetKet models and variational states, basis maps, targets from operators.
 
-:func:`empirical_qsntk_fn` here picks the JAX or PyTorch front end from the model's type.
+:func:`empirical_qsntk_fn` and :func:`linearize` here pick the JAX or PyTorch front end from the model's type
+(and, for a plain function, from the type of its parameters).
 """
 
 from __future__ import annotations
@@ -34,7 +35,17 @@ def empirical_qsntk_fn(apply_fn: Any, **kwargs: Any) -> Callable:
     return fn(apply_fn, **kwargs)
 
 
-def linearize(apply_fn: Callable, params: Any, **kwargs: Any) -> Callable:
-    """jvp-based linearisation of a JAX model (see :func:`nnqs_fast.interop.jax.linearize`)."""
+def _is_torch_params(params: Any) -> bool:
+    return isinstance(params, dict) and bool(params) and all(
+        (type(v).__module__ or "").startswith("torch") for v in params.values())
+
+
+def linearize(apply_fn: Any, params: Any = None, **kwargs: Any) -> Callable:
+    """jvp-based first-order Taylor model ``f_lin(p, x)``: a ``torch.nn.Module`` (or a function of a dict of torch
+    tensors) goes to :func:`nnqs_fast.interop.torch.linearize`, anything else to
+    :func:`nnqs_fast.interop.jax.linearize` (same contract and keyword arguments)."""
+    if _is_torch_module(apply_fn) or _is_torch_params(params):
+        from .torch import linearize as tlin
+        return tlin(apply_fn, params, **kwargs)
     from .jax import linearize as lin
     return lin(apply_fn, params, **kwargs)

@@ -8,6 +8,7 @@ parameters, as in :mod:`nnqs_fast.interop.jax`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -26,11 +27,11 @@ from ._tiles import auto_chunk, qsntk_tiles
 
 try:
     import torch
-    from torch.func import functional_call, vjp, vmap
+    from torch.func import functional_call, jvp, vjp, vmap
 except ImportError as exc:  # pragma: no cover - exercised only without PyTorch
     raise OptionalDependencyError("nnqs_fast.interop.torch needs PyTorch: pip install \"nnqs_fast[torch]\"") from exc
 
-__all__ = ["empirical_qsntk_fn"]
+__all__ = ["empirical_qsntk_fn", "linearize"]
 
 
 def _split(params: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
@@ -140,3 +141,59 @@ def empirical_qsntk_fn(module: Any, *, output: str = "psi", holomorphic: bool = 
                                 "convention": "sum over real parameters; complex parameters split into Re, Im"})
 
     return qsntk_fn
+
+
+def linearize(model: Any, params: dict[str, Any] | None = None, *, output: str = "psi") -> Callable[..., Any]:
+    """First-order Taylor model of ``psi`` around ``params`` (neural-tangents' ``linearize``; ``torch.func.jvp``).
+
+    The PyTorch counterpart of :func:`nnqs_fast.interop.jax.linearize`, same contract. ``model``: a
+    ``torch.nn.Module`` (called as ``module(x)`` through ``torch.func.functional_call``) or a function
+    ``apply_fn(params, x)`` of a dict name -> tensor. ``params``: that dict (default: the module's parameters with
+    ``requires_grad``), the expansion point ``theta0``. Returns
+
+        ``f_lin(p, x) = psi(theta0, x) + d psi(theta0, x)[p - theta0]``
+
+    a complex ``(c,)`` tensor, affine in ``p`` and differentiable with respect to ``p`` (train it with any
+    ``torch.optim`` optimiser, as the real model). For ``output="log_psi"`` the linearised quantity is
+    ``psi = exp(log psi)`` (``d psi = psi d log psi``), the one whose gradient-descent dynamics the QS-NTK predicts.
+    The directional derivative is taken over REAL parameters (complex tensors as ``view_as_real`` pairs), so
+    complex parameters need not be holomorphic.
+    """
+    output = check_choice(output, "output", ("psi", "log_psi"))
+    is_module = isinstance(model, torch.nn.Module)
+    if not (is_module or callable(model)):
+        raise InvalidInputError(f"model must be a torch.nn.Module or a function apply_fn(params, x), got "
+                                f"{type(model).__name__}")
+    if params is None:
+        if not is_module:
+            raise InvalidInputError("params is required when model is a function apply_fn(params, x)")
+        params = {k: v for k, v in model.named_parameters() if v.requires_grad}
+    if not isinstance(params, dict) or not params or not all(isinstance(v, torch.Tensor) for v in params.values()):
+        raise InvalidInputError("params must be a non-empty dict name -> torch.Tensor")
+    p0 = {k: v.detach().clone() for k, v in params.items()}
+    r0, cplx = _split(p0)
+
+    def psi_of(real: dict[str, Any], x: Any) -> Any:
+        p = _merge(real, cplx)
+        v = functional_call(model, p, (x,)) if is_module else model(p, x)
+        v = v.reshape(-1)
+        if not v.is_complex():
+            v = torch.complex(v, torch.zeros_like(v))
+        return torch.exp(v) if output == "log_psi" else v
+
+    def f_lin(p: dict[str, Any], x: Any) -> Any:
+        if not isinstance(p, dict) or set(p) != set(p0):
+            raise InvalidInputError(f"p must be a dict with the keys of the expansion point: {sorted(p0)}")
+        for k, v in p.items():
+            if tuple(v.shape) != tuple(p0[k].shape) or v.is_complex() != p0[k].is_complex():
+                raise ShapeMismatchError(f"parameter {k!r}: shape/dtype {tuple(v.shape)} {v.dtype} differs from the "
+                                         f"expansion point's {tuple(p0[k].shape)} {p0[k].dtype}")
+        dr = {k: (torch.view_as_real(p[k]) if k in cplx else p[k]) - r0[k] for k in r0}
+        with warnings.catch_warnings():
+            # torch's forward AD scripts its jvp decompositions on first use (torch.jit.script is deprecated in
+            # torch 2.13): a library-internal DeprecationWarning, not the caller's concern
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*deprecated", category=DeprecationWarning)
+            res = jvp(lambda r: psi_of(r, x), (r0,), (dr,))  # (primal, tangent) without has_aux
+        return res[0] + res[1]
+
+    return f_lin

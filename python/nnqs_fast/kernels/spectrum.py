@@ -2,7 +2,7 @@
 
 All eigendecompositions are done in float64 with :func:`scipy.linalg.eigh` (the matrices are symmetric or
 Hermitian). :func:`eta_max_from_lambda` is the single home of the package's stability bound (CONTRIBUTING.md,
-"Conventions"); :func:`max_learning_rate` applies it to every kernel form:
+"Conventions"); :func:`qsntk_eta_max` applies it to every kernel form:
 
 * loss (Eq. 13) ``L = (1/n) sum_{x in B} |psi_T(x) - psi(x)|^2``, ``n = |B|``;
 * gradient descent ``theta <- theta - eta grad L`` on the real part ``psi1`` with NTK ``Theta1`` linearises to
@@ -24,7 +24,7 @@ from .._validation import as_array, check_finite_scalar
 from ..errors import InvalidInputError, KernelNotPositiveDefiniteError, ShapeMismatchError
 
 __all__ = ["KernelSpectrum", "kernel_eigenvalues", "kernel_spectrum", "check_positive_definite",
-           "max_learning_rate", "lambda_max", "eta_max_from_lambda"]
+           "qsntk_eta_max", "lambda_max", "eta_max_from_lambda"]
 
 
 def _square(k: Any, name: str) -> np.ndarray:
@@ -133,7 +133,7 @@ class KernelSpectrum:
     """Spectrum summary of a Gram matrix ``K`` (``n x n``).
 
     ``condition_number = lambda_max / lambda_min`` (``inf`` when ``lambda_min <= 0``);
-    ``max_learning_rate = n / lambda_max`` (see :func:`max_learning_rate`).
+    ``max_learning_rate = n / lambda_max`` (see :func:`qsntk_eta_max`).
     """
 
     eigenvalues: np.ndarray
@@ -177,11 +177,16 @@ def check_positive_definite(k: Any, *, rtol: float = 1e-10, name: str = "kernel"
     return lmin
 
 
-def max_learning_rate(k_train_train: Any, *more: Any, omega_m: bool = False) -> float:
-    """Maximal stable gradient-descent learning rate ``eta_max`` for ``L = (1/n) sum |psi_T - psi|^2``.
+def qsntk_eta_max(k_train_train: Any, *more: Any, omega_m: bool = False) -> float:
+    """Maximal stable gradient-descent learning rate ``eta_max`` for ``L = (1/n) sum |psi_T - psi|^2`` (Eq. 13).
+
+    The paper's convention, hence not neural-tangents' name: NT's ``max_learning_rate(ntk, y_train_size)``
+    (``2 y_train_size / lambda_max`` for the loss ``||f - y||^2 / (2 y.size)``) is
+    :func:`nnqs_fast.nt.max_learning_rate`. Here ``eta_max`` bounds ``theta <- theta - eta dL/dtheta`` over the
+    REAL parameters (a complex parameter counts as two).
 
     * one real kernel ``Theta1`` (``n x n``, train vs train): ``eta_max = n / lambda_max(Theta1)``;
-    * several real kernels (decoupled ``psi1``, ``psi2``: ``max_learning_rate(Theta1, Theta2)``): the minimum;
+    * several real kernels (decoupled ``psi1``, ``psi2``: ``qsntk_eta_max(Theta1, Theta2)``): the minimum;
     * a :class:`~nnqs_fast.kernels.qsntk.QSNTK` (train vs train): ``2 n / lambda_max(Omega M)``, the complex
       path of Eq. 8-9 (equal to the decoupled rule when the mixing kernel vanishes);
     * ``omega_m=True``: ``k_train_train`` is the ``2n x 2n`` Hermitian matrix ``Omega M``: ``2n / lambda_max``.

@@ -2,7 +2,8 @@
 
 These functions follow neural-tangents 0.6.5 (checked against numbers generated with it:
 tests/interop/data/nt_reference.npz, made by bench/peers/nt_reference_data.py). They are NOT the package's
-paper conventions (``nnqs_fast.gradient_descent_mse`` etc.); the differences:
+paper conventions (``nnqs_fast.qsntk_mse_predictor``, ``qsntk_mse_ensemble``, ``qsntk_eta_max``,
+``nngp_posterior``), which carry different names on purpose; the differences:
 
 =====================  ==================================================  ===========================================
 quantity               nnqs_fast.nt (= neural-tangents)                    nnqs_fast (paper, Eq. 13-15)
@@ -67,7 +68,7 @@ def max_learning_rate(ntk_train_train: Any, y_train_size: int | None = None, mom
     """``2 (1 + momentum) y_train_size / (lambda_max + eps)`` (neural-tangents' ``nt.predict.max_learning_rate``).
 
     Loss ``(1 / (2 y.size)) ||f - y||^2``; ``y_train_size=None`` means ``ntk_train_train.shape[0]`` (``trace_axes=()``
-    kernels). Not the package's ``max_learning_rate`` (``n / lambda_max`` for the paper's loss).
+    kernels). Not the package's :func:`nnqs_fast.qsntk_eta_max` (``n / lambda_max`` for the paper's loss).
     """
     K = _k2(ntk_train_train, "ntk_train_train")
     if K.shape[0] != K.shape[1]:

@@ -55,13 +55,13 @@ def log_record_steps(n_steps: int, n_points: int = 40) -> np.ndarray:
 def max_learning_rate_for(x_train, *, depth: int = 1, W_std: float = W_STD, b_std: float = B_STD,
                           backend: str = "auto") -> float:
     """``η_max = n / λ_max(Θ)`` of the analytic (infinite-width) NTK Gram matrix over the train inputs
-    (:func:`nnqs_fast.kernels.relu_kernel_fn`, :func:`nnqs_fast.kernels.spectrum.max_learning_rate`)."""
+    (:func:`nnqs_fast.kernels.relu_kernel_fn`, :func:`nnqs_fast.kernels.spectrum.qsntk_eta_max`)."""
     from ..kernels import relu_kernel_fn
-    from ..kernels.spectrum import max_learning_rate
+    from ..kernels.spectrum import qsntk_eta_max
 
     x = as_array(x_train, "x_train", ndim=2, dtype=np.float64, allow_complex=False)
     ntk = relu_kernel_fn(depth=depth, W_std=W_std, b_std=b_std)(x, None, get="ntk", backend=backend)
-    return float(max_learning_rate(to_numpy(ntk)))
+    return float(qsntk_eta_max(to_numpy(ntk)))
 
 
 @dataclass
