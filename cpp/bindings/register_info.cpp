@@ -1,6 +1,7 @@
 // Build and threading information of the core.
 #include "bindings.hpp"
 #include "nnqs/common.hpp"
+#include "nnqs/kernels.hpp"
 
 #ifndef NNQS_VERSION
 #define NNQS_VERSION "dev"
@@ -24,4 +25,8 @@ void register_info(py::module_& m) {
 #endif
       },
       "The C++ compiler (name and version) the core was built with.");
+  m.def(
+      "simd_target", []() { return std::string(nnqs::simd_target()); },
+      "SIMD instruction set of the analytic ReLU Gram on this CPU (Highway target name, e.g. 'AVX3' = AVX-512, "
+      "'AVX2'), or 'none' for a build without Highway (portable float64 loop; install libhwy-dev and rebuild).");
 }

@@ -51,7 +51,7 @@ T* out_at(py::object o, index_t i0, index_t j0, index_t rows, index_t cols, inde
 
 // g is either the Gram tile (rows x cols) or, with x2 given, the row inputs x1 (rows x d); x2 (cols x d).
 template <class T>
-void relu_tile_impl(py::array g, py::array sq1, py::array sq2, py::object nngp, py::object ntk, index_t i0, index_t j0,
+bool relu_tile_impl(py::array g, py::array sq1, py::array sq2, py::object nngp, py::object ntk, index_t i0, index_t j0,
                     int depth, double W_std, double b_std, int d, int mode, py::object x2obj) {
   nnqs::require(g.ndim() == 2, "g must be 2-D");
   const bool on_the_fly = !x2obj.is_none();
@@ -80,10 +80,10 @@ void relu_tile_impl(py::array g, py::array sq1, py::array sq2, py::object nngp, 
   const T* p2 = cptr<T>(sq2, "sq2");
   py::gil_scoped_release nogil;
   if (on_the_fly)
-    nnqs::relu_kernel_tile<T>(nullptr, rows, cols, p1, p2, pn, pt, pn ? ld1 : ld2, depth, W_std, b_std, d, mode, pnt,
-                              ptt, pg, px2);
-  else
-    nnqs::relu_kernel_tile<T>(pg, rows, cols, p1, p2, pn, pt, pn ? ld1 : ld2, depth, W_std, b_std, d, mode, pnt, ptt);
+    return nnqs::relu_kernel_tile<T>(nullptr, rows, cols, p1, p2, pn, pt, pn ? ld1 : ld2, depth, W_std, b_std, d, mode,
+                                     pnt, ptt, pg, px2);
+  return nnqs::relu_kernel_tile<T>(pg, rows, cols, p1, p2, pn, pt, pn ? ld1 : ld2, depth, W_std, b_std, d, mode, pnt,
+                                   ptt);
 }
 
 template <class T>
@@ -185,7 +185,8 @@ void register_kernels(py::module_& m) {
       py::arg("x2") = py::none(),
       "ReLU NNGP/NTK arc-cosine recursion on a Gram tile, written into nngp/ntk at (i0, j0) (mode 0 plain, "
       "1 symmetric diagonal tile, 2 symmetric off-diagonal tile also written at (j0, i0)). With x2 given, g is the "
-      "row inputs x1 (rows x d) and the dot products x1 . x2 are formed on the fly.");
+      "row inputs x1 (rows x d) and the dot products x1 . x2 are formed on the fly. Returns True when every value "
+      "written is finite (checked while storing; False: not checked or not finite).");
   m.def(
       "fused_ntk_tile",
       [](py::array out, index_t i0, index_t j0, py::object base, double alpha, double beta, py::list B, py::list C,

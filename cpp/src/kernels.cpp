@@ -1,6 +1,8 @@
 // Fused element-wise passes of the QS-NTK kernels (see nnqs/kernels.hpp).
 #include "nnqs/kernels.hpp"
 
+#include "relu_gram_simd.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -41,41 +43,43 @@ static inline __attribute__((always_inline)) void relu_row_body(double* k, doubl
   }
 }
 
-using relu_row_fn = void (*)(double*, double*, index_t, const double*, const double*, const double*, const double*,
-                             index_t, int, double, double, double);
-
-static void relu_row_generic(double* k, double* th, index_t n, const double* r1, const double* q1, const double* r2,
-                             const double* q2, index_t ld2, int depth, double w2, double b2, double wd) {
+static void relu_row(double* k, double* th, index_t n, const double* r1, const double* q1, const double* r2,
+                     const double* q2, index_t ld2, int depth, double w2, double b2, double wd) {
   relu_row_body(k, th, n, r1, q1, r2, q2, ld2, depth, w2, b2, wd);
 }
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define NNQS_HAVE_AVX2_PATH 1
-// The same loop compiled for AVX2 + FMA (4 doubles per instruction), picked at run time when the CPU has them
-// (the wheel itself stays portable: no -march flags).
-__attribute__((target("avx2,fma"))) static void relu_row_avx2(double* k, double* th, index_t n, const double* r1,
-                                                              const double* q1, const double* r2, const double* q2,
-                                                              index_t ld2, int depth, double w2, double b2, double wd) {
-  relu_row_body(k, th, n, r1, q1, r2, q2, ld2, depth, w2, b2, wd);
-}
-#endif
-
-static relu_row_fn pick_relu_row() {
-#ifdef NNQS_HAVE_AVX2_PATH
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return relu_row_avx2;
-#endif
-  return relu_row_generic;
-}
+const char* simd_target() { return detail::relu_tile_simd_target(); }
 
 template <class T>
-void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk, index_t ld,
+bool relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk, index_t ld,
                       int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t, const T* x1,
                       const T* x2) {
   require(depth >= 1 && d >= 1, "relu_kernel_tile: depth and d must be >= 1");
   require(mode >= 0 && mode <= 2, "relu_kernel_tile: mode must be 0, 1 or 2");
   require(mode != 1 || rows == cols, "relu_kernel_tile: a diagonal tile must be square");
   require(g != nullptr || (x1 != nullptr && x2 != nullptr), "relu_kernel_tile: pass g or both x1 and x2");
+  if (detail::relu_tile_simd_available()) {  // Highway build: SIMD in T precision, symmetric halves, fused checks
+    detail::ReluTileArgs<T> a;
+    a.g = g;
+    a.x1 = x1;
+    a.x2 = x2;
+    a.d = d;
+    a.rows = rows;
+    a.cols = cols;
+    a.sq1 = sq1;
+    a.sq2 = sq2;
+    a.nngp = nngp;
+    a.ntk = ntk;
+    a.ld = ld;
+    a.mode = mode;
+    a.nngp_t = nngp_t;
+    a.ntk_t = ntk_t;
+    a.depth = depth;
+    a.W_std = W_std;
+    a.b_std = b_std;
+    return detail::relu_tile_simd(a);
+  }
+  // Portable fallback (no Highway): float64 arithmetic, compiler-vectorised rows.
   // Without g the dot products x1_i . x2_j are formed on the fly (cheap for the small input dimensions of
   // lattice encodings; saves the n1*n2 Gram buffer and a BLAS call whose spinning threads would compete with
   // this OpenMP team). Columns are stored transposed (d x cols) so the inner loop vectorises over j.
@@ -85,7 +89,6 @@ void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, cons
     for (index_t j = 0; j < cols; ++j)
       for (int k = 0; k < d; ++k) x2t[static_cast<size_t>(k) * cols + j] = static_cast<double>(x2[j * d + k]);
   }
-  static const relu_row_fn relu_row = pick_relu_row();
   const double w2 = W_std * W_std, b2 = b_std * b_std, wd = w2 / d;
   // Diagonal recursions K_l(x, x) (cos t = 1: E[relu^2] = K/2), stored as sqrt and 1/sqrt;
   // rows row-major (rows x depth), columns layer-major (depth x cols).
@@ -178,6 +181,7 @@ void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, cons
       }
     }
   }
+  return false;  // not checked: the caller scans the output
 }
 
 template <class T>
@@ -271,7 +275,7 @@ void combine_decoupled(const T* t1, const T* t2, T* theta, T* phi, index_t n) {
 }
 
 #define NNQS_INSTANTIATE(T)                                                                                       \
-  template void relu_kernel_tile<T>(const T*, index_t, index_t, const T*, const T*, T*, T*, index_t, int, double, \
+  template bool relu_kernel_tile<T>(const T*, index_t, index_t, const T*, const T*, T*, T*, index_t, int, double, \
                                     double, int, int, T*, T*, const T*, const T*);                                \
   template void fused_ntk_tile<T>(T*, index_t, index_t, index_t, const T*, double, double,                        \
                                   const std::vector<const T*>&, const std::vector<const T*>&,                     \

@@ -121,7 +121,8 @@ def cpu_status() -> BackendStatus:
     if mod is None:
         return BackendStatus("cpu", False, f"nnqs_fast._core not importable ({why})")
     return BackendStatus("cpu", True, "", {"openmp": bool(mod.has_openmp()), "threads": int(mod.max_threads()),
-                                           "compiler": str(mod.compiler())})
+                                           "compiler": str(mod.compiler()),
+                                           "simd": str(mod.simd_target()) if hasattr(mod, "simd_target") else "none"})
 
 
 @functools.cache

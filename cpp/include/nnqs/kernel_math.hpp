@@ -96,22 +96,24 @@ NNQS_HD NNQS_INLINE double relu_input_cov(double dot, double wd, double b2) { re
 // The diagonal of one layer: K_{l+1}(x, x) = W^2 K_l(x, x) / 2 + b^2.
 NNQS_HD NNQS_INLINE double relu_diag_step(double kxx, double w2, double b2) { return 0.5 * w2 * kxx + b2; }
 
-// One hidden layer for one pair, in place: k = K_l(x, y) -> K_{l+1}(x, y), th = Theta_l -> Theta_{l+1}.
-// rx = sqrt(K_l(x, x)), qx = 1 / rx, and ry, qy the same for y (passed in so that row/column loops can
-// precompute them: no division and fewer square roots per element).
+// Scalar primitives of the generic layer formula (nnqs/relu_layer-inl.hpp); the SIMD ones live in
+// cpp/src/relu_gram_simd.cpp (Highway). min/max keep a NaN of their first argument (as the comparisons do).
+struct ScalarOps {
+  NNQS_HD NNQS_INLINE double c(double x) const { return x; }
+  NNQS_HD NNQS_INLINE bool gt(double a, double b) const { return a > b; }
+  NNQS_HD NNQS_INLINE double select(bool m, double a, double b) const { return m ? a : b; }
+  NNQS_HD NNQS_INLINE double min(double a, double b) const { return b < a ? b : a; }
+  NNQS_HD NNQS_INLINE double max(double a, double b) const { return b > a ? b : a; }
+  NNQS_HD NNQS_INLINE double acos(double x) const { return acos_poly(x); }
+  NNQS_HD NNQS_INLINE double sqrt(double x) const { return ::sqrt(x); }
+};
+
+#include "nnqs/relu_layer-inl.hpp"  // relu_layer_ops: the layer formula, generic over the arithmetic
+
+// One hidden layer for one pair, in place (scalar double): see relu_layer_ops.
 NNQS_HD NNQS_INLINE void relu_layer_normed(double& k, double& th, double rx, double qx, double ry, double qy, double w2,
                                            double b2) {
-  const double nrm = rx * ry;
-  const bool pos = nrm > 0.0;
-  double c = pos ? k * qx * qy : 0.0;
-  c = c < -1.0 ? -1.0 : c;
-  c = c > 1.0 ? 1.0 : c;
-  const double t = acos_poly(c);
-  const double s = sqrt((1.0 - c) * (1.0 + c));  // sin t
-  const double kn = w2 * nrm * (s + (kPi - t) * c) * kInv2Pi + b2;
-  const double pt = pos ? kPi - t : 0.0;
-  th = w2 * pt * kInv2Pi * th + kn;
-  k = kn;
+  relu_layer_ops(ScalarOps{}, k, th, rx, qx, ry, qy, w2, b2);
 }
 
 // One hidden layer carrying the two variances: (kxy, kxx, kyy, th) -> next layer, in place. Per pair: one root

@@ -11,6 +11,10 @@
 
 namespace nnqs {
 
+// The SIMD instruction set the analytic ReLU Gram runs on here (Highway's name of the target dispatched on this
+// CPU, e.g. "AVX3" = AVX-512, "AVX2"), or "none" for a build without Highway (portable float64 loop).
+const char* simd_target();
+
 // Infinite-width ReLU NNGP / NTK (NTK parameterisation, `depth` hidden layers, arc-cosine recursion) from the
 // input Gram tile g[i*cols + j] = x1_i . x2_j and the squared norms sq1[i] = |x1_i|^2, sq2[j] = |x2_j|^2.
 // nngp / ntk may be null (not requested). mode 0: plain tile; mode 1: diagonal tile of a symmetric result (g
@@ -18,8 +22,11 @@ namespace nnqs {
 // symmetric result, also written transposed at nngp_t / ntk_t (the (j0, i0) tile origin, same row stride).
 // g may be null: then x1 (rows x d) and x2 (cols x d), row-major, are given and the dot products are formed on
 // the fly inside the fused pass (no Gram buffer; the better choice for small input dimension d).
+// Built with Highway (NNQS_HAVE_HWY): SIMD in T precision (float32 tiles in float32), each symmetric off-diagonal
+// block stored to both halves while hot; returns true when every stored value is finite (checked in registers).
+// Without Highway: the portable float64 loop; returns false (finiteness not checked: the caller scans).
 template <class T>
-void relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk, index_t ld,
+bool relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk, index_t ld,
                       int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t,
                       const T* x1 = nullptr, const T* x2 = nullptr);
 

@@ -117,11 +117,12 @@ def relu_kernel(x1: Any, x2: Any = None, *, depth: int, W_std: float, b_std: flo
                f"the depth-{depth} ReLU kernels of {a.shape[0]} x {c.shape[0]} inputs")
     # the C++ recursion keeps sqrt(k) and 1/sqrt(k) of every layer for each row and column of a tile
     check_memory(16.0 * (a.shape[0] + c.shape[0]) * depth, f"the depth-{depth} ReLU recursion's work buffers")
-    out = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
+    out, checked = _relu_gram(a, c, sym, dt, depth, W_std, b_std, names, chunk)
     if b_std == 0:
         _zero_variance_rows(out, a, c)
-    for g in names:
-        check_finite_output(out[g], f"relu_kernel_fn {g}")
+    if not checked:  # the SIMD core checks finiteness while storing (no second pass over the output)
+        for g in names:
+            check_finite_output(out[g], f"relu_kernel_fn {g}")
     return out[names[0]] if single else kernel_tuple(names)(*(out[g] for g in names))
 
 
@@ -146,13 +147,23 @@ def _zero_variance_rows(out: dict[str, np.ndarray | None], a: np.ndarray, c: np.
 _ON_THE_FLY_MAX_DIM = 64
 
 
+def _empty_aligned(shape: tuple[int, int], dt: np.dtype, align: int = 64) -> np.ndarray:
+    """``np.empty(shape, dt)`` starting on a cache-line boundary (NumPy's own buffers are 16-byte aligned): the
+    core's SIMD stores then fill whole cache lines. A C-contiguous view of a buffer ``align`` bytes longer."""
+    nbytes = shape[0] * shape[1] * dt.itemsize
+    buf = np.empty(nbytes + align, np.uint8)
+    off = -buf.ctypes.data % align
+    return buf[off:off + nbytes].view(dt).reshape(shape)
+
+
 def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int, W_std: float, b_std: float,
-               names: tuple[str, ...], chunk: int | None) -> dict[str, np.ndarray | None]:
+               names: tuple[str, ...], chunk: int | None) -> tuple[dict[str, np.ndarray | None], bool]:
+    """The requested kernels, and whether the core verified every value finite (Highway build) while storing."""
     n1, n2 = a.shape[0], c.shape[0]
     check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
     want_nngp, want_ntk = "nngp" in names, "ntk" in names
-    nngp = np.empty((n1, n2), dt) if want_nngp else None
-    ntk = np.empty((n1, n2), dt) if want_ntk else None
+    nngp = _empty_aligned((n1, n2), dt) if want_nngp else None
+    ntk = _empty_aligned((n1, n2), dt) if want_ntk else None
     sq1 = np.einsum("ij,ij->i", a, a)
     sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
     fn = core().relu_kernel_tile
@@ -160,20 +171,22 @@ def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int
     tiles = list(tile_pairs(n1, n2, chunk, sym))
     first = ntk if want_ntk else nngp
     on_the_fly = d <= _ON_THE_FLY_MAX_DIM
+    finite = True
     for i0, i1, j0, j1 in tiles:
         diag = sym and i0 == j0
         # mode 1: diagonal tile of a symmetric result (both triangles written); 2: off-diagonal tile of a symmetric
         # result (also written transposed at (j0, i0)); 0: plain tile
         mode = 1 if diag else (2 if sym else 0)
         if on_the_fly:  # small d: x1 . x2 formed inside the fused C++ pass (no Gram buffer, no BLAS threads)
-            fn(a[i0:i1], sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std), int(d),
-               mode, c[j0:j1])
+            finite &= bool(fn(a[i0:i1], sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std),
+                              float(b_std), int(d), mode, c[j0:j1]))
             continue
         # one tile: the Gram matrix is written into an output and the recursion runs in place (no fresh pages)
         target = first if len(tiles) == 1 else None
         g = gram(a[i0:i1], upper_only=True, out=target) if diag else gram(a[i0:i1], c[j0:j1], out=target)
-        fn(g, sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std), int(d), mode)
-    return {"nngp": nngp, "ntk": ntk}
+        finite &= bool(fn(g, sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std),
+                          int(d), mode))
+    return {"nngp": nngp, "ntk": ntk}, finite
 
 
 # ------------------------------------------------------------------------------------ Cos-net, Gauss-net
