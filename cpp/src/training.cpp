@@ -1,6 +1,8 @@
 // Fused full-batch gradient descent of a one-hidden-layer ReLU network (see nnqs/training.hpp).
 #include "nnqs/training.hpp"
 
+#include "gd_run_loop.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -363,42 +365,8 @@ GDRunResult GDStepReLU1::run(index_t n_steps, const index_t* rec_steps, index_t 
                              double* test_loss_out, double* train_pred_out, double* test_pred_out,
                              double early_stop_rtol) {
   require(n_steps >= 0, "GDStepReLU1::run: n_steps must be >= 0");
-  GDRunResult res;
-  const index_t t0 = step_, t_end = step_ + n_steps;
-  index_t r = 0;
-  while (r < n_rec && rec_steps[r] < t0) ++r;
-  auto record = [&](index_t slot) {
-    train_loss_out[slot] = loss_;
-    test_loss_out[slot] = test_loss();  // fills ft_
-    if (train_pred_out) std::copy(f_.begin(), f_.end(), train_pred_out + slot * n_);
-    if (test_pred_out && nt_ > 0) std::copy(ft_.begin(), ft_.end(), test_pred_out + slot * nt_);
-  };
-  double prev = std::numeric_limits<double>::quiet_NaN();
-  for (;;) {
-    const bool need_loss = early_stop_rtol > 0.0 || (r < n_rec && rec_steps[r] == step_) || step_ < t_end;
-    if (need_loss) ensure_forward();
-    if (need_loss && !std::isfinite(loss_)) {
-      res.status = 2;
-      for (; r < n_rec && rec_steps[r] <= t_end; ++r) {
-        train_loss_out[r] = loss_;
-        test_loss_out[r] = std::numeric_limits<double>::quiet_NaN();
-      }
-      break;
-    }
-    const bool converged =
-        early_stop_rtol > 0.0 && std::isfinite(prev) && std::abs(prev - loss_) <= early_stop_rtol * prev;
-    if (converged) {
-      res.status = 1;
-      for (; r < n_rec && rec_steps[r] <= t_end; ++r) record(r);
-      break;
-    }
-    if (r < n_rec && rec_steps[r] == step_) record(r++);
-    if (step_ >= t_end) break;
-    prev = loss_;
-    backward_update();
-    ++res.steps_done;
-  }
-  return res;
+  return detail::run_recording_loop(*this, n_steps, rec_steps, n_rec, train_loss_out, test_loss_out, train_pred_out,
+                                    test_pred_out, early_stop_rtol);
 }
 
 void GDStepReLU1::predict(const double* x, index_t m, double* out) const {

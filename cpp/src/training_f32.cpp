@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "gd_run_loop.hpp"
 #include "nnqs/training.hpp"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -475,47 +476,12 @@ double GDStepReLU1F32::test_loss() {
   return s / static_cast<double>(nt_);
 }
 
-// The recording loop of GDStepReLU1::run (same contract; see nnqs/training.hpp).
 GDRunResult GDStepReLU1F32::run(index_t n_steps, const index_t* rec_steps, index_t n_rec, double* train_loss_out,
                                 double* test_loss_out, double* train_pred_out, double* test_pred_out,
                                 double early_stop_rtol) {
   require(n_steps >= 0, "GDStepReLU1F32::run: n_steps must be >= 0");
-  GDRunResult res;
-  const index_t t0 = step_, t_end = step_ + n_steps;
-  index_t r = 0;
-  while (r < n_rec && rec_steps[r] < t0) ++r;
-  auto record = [&](index_t slot) {
-    train_loss_out[slot] = loss_;
-    test_loss_out[slot] = test_loss();
-    if (train_pred_out) std::copy(f_.begin(), f_.end(), train_pred_out + slot * n_);
-    if (test_pred_out && nt_ > 0) std::copy(ft_.begin(), ft_.end(), test_pred_out + slot * nt_);
-  };
-  double prev = std::numeric_limits<double>::quiet_NaN();
-  for (;;) {
-    const bool need_loss = early_stop_rtol > 0.0 || (r < n_rec && rec_steps[r] == step_) || step_ < t_end;
-    if (need_loss) ensure_forward();
-    if (need_loss && !std::isfinite(loss_)) {
-      res.status = 2;
-      for (; r < n_rec && rec_steps[r] <= t_end; ++r) {
-        train_loss_out[r] = loss_;
-        test_loss_out[r] = std::numeric_limits<double>::quiet_NaN();
-      }
-      break;
-    }
-    const bool converged =
-        early_stop_rtol > 0.0 && std::isfinite(prev) && std::abs(prev - loss_) <= early_stop_rtol * prev;
-    if (converged) {
-      res.status = 1;
-      for (; r < n_rec && rec_steps[r] <= t_end; ++r) record(r);
-      break;
-    }
-    if (r < n_rec && rec_steps[r] == step_) record(r++);
-    if (step_ >= t_end) break;
-    prev = loss_;
-    backward_update(2.0, static_cast<double>(n_));
-    ++res.steps_done;
-  }
-  return res;
+  return detail::run_recording_loop(*this, n_steps, rec_steps, n_rec, train_loss_out, test_loss_out, train_pred_out,
+                                    test_pred_out, early_stop_rtol);
 }
 
 void GDStepReLU1F32::predict(const double* x, index_t m, double* out) const {

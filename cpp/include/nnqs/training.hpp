@@ -25,6 +25,15 @@ struct GDRunResult {
   int status = 0;          // 0 ran all steps, 1 early-stopped (loss stopped changing), 2 non-finite loss
 };
 
+namespace detail {
+// The recording loop shared by the float64 and float32 steps (cpp/src/gd_run_loop.hpp): record, early stop,
+// stop on a non-finite loss. A friend of both step classes.
+template <class Step>
+GDRunResult run_recording_loop(Step& s, index_t n_steps, const index_t* rec_steps, index_t n_rec,
+                               double* train_loss_out, double* test_loss_out, double* train_pred_out,
+                               double* test_pred_out, double early_stop_rtol);
+}  // namespace detail
+
 class GDStepReLU1 {
  public:
   // W1: (N, d) row-major, b1: (N), a: (N) readout weights, b2 readout bias; all in the stored (standard-normal at
@@ -66,6 +75,10 @@ class GDStepReLU1 {
   void set_threads(int t) { threads_ = t < 0 ? 0 : t; }
   // Floating-point operations of one update (forward + backward sweep), for throughput reports.
   double flops_per_step() const;
+
+  template <class Step>
+  friend GDRunResult detail::run_recording_loop(Step&, index_t, const index_t*, index_t, double*, double*, double*,
+                                                double*, double);
 
  private:
   void forward(const double* xs, const double* xsT, index_t m, index_t ms, double* partial, double* out) const;
@@ -130,6 +143,10 @@ class GDStepReLU1F32 {
   // The kernel in use: "avx512" or "portable"; set_portable(true) forces the portable kernel (tests).
   const char* kernel() const { return simd_ ? "avx512" : "portable"; }
   void set_portable(bool p);
+
+  template <class Step>
+  friend GDRunResult detail::run_recording_loop(Step&, index_t, const index_t*, index_t, double*, double*, double*,
+                                                double*, double);
 
  private:
   // f for m inputs (rows of xs, (ms, d) with ms a multiple of 4, zero-padded); stores the sign mask when mask
