@@ -382,6 +382,7 @@ def _cases() -> Builder:
     B.vary("qsntk_mse_predictor", gd_call, gd_base,
            {"k_train_train": mats, "y_train": array_pool(y), "learning_rate": FLOAT_POOL + [10 * eta],
             "diag_reg": FLOAT_POOL, "discrete": [True, False, None, "yes"], "backend": BACKENDS,
+            "method": ["auto", "eigh", "krylov", "bogus", None, 3],
             "t": [None, 0, -1.0, math.nan, math.inf, 1e300, [1, 2, 3], np.array([[1.0]]), "x", 10**30]})
     B.vary("qsntk_mse_predictor/discrete", lambda **kw: gd_call(discrete=True, **kw), gd_base,
            {"learning_rate": [10 * eta, 2.5 * eta, eta], "t": [None, 3, 3.5, -1, 10**12, math.inf]})
@@ -808,7 +809,7 @@ def _cli_cases(B: Builder) -> None:
                                                                                        "3"]],
         "train": [["--width", "0"], ["--members", "0"], ["--steps", "-1"], ["--learning-rate", "inf"],
                   ["--lr-factor", "nan"], ["--early-stop", "-1"], ["--n-record", "0"], ["--workers", "100000"],
-                  ["--members", "100000000"]],
+                  ["--members", "100000000"], ["--dtype", "float16"], ["--dtype", "float32"]],
         "entropy": [["--sites", "0"], ["--sites", "40"], ["--members", "0"], ["--width", "0"], ["--cuts", "9"],
                     ["--cuts", "x"], ["--kinds", "renyi-2"], ["--kinds", "bogus"], ["--depth", "0"],
                     ["--sigma-a", "nan"], ["--network", "relu", "--sites", "26"]],
