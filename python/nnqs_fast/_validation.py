@@ -292,20 +292,11 @@ def _shifted_cholesky_ok(k: np.ndarray, rtol: float) -> bool:
     """True when ``K + tol·1`` has a Cholesky factor, ``tol = rtol · n · λ_max`` (λ_max by Lanczos): then
     ``λ_min > −tol`` and :func:`check_psd` accepts ``K`` without an eigendecomposition. False is not a verdict
     (rounding near the threshold): the caller then decides with ``eigvalsh``."""
-    import scipy.linalg
-
+    from ._linalg import shifted_cholesky_ok
     from .kernels.spectrum import lambda_max
 
-    n = k.shape[0]
     hi = lambda_max(k, check_symmetric=False)
-    tol = rtol * max(abs(hi), np.finfo(float).tiny) * n
-    shifted = np.array(k, dtype=np.float64, copy=True)
-    shifted[np.diag_indices(n)] += tol
-    try:
-        scipy.linalg.cho_factor(shifted, lower=True, overwrite_a=True, check_finite=False)
-    except np.linalg.LinAlgError:
-        return False
-    return True
+    return shifted_cholesky_ok(k, rtol * max(abs(hi), np.finfo(float).tiny) * k.shape[0], dtype=np.float64)
 
 
 def _check_psd_large(k: np.ndarray, name: str, rtol: float) -> None:
@@ -314,7 +305,7 @@ def _check_psd_large(k: np.ndarray, name: str, rtol: float) -> None:
     Cholesky factor of ``K + tol·1`` (``_linalg.cho_factor``, blocked: one n² copy, n³/3 flops) — instead of a full
     ``eigvalsh``, which costs as much as the eigensolve it guards (a 2-thread one is not verified safe with
     OpenBLAS 0.3.31 at n ≈ 16 000; its ``potrf`` is known to fail there)."""
-    from ._linalg import cho_factor
+    from ._linalg import shifted_cholesky_ok
     from .dynamics._structure import max_asymmetry
     from .errors import KernelNotPositiveDefiniteError
     from .kernels.spectrum import lambda_max
@@ -323,17 +314,12 @@ def _check_psd_large(k: np.ndarray, name: str, rtol: float) -> None:
     if asym > 1e-8 * max(scale, np.finfo(float).tiny):
         raise InvalidInputError(f"{name} is not symmetric/Hermitian (max |K - K^H| = {asym:.3g}, largest entry "
                                 f"{scale:.3g}); symmetrise it ((K + K^H)/2) if the asymmetry is round-off")
-    n = k.shape[0]
     hi = lambda_max(k, check_symmetric=False)
-    tol = rtol * max(abs(hi), np.finfo(float).tiny) * n
-    shifted = np.array(k, dtype=np.float64, copy=True)
-    shifted[np.diag_indices(n)] += tol
-    try:
-        cho_factor(shifted, overwrite_a=True)
-    except np.linalg.LinAlgError:
+    tol = rtol * max(abs(hi), np.finfo(float).tiny) * k.shape[0]
+    if not shifted_cholesky_ok(k, tol, dtype=np.float64):
         raise KernelNotPositiveDefiniteError(
             f"{name} is not positive semi-definite: an eigenvalue below -{tol:.3g} (largest {hi:.3g}); a "
-            "kernel/covariance matrix must be PSD — check how it was built") from None
+            "kernel/covariance matrix must be PSD — check how it was built")
 
 
 def check_finite_output(x: Any, where: str) -> Any:

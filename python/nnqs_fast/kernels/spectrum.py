@@ -103,15 +103,9 @@ def _refuse_indefinite(k: Any, name: str) -> None:
 
         ok = float(eigh(k, eigvals_only=True, subset_by_index=(0, 0))[0]) >= -tol
     else:
-        from .._linalg import cho_factor  # blocked above 8192 rows: the 2-thread dpotrf segfaults at ~16 000
+        from .._linalg import shifted_cholesky_ok  # blocked above 8192 rows: 2-thread dpotrf segfaults at ~16 000
 
-        shifted = np.array(k, dtype=k.dtype, copy=True)   # one n² copy (not k + tol·eye: two)
-        shifted[np.diag_indices(n)] += tol
-        try:
-            cho_factor(shifted, overwrite_a=True)
-            ok = True
-        except np.linalg.LinAlgError:
-            ok = False
+        ok = shifted_cholesky_ok(k, tol)
     if not ok:
         raise KernelNotPositiveDefiniteError(
             f"{name} is indefinite (an eigenvalue below -{tol:.3g}; largest {hi:.3g}): gradient descent diverges "
