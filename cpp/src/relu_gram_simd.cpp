@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -34,6 +35,8 @@
 #define HWY_TARGET_INCLUDE "relu_gram_simd.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 // after foreach_target.h:
+#include <hwy/aligned_allocator.h>
+#include <hwy/cache_control.h>
 #include <hwy/contrib/math/math-inl.h>
 #include <hwy/highway.h>
 
@@ -118,6 +121,11 @@ bool ReluTileT(const ReluTileArgs<T>& a) {
   const index_t npairs = static_cast<index_t>(pairs.size());
   const V vwd = hn::Set(d, static_cast<T>(wd)), vw2 = hn::Set(d, static_cast<T>(w2)),
           vb2 = hn::Set(d, static_cast<T>(b2));
+  // Streaming (non-temporal) stores need every row start of the output(s) on a vector boundary (the Python layer
+  // allocates 64-byte aligned outputs whose row length is a multiple of the lanes; other layouts use plain stores).
+  const size_t vbytes = static_cast<size_t>(N) * sizeof(T);
+  auto aligned = [&](const T* p) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % vbytes == 0; };
+  const bool stream = ld % N == 0 && aligned(a.nngp) && aligned(a.ntk) && aligned(a.nngp_t) && aligned(a.ntk_t);
   bool finite = true;
 #pragma omp parallel if (rows * cols >= (index_t(1) << 16)) reduction(&& : finite)
   {
@@ -126,9 +134,10 @@ bool ReluTileT(const ReluTileArgs<T>& a) {
     std::vector<T> gl;  // a diagonal block of an upper-triangle-only Gram tile, made symmetric (B x B + padding)
     if (a.g && sym) gl.assign(static_cast<size_t>(B * B + N), T(0));
     // the mirror block, transposed (B x LB): filled 4 rows at a time, then copied out in whole rows of B entries
-    std::vector<T> stage[2];
-    if (tn) stage[0].resize(static_cast<size_t>(B * LB));
-    if (tt) stage[1].resize(static_cast<size_t>(B * LB));
+    // (aligned; LB is a multiple of every lane count, so every staged row starts on a vector boundary)
+    hwy::AlignedFreeUniquePtr<T[]> stage[2];
+    if (tn) stage[0] = hwy::AllocateAligned<T>(static_cast<size_t>(B * LB));
+    if (tt) stage[1] = hwy::AllocateAligned<T>(static_cast<size_t>(B * LB));
     V bad = hn::Zero(d);  // running sum of (v - v): NaN as soon as one stored value is not finite
 #pragma omp for schedule(dynamic, 1)
     for (index_t p = 0; p < npairs; ++p) {
@@ -180,7 +189,10 @@ bool ReluTileT(const ReluTileArgs<T>& a) {
           for (int r = 0; r < nr; ++r) {
             T* on = a.nngp ? a.nngp + ii[r] * ld + jv : nullptr;
             T* ot = a.ntk ? a.ntk + ii[r] * ld + jv : nullptr;
-            if (nj == N) {
+            if (nj == N && stream) {  // whole aligned vectors, never reread here: no read-for-ownership
+              if (on) hn::Stream(K[r], d, on);
+              if (ot) hn::Stream(TH[r], d, ot);
+            } else if (nj == N) {
               if (on) hn::StoreU(K[r], d, on);
               if (ot) hn::StoreU(TH[r], d, ot);
             } else {
@@ -197,10 +209,10 @@ bool ReluTileT(const ReluTileArgs<T>& a) {
           // mirror block: buf[4 jj + r] = value (ir + r, jv + jj), i.e. 4 consecutive entries of row jv + jj
           if (mirror) {
             for (int w = 0; w < 2; ++w) {
-              if (stage[w].empty()) continue;
+              if (!stage[w]) continue;
               const V* v = w == 0 ? K : TH;
               hn::StoreInterleaved4(v[0], v[1], v[2], v[3], d, buf);
-              T* o = stage[w].data() + (jv - j0) * LB + (ir - i0);
+              T* o = stage[w].get() + (jv - j0) * LB + (ir - i0);
               for (index_t jj = 0; jj < nj; ++jj) std::memcpy(o + jj * LB, buf + 4 * jj, 4 * sizeof(T));
             }
           }
@@ -208,10 +220,15 @@ bool ReluTileT(const ReluTileArgs<T>& a) {
       }
       if (mirror) {  // the mirror block in whole rows (long runs: the stores stream like a fill)
         for (int w = 0; w < 2; ++w) {
-          if (stage[w].empty()) continue;
+          if (!stage[w]) continue;
           T* dst = w == 0 ? tn : tt;
-          for (index_t j = j0; j < j1; ++j)
-            std::memcpy(dst + j * ld + i0, stage[w].data() + (j - j0) * LB, static_cast<size_t>(i1 - i0) * sizeof(T));
+          const index_t len = i1 - i0, nvec = stream ? len / N : 0;
+          for (index_t j = j0; j < j1; ++j) {
+            T* o = dst + j * ld + i0;
+            const T* src = stage[w].get() + (j - j0) * LB;
+            for (index_t v = 0; v < nvec; ++v) hn::Stream(hn::Load(d, src + v * N), d, o + v * N);
+            std::memcpy(o + nvec * N, src + nvec * N, static_cast<size_t>(len - nvec * N) * sizeof(T));
+          }
         }
       }
       if (dblock) {  // exact values at x = y (the arccos form is ill-conditioned at cos t = 1)
@@ -223,6 +240,7 @@ bool ReluTileT(const ReluTileArgs<T>& a) {
         }
       }
     }
+    hwy::FlushStream();  // the streamed stores are ordered before the threads join
     finite = hn::AllTrue(d, hn::Eq(bad, bad));
   }
   return finite;
