@@ -10,6 +10,7 @@ void register_kernels(py::module_& m);
 void register_wick(py::module_& m);
 void register_training(py::module_& m);
 void register_flow(py::module_& m);
+void register_memory(py::module_& m);
 
 // Read-only C-contiguous array of T (the Python layer has already validated and converted the input).
 template <class T>

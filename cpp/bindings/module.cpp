@@ -20,4 +20,5 @@ PYBIND11_MODULE(_core, m) {
   register_wick(m);
   register_training(m);
   register_flow(m);
+  register_memory(m);
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import errors
 from ._backend import BackendStatus, backend_info, resolve_backend
+from ._memory import MemoryPool, memory_pool
 from ._renamed import module_getattr as _module_getattr
 from ._version import __version__
 from .dynamics import *  # noqa: F403
@@ -26,7 +27,7 @@ from .physics import __all__ as _physics_all
 from .training import *  # noqa: F403
 from .training import __all__ as _training_all
 
-__all__ = ["__version__", "errors", "BackendStatus", "backend_info", "resolve_backend",
+__all__ = ["__version__", "errors", "BackendStatus", "backend_info", "resolve_backend", "MemoryPool", "memory_pool",
            *_errors_all, *_physics_all, *_networks_all, *_kernels_all, *_dynamics_all, *_training_all,
            *_entanglement_all]
 

@@ -31,20 +31,21 @@ _UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 1024, "m": 1e6, "mb": 1e6, 
           "gb": 1e9, "gib": 1024**3, "t": 1e12, "tb": 1e12, "tib": 1024**4}
 
 
-def parse_byte_size(text: str | None) -> int | None:
+def parse_byte_size(text: str | None, name: str = "NNQS_FAST_MAX_BYTES", allow_zero: bool = False) -> int | None:
     """Parse a byte count written the way people write it: ``8589934592``, ``1e9``, ``8GiB``, ``500 MB``.
 
-    Returns ``None`` for empty text and raises :class:`InvalidInputError` for anything else it cannot read.
+    Returns ``None`` for empty text and raises :class:`InvalidInputError` (naming the setting ``name``) for anything
+    else it cannot read, and for 0 unless ``allow_zero``.
     """
     if text is None or not str(text).strip():
         return None
     m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*", str(text))
     if m is None or m.group(2).lower() not in _UNITS:
-        raise InvalidInputError(f"NNQS_FAST_MAX_BYTES={text!r} is not a byte count; write e.g. 8589934592, 1e9 or "
-                                "8GiB")
+        raise InvalidInputError(f"{name}={text!r} is not a byte count; write e.g. 8589934592, 1e9 or 8GiB")
     value = float(m.group(1)) * _UNITS[m.group(2).lower()]
-    if not math.isfinite(value) or value <= 0:
-        raise InvalidInputError(f"NNQS_FAST_MAX_BYTES={text!r} must be a positive, finite byte count")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise InvalidInputError(f"{name}={text!r} must be {kind}, finite byte count")
     return int(value)
 
 

@@ -134,6 +134,8 @@ def test_non_finite_output_still_warns(dt: type) -> None:
         nf.relu_kernel_fn()(_inputs(9, 4, 5).astype(dt))
 
 
-def test_outputs_are_cache_line_aligned_views() -> None:
-    a = analytic._empty_aligned((7, 13), np.dtype(np.float32))
+def test_outputs_are_cache_line_aligned() -> None:
+    a = analytic.pool_empty((7, 13), np.dtype(np.float32))
     assert a.ctypes.data % 64 == 0 and a.shape == (7, 13) and a.flags.c_contiguous and a.flags.writeable
+    k = nf.relu_kernel_fn()(_inputs(33, 5, 1), get="ntk")
+    assert k.ctypes.data % 64 == 0 and k.flags.c_contiguous and k.flags.writeable

@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 
 from .._backend import dispatch
+from .._memory import pool_empty
 from .._validation import as_array, check_chunk_size, check_cost, check_finite_output, check_memory
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingle
@@ -147,23 +148,16 @@ def _zero_variance_rows(out: dict[str, np.ndarray | None], a: np.ndarray, c: np.
 _ON_THE_FLY_MAX_DIM = 64
 
 
-def _empty_aligned(shape: tuple[int, int], dt: np.dtype, align: int = 64) -> np.ndarray:
-    """``np.empty(shape, dt)`` starting on a cache-line boundary (NumPy's own buffers are 16-byte aligned): the
-    core's SIMD stores then fill whole cache lines. A C-contiguous view of a buffer ``align`` bytes longer."""
-    nbytes = shape[0] * shape[1] * dt.itemsize
-    buf = np.empty(nbytes + align, np.uint8)
-    off = -buf.ctypes.data % align
-    return buf[off:off + nbytes].view(dt).reshape(shape)
-
-
 def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int, W_std: float, b_std: float,
                names: tuple[str, ...], chunk: int | None) -> tuple[dict[str, np.ndarray | None], bool]:
     """The requested kernels, and whether the core verified every value finite (Highway build) while storing."""
     n1, n2 = a.shape[0], c.shape[0]
     check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
     want_nngp, want_ntk = "nngp" in names, "ntk" in names
-    nngp = _empty_aligned((n1, n2), dt) if want_nngp else None
-    ntk = _empty_aligned((n1, n2), dt) if want_ntk else None
+    # from the caching pool (already-faulted pages on repeated calls; 64-byte aligned, so the core streams whole
+    # cache lines); every entry is written below
+    nngp = pool_empty((n1, n2), dt) if want_nngp else None
+    ntk = pool_empty((n1, n2), dt) if want_ntk else None
     sq1 = np.einsum("ij,ij->i", a, a)
     sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
     fn = core().relu_kernel_tile

@@ -1,0 +1,43 @@
+// Bindings of the caching host allocator (nnqs/memory_pool.hpp): NumPy arrays whose buffer comes from the pool and
+// goes back to it when the array (and every view of it) is gone. Python API: nnqs_fast.memory_pool().
+#include <functional>
+#include <numeric>
+#include <vector>
+
+#include "bindings.hpp"
+#include "nnqs/common.hpp"
+#include "nnqs/memory_pool.hpp"
+
+#include <pybind11/stl.h>
+
+void register_memory(py::module_& m) {
+  m.def(
+      "pool_empty",
+      [](const std::vector<py::ssize_t>& shape, const py::dtype& dt) {
+        std::size_t n = 1;
+        for (py::ssize_t s : shape) {
+          nnqs::require(s >= 0, "pool_empty: negative dimension");
+          if (s != 0 && n > SIZE_MAX / static_cast<std::size_t>(s)) throw nnqs::size_error("pool_empty: too large");
+          n *= static_cast<std::size_t>(s);
+        }
+        const std::size_t item = static_cast<std::size_t>(dt.itemsize());
+        if (item != 0 && n > SIZE_MAX / item) throw nnqs::size_error("pool_empty: too large");
+        void* p = nnqs::MemoryPool::global().allocate(n * item);
+        py::capsule owner(p, [](void* q) { nnqs::MemoryPool::global().release(q); });
+        return py::array(dt, shape, p, owner);  // C-contiguous strides
+      },
+      py::arg("shape"), py::arg("dtype"),
+      "An uninitialised C-contiguous array from the caching pool (np.empty semantics, 64-byte aligned); its block "
+      "returns to the pool when the array and all its views are gone.");
+  m.def("pool_used_bytes", []() { return nnqs::MemoryPool::global().used_bytes(); });
+  m.def("pool_cached_bytes", []() { return nnqs::MemoryPool::global().cached_bytes(); });
+  m.def("pool_n_cached_blocks", []() { return nnqs::MemoryPool::global().n_cached_blocks(); });
+  m.def("pool_hits", []() { return nnqs::MemoryPool::global().hits(); });
+  m.def("pool_misses", []() { return nnqs::MemoryPool::global().misses(); });
+  m.def("pool_cache_limit", []() { return nnqs::MemoryPool::global().cache_limit(); });
+  m.def("pool_default_cache_limit", &nnqs::MemoryPool::default_cache_limit);
+  m.def(
+      "pool_set_cache_limit", [](std::size_t n) { nnqs::MemoryPool::global().set_cache_limit(n); }, py::arg("nbytes"));
+  m.def("pool_free_all_blocks", []() { nnqs::MemoryPool::global().free_all_blocks(); });
+  m.attr("pool_min_cached_bytes") = nnqs::MemoryPool::kMinCachedBytes;
+}
