@@ -66,8 +66,12 @@ def test_blocks_are_reused_and_released(pool: nf.MemoryPool) -> None:
     del view
     assert pool.used_bytes() == used0 and pool.cached_bytes() == 8 * MiB and pool.n_free_blocks() == 1
     hits = pool.hits()
-    b = _memory.pool_empty((1000, 1040), np.float64)        # a little smaller: the same block again
-    assert b.ctypes.data == addr and pool.hits() == hits + 1 and pool.cached_bytes() == 0
+    b, reused = _memory.pool_take((1000, 1040), np.float64)  # a little smaller: the same block again
+    assert reused and b.ctypes.data == addr and pool.hits() == hits + 1 and pool.cached_bytes() == 0
+    fresh, reused = _memory.pool_take((1024, 1024), np.float64)
+    assert not reused and fresh.ctypes.data != addr
+    del fresh
+    pool.free_all_blocks()
     c = _memory.pool_empty((64, 1024), np.float64)          # small blocks: never taken from or kept in the cache
     del b, c
     assert pool.cached_bytes() == 8 * MiB
@@ -146,7 +150,7 @@ def test_threads_allocate_and_release_concurrently(pool: nf.MemoryPool) -> None:
 def test_relu_kernels_in_recycled_poisoned_blocks(pool: nf.MemoryPool, depth: int, dt: type, sym: bool) -> None:
     """Every entry of a result is written: blocks recycled full of NaN give the closed form exactly as fresh ones."""
     g = np.random.default_rng(depth)
-    n1, n2 = 530, 517                                        # f32 530 x 530 > 1 MiB: pooled; odd sizes
+    n1, n2 = 740, 727          # > 2 MiB per output in both dtypes: pooled, and reused blocks take streaming stores
     x1 = g.standard_normal((n1, 12)).astype(dt)
     x2 = None if sym else g.standard_normal((n2, 12)).astype(dt)
     shape = (n1, n1 if sym else n2)

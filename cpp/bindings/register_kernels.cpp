@@ -52,7 +52,7 @@ T* out_at(py::object o, index_t i0, index_t j0, index_t rows, index_t cols, inde
 // g is either the Gram tile (rows x cols) or, with x2 given, the row inputs x1 (rows x d); x2 (cols x d).
 template <class T>
 bool relu_tile_impl(py::array g, py::array sq1, py::array sq2, py::object nngp, py::object ntk, index_t i0, index_t j0,
-                    int depth, double W_std, double b_std, int d, int mode, py::object x2obj) {
+                    int depth, double W_std, double b_std, int d, int mode, py::object x2obj, bool stream) {
   nnqs::require(g.ndim() == 2, "g must be 2-D");
   const bool on_the_fly = !x2obj.is_none();
   py::array x2;
@@ -81,9 +81,9 @@ bool relu_tile_impl(py::array g, py::array sq1, py::array sq2, py::object nngp, 
   py::gil_scoped_release nogil;
   if (on_the_fly)
     return nnqs::relu_kernel_tile<T>(nullptr, rows, cols, p1, p2, pn, pt, pn ? ld1 : ld2, depth, W_std, b_std, d, mode,
-                                     pnt, ptt, pg, px2);
+                                     pnt, ptt, pg, px2, stream);
   return nnqs::relu_kernel_tile<T>(pg, rows, cols, p1, p2, pn, pt, pn ? ld1 : ld2, depth, W_std, b_std, d, mode, pnt,
-                                   ptt);
+                                   ptt, nullptr, nullptr, stream);
 }
 
 template <class T>
@@ -177,15 +177,17 @@ void register_kernels(py::module_& m) {
   m.def(
       "relu_kernel_tile",
       [](py::array g, py::array sq1, py::array sq2, py::object nngp, py::object ntk, index_t i0, index_t j0, int depth,
-         double W_std, double b_std, int d, int mode, py::object x2) {
-        NNQS_DISPATCH(g, relu_tile_impl, g, sq1, sq2, nngp, ntk, i0, j0, depth, W_std, b_std, d, mode, x2);
+         double W_std, double b_std, int d, int mode, py::object x2, bool stream) {
+        NNQS_DISPATCH(g, relu_tile_impl, g, sq1, sq2, nngp, ntk, i0, j0, depth, W_std, b_std, d, mode, x2, stream);
       },
       py::arg("g"), py::arg("sq1"), py::arg("sq2"), py::arg("nngp").none(true), py::arg("ntk").none(true),
       py::arg("i0"), py::arg("j0"), py::arg("depth"), py::arg("W_std"), py::arg("b_std"), py::arg("d"), py::arg("mode"),
-      py::arg("x2") = py::none(),
+      py::arg("x2") = py::none(), py::arg("stream") = false,
       "ReLU NNGP/NTK arc-cosine recursion on a Gram tile, written into nngp/ntk at (i0, j0) (mode 0 plain, "
       "1 symmetric diagonal tile, 2 symmetric off-diagonal tile also written at (j0, i0)). With x2 given, g is the "
-      "row inputs x1 (rows x d) and the dot products x1 . x2 are formed on the fly. Returns True when every value "
+      "row inputs x1 (rows x d) and the dot products x1 . x2 are formed on the fly. stream=True allows streaming "
+      "stores into large aligned outputs whose pages are already mapped (reused pool blocks). Returns True when every "
+      "value "
       "written is finite (checked while storing; False: not checked or not finite).");
   m.def(
       "fused_ntk_tile",

@@ -10,22 +10,36 @@
 
 #include <pybind11/stl.h>
 
+namespace {
+
+py::array pool_array(const std::vector<py::ssize_t>& shape, const py::dtype& dt, bool* reused = nullptr) {
+  std::size_t n = 1;
+  for (py::ssize_t s : shape) {
+    nnqs::require(s >= 0, "pool_empty: negative dimension");
+    if (s != 0 && n > SIZE_MAX / static_cast<std::size_t>(s)) throw nnqs::size_error("pool_empty: too large");
+    n *= static_cast<std::size_t>(s);
+  }
+  const std::size_t item = static_cast<std::size_t>(dt.itemsize());
+  if (item != 0 && n > SIZE_MAX / item) throw nnqs::size_error("pool_empty: too large");
+  void* p = nnqs::MemoryPool::global().allocate(n * item, reused);
+  py::capsule owner(p, [](void* q) { nnqs::MemoryPool::global().release(q); });
+  return py::array(dt, shape, p, owner);  // C-contiguous strides; the capsule hands the block back
+}
+
+}  // namespace
+
 void register_memory(py::module_& m) {
   m.def(
-      "pool_empty",
+      "pool_take",
       [](const std::vector<py::ssize_t>& shape, const py::dtype& dt) {
-        std::size_t n = 1;
-        for (py::ssize_t s : shape) {
-          nnqs::require(s >= 0, "pool_empty: negative dimension");
-          if (s != 0 && n > SIZE_MAX / static_cast<std::size_t>(s)) throw nnqs::size_error("pool_empty: too large");
-          n *= static_cast<std::size_t>(s);
-        }
-        const std::size_t item = static_cast<std::size_t>(dt.itemsize());
-        if (item != 0 && n > SIZE_MAX / item) throw nnqs::size_error("pool_empty: too large");
-        void* p = nnqs::MemoryPool::global().allocate(n * item);
-        py::capsule owner(p, [](void* q) { nnqs::MemoryPool::global().release(q); });
-        return py::array(dt, shape, p, owner);  // C-contiguous strides
+        bool reused = false;
+        py::array a = pool_array(shape, dt, &reused);
+        return py::make_tuple(a, reused);
       },
+      py::arg("shape"), py::arg("dtype"),
+      "pool_empty, and whether the block was reused from the cache (its pages already mapped).");
+  m.def(
+      "pool_empty", [](const std::vector<py::ssize_t>& shape, const py::dtype& dt) { return pool_array(shape, dt); },
       py::arg("shape"), py::arg("dtype"),
       "An uninitialised C-contiguous array from the caching pool (np.empty semantics, 64-byte aligned); its block "
       "returns to the pool when the array and all its views are gone.");

@@ -53,7 +53,7 @@ const char* simd_target() { return detail::relu_tile_simd_target(); }
 template <class T>
 bool relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* nngp, T* ntk, index_t ld,
                       int depth, double W_std, double b_std, int d, int mode, T* nngp_t, T* ntk_t, const T* x1,
-                      const T* x2) {
+                      const T* x2, bool stream) {
   require(depth >= 1 && d >= 1, "relu_kernel_tile: depth and d must be >= 1");
   require(mode >= 0 && mode <= 2, "relu_kernel_tile: mode must be 0, 1 or 2");
   require(mode != 1 || rows == cols, "relu_kernel_tile: a diagonal tile must be square");
@@ -77,6 +77,7 @@ bool relu_kernel_tile(const T* g, index_t rows, index_t cols, const T* sq1, cons
     a.depth = depth;
     a.W_std = W_std;
     a.b_std = b_std;
+    a.stream = stream;
     return detail::relu_tile_simd(a);
   }
   // Portable fallback (no Highway): float64 arithmetic, compiler-vectorised rows.
@@ -276,7 +277,7 @@ void combine_decoupled(const T* t1, const T* t2, T* theta, T* phi, index_t n) {
 
 #define NNQS_INSTANTIATE(T)                                                                                       \
   template bool relu_kernel_tile<T>(const T*, index_t, index_t, const T*, const T*, T*, T*, index_t, int, double, \
-                                    double, int, int, T*, T*, const T*, const T*);                                \
+                                    double, int, int, T*, T*, const T*, const T*, bool);                          \
   template void fused_ntk_tile<T>(T*, index_t, index_t, index_t, const T*, double, double,                        \
                                   const std::vector<const T*>&, const std::vector<const T*>&,                     \
                                   const std::vector<double>&, const std::vector<double>&, bool);                  \

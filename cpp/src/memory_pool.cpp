@@ -35,7 +35,8 @@ std::size_t MemoryPool::block_size(std::size_t nbytes) {
   return (nbytes + kGranule - 1) / kGranule * kGranule;
 }
 
-void* MemoryPool::allocate(std::size_t nbytes) {
+void* MemoryPool::allocate(std::size_t nbytes, bool* reused) {
+  if (reused) *reused = false;
   const std::size_t size = block_size(nbytes);
   if (size < nbytes) throw std::bad_alloc();  // overflow
   if (size >= kMinCachedBytes) {
@@ -50,6 +51,7 @@ void* MemoryPool::allocate(std::size_t nbytes) {
       used_ += got;
       live_.emplace(p, got);
       ++hits_;
+      if (reused) *reused = true;
       return p;
     }
     ++misses_;

@@ -22,6 +22,7 @@ struct ReluTileArgs {
   T* ntk_t = nullptr;
   int depth = 1;
   double W_std = 0.0, b_std = 0.0;
+  bool stream = false;  // streaming stores allowed (outputs already faulted in)
 };
 
 // True when the SIMD implementation is compiled in (NNQS_HAVE_HWY).

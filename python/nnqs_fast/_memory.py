@@ -23,12 +23,14 @@ from ._backend import core_module
 from ._validation import parse_byte_size
 from .errors import InvalidInputError
 
-__all__ = ["MemoryPool", "memory_pool", "pool_empty"]
+__all__ = ["MemoryPool", "memory_pool", "pool_empty", "pool_take"]
 
 #: environment variable with the cache limit in bytes (``0`` disables caching)
 POOL_LIMIT_ENV = "NNQS_FAST_MEMORY_POOL_LIMIT"
 
 _configured = False
+#: larger limits are clamped to this (no limit in practice)
+_MAX_LIMIT = 2**63 - 1
 
 
 def _configure() -> Any:
@@ -39,7 +41,7 @@ def _configure() -> Any:
     if not _configured:
         limit = parse_byte_size(os.environ.get(POOL_LIMIT_ENV), POOL_LIMIT_ENV, allow_zero=True)
         if limit is not None:
-            core.pool_set_cache_limit(int(limit))
+            core.pool_set_cache_limit(min(int(limit), _MAX_LIMIT))
         _configured = True
     return core
 
@@ -48,6 +50,13 @@ def pool_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
     """``np.empty(shape, dtype)`` from the memory pool: uninitialised, C-contiguous, 64-byte aligned (whole cache
     lines; 2 MiB for blocks of at least 2 MiB). For results whose every entry the caller writes."""
     return _configure().pool_empty([int(s) for s in shape], np.dtype(dtype))
+
+
+def pool_take(shape: tuple[int, ...], dtype: Any) -> tuple[np.ndarray, bool]:
+    """:func:`pool_empty`, and whether its block was reused from the cache (pages already mapped: streaming stores
+    pay off) rather than fresh from the system (the OS zeroes each page on first touch: plain stores are faster)."""
+    a, reused = _configure().pool_take([int(s) for s in shape], np.dtype(dtype))
+    return a, bool(reused)
 
 
 class MemoryPool:
@@ -87,8 +96,9 @@ class MemoryPool:
         return int(_configure().pool_cache_limit())
 
     def set_cache_limit(self, nbytes: int | str | None) -> None:
-        """Set the cache limit: a byte count (``int`` or text such as ``"512MiB"``), ``0`` to disable caching
-        (cached blocks are freed at once), ``None`` for the default ``min(2 GiB, 10% of RAM)``."""
+        """Set the cache limit: a byte count (``int`` or text such as ``"512MiB"``; values beyond 2**63 - 1 are
+        clamped to it), ``0`` to disable caching (cached blocks are freed at once), ``None`` for the default
+        ``min(2 GiB, 10% of RAM)``."""
         core = _configure()
         if nbytes is None:
             core.pool_set_cache_limit(int(core.pool_default_cache_limit()))
@@ -98,7 +108,7 @@ class MemoryPool:
         value = parse_byte_size(str(nbytes), "nbytes", allow_zero=True)
         if value is None:
             raise InvalidInputError("nbytes is empty; pass a byte count, 0 to disable caching, or None for default")
-        core.pool_set_cache_limit(int(value))
+        core.pool_set_cache_limit(min(int(value), _MAX_LIMIT))
 
     def disable(self) -> None:
         """Disable caching (``set_cache_limit(0)``): every block goes back to the system when its array dies."""

@@ -171,6 +171,17 @@ def _cases() -> Builder:
     B.add("backend_info", "base", nf.backend_info)
     B.vary("resolve_backend", nf.resolve_backend, {"backend": "auto"}, {"backend": BACKENDS})
 
+    def pool_limit(nbytes: Any) -> Any:  # set a cache limit, read the counters, restore the previous limit
+        pool = nf.memory_pool()
+        old = pool.cache_limit()
+        try:
+            pool.set_cache_limit(nbytes)
+            return pool.cache_limit(), pool.used_bytes(), pool.cached_bytes(), pool.n_free_blocks()
+        finally:
+            pool.set_cache_limit(old)
+    B.add("memory_pool", "base", lambda: repr(nf.memory_pool()))
+    B.vary("memory_pool", pool_limit, {"nbytes": None}, {"nbytes": INT_POOL + STR_POOL + FLOAT_POOL + ["1MiB"]})
+
     # ---------------------------------------------------------------------------------------------- physics
     B.vary("Lattice", nf.Lattice, {"lx": 2, "ly": 2, "boundary": "open"},
            {"lx": INT_POOL, "ly": INT_POOL[:8], "boundary": STR_POOL + ["periodic", "PERIODIC"]})

@@ -12,6 +12,7 @@ import pytest
 
 import nnqs_fast as nf
 from nnqs_fast._backend import core_module, cpu_status
+from nnqs_fast._memory import pool_empty
 from nnqs_fast.errors import PrecisionLossWarning
 from nnqs_fast.kernels import analytic
 
@@ -135,7 +136,7 @@ def test_non_finite_output_still_warns(dt: type) -> None:
 
 
 def test_outputs_are_cache_line_aligned() -> None:
-    a = analytic.pool_empty((7, 13), np.dtype(np.float32))
+    a = pool_empty((7, 13), np.dtype(np.float32))
     assert a.ctypes.data % 64 == 0 and a.shape == (7, 13) and a.flags.c_contiguous and a.flags.writeable
     k = nf.relu_kernel_fn()(_inputs(33, 5, 1), get="ntk")
     assert k.ctypes.data % 64 == 0 and k.flags.c_contiguous and k.flags.writeable

@@ -35,8 +35,9 @@ class MemoryPool {
   // min(2 GiB, 10% of physical memory).
   static std::size_t default_cache_limit();
 
-  // At least nbytes (>= 1) of uninitialised memory; throws std::bad_alloc when the system has none.
-  void* allocate(std::size_t nbytes);
+  // At least nbytes (>= 1) of uninitialised memory; throws std::bad_alloc when the system has none. *reused (if
+  // given) tells whether the block came from the cache (its pages are mapped) or fresh from the system.
+  void* allocate(std::size_t nbytes, bool* reused = nullptr);
   // Hands back a pointer returned by allocate() (nullptr: no-op).
   void release(void* p) noexcept;
   // Returns every cached free block to the system.
@@ -47,8 +48,8 @@ class MemoryPool {
   std::size_t used_bytes() const;    // bytes of blocks handed out and not yet released
   std::size_t cached_bytes() const;  // bytes of free blocks kept for reuse
   std::size_t n_cached_blocks() const;
-  std::uint64_t hits() const;        // allocations served from the cache
-  std::uint64_t misses() const;      // allocations of at least kMinCachedBytes that went to the system
+  std::uint64_t hits() const;    // allocations served from the cache
+  std::uint64_t misses() const;  // allocations of at least kMinCachedBytes that went to the system
 
  private:
   struct Free {

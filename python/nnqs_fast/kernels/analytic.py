@@ -17,7 +17,7 @@ from typing import Any, cast
 import numpy as np
 
 from .._backend import dispatch
-from .._memory import pool_empty
+from .._memory import pool_take
 from .._validation import as_array, check_chunk_size, check_cost, check_finite_output, check_memory
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingle
@@ -154,10 +154,11 @@ def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int
     n1, n2 = a.shape[0], c.shape[0]
     check_memory(n1 * n2 * dt.itemsize * len(names), f"the {n1} x {n2} kernel matrices {names}")
     want_nngp, want_ntk = "nngp" in names, "ntk" in names
-    # from the caching pool (already-faulted pages on repeated calls; 64-byte aligned, so the core streams whole
-    # cache lines); every entry is written below
-    nngp = pool_empty((n1, n2), dt) if want_nngp else None
-    ntk = pool_empty((n1, n2), dt) if want_ntk else None
+    # from the caching memory pool: 64-byte aligned, and on repeated calls already-faulted pages, which the core
+    # then fills with streaming stores (on fresh pages plain stores are faster); every entry is written below
+    nngp, r1 = pool_take((n1, n2), dt) if want_nngp else (None, True)
+    ntk, r2 = pool_take((n1, n2), dt) if want_ntk else (None, True)
+    stream = r1 and r2
     sq1 = np.einsum("ij,ij->i", a, a)
     sq2 = sq1 if sym else np.einsum("ij,ij->i", c, c)
     fn = core().relu_kernel_tile
@@ -173,13 +174,13 @@ def _relu_gram(a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dtype, depth: int
         mode = 1 if diag else (2 if sym else 0)
         if on_the_fly:  # small d: x1 . x2 formed inside the fused C++ pass (no Gram buffer, no BLAS threads)
             finite &= bool(fn(a[i0:i1], sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std),
-                              float(b_std), int(d), mode, c[j0:j1]))
+                              float(b_std), int(d), mode, c[j0:j1], stream))
             continue
         # one tile: the Gram matrix is written into an output and the recursion runs in place (no fresh pages)
         target = first if len(tiles) == 1 else None
         g = gram(a[i0:i1], upper_only=True, out=target) if diag else gram(a[i0:i1], c[j0:j1], out=target)
         finite &= bool(fn(g, sq1[i0:i1], sq2[j0:j1], nngp, ntk, i0, j0, int(depth), float(W_std), float(b_std),
-                          int(d), mode))
+                          int(d), mode, None, stream))
     return {"nngp": nngp, "ntk": ntk}, finite
 
 
