@@ -226,7 +226,7 @@ def test_analytic_fraction_of_write_roofline(record_property):
                 np.empty((N_AN, N_AN), dt).fill(0.5)
         touched = [np.ones((N_AN, N_AN), dt) for _ in range(2)]
 
-        def write_touched():
+        def write_touched(touched=touched):
             for o in touched:
                 o.fill(0.5)
         t_k, t_w, t_t = np.inf, np.inf, np.inf

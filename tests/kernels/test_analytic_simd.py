@@ -14,7 +14,6 @@ import nnqs_fast as nf
 from nnqs_fast._backend import core_module, cpu_status
 from nnqs_fast._memory import pool_empty
 from nnqs_fast.errors import PrecisionLossWarning
-from nnqs_fast.kernels import analytic
 
 W, B = 0.9, 0.3
 
