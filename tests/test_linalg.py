@@ -116,7 +116,8 @@ def test_cholesky_16384_does_not_crash_in_a_subprocess():
                     reason="minutes of both cores and 6 GiB: set NNQS_RUN_SLOW=1 to run it")
 def test_eigh_16384_does_not_crash_in_a_subprocess():
     """The size at which OpenBLAS 0.3.31's 2-thread ``potrf`` segfaults: ``_linalg.eigh`` of a 16 384² ReLU-NTK
-    matrix with a 2-thread BLAS pool (the default policy keeps both threads for ``sytrd``) in a subprocess (a SIGSEGV there is a test failure), checking
+    matrix with a 2-thread BLAS pool (the default policy keeps both threads for ``sytrd``) in a subprocess
+    (a SIGSEGV there is a test failure), checking
     ‖A v − λ v‖ on sampled eigenpairs and the orthonormality of sampled vectors."""
     code = textwrap.dedent("""
         import numpy as np
