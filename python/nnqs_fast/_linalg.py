@@ -54,7 +54,8 @@ def eigh_threads(n: int | None = None) -> int | None:
     else None (the whole pool, at every size: the eigensolvers' ``sytrd``/``syr2k``/``ormtr`` do not take the
     parallel ``potrf`` path that segfaults in OpenBLAS 0.3.31 — a 2-thread MRRR eigendecomposition of a random
     16 384² matrix completed, probe of 2026-12-07; the slow test
-    ``tests/test_linalg.py::test_eigh_16384_does_not_crash_in_a_subprocess`` repeats it on a ReLU NTK). ``n`` is accepted for callers that size their policy; it does not change it."""
+    ``tests/test_linalg.py::test_eigh_16384_does_not_crash_in_a_subprocess`` repeats it on a ReLU NTK). ``n`` is
+    accepted for callers that size their policy; it does not change it."""
     env = os.environ.get("NNQS_FAST_EIGH_THREADS")
     if env:
         return check_positive_int(int(env), "NNQS_FAST_EIGH_THREADS")
