@@ -2,6 +2,8 @@
 // implementation (std::acos, divisions) and the exact diagonal closed form, stationary kernels against direct
 // distances, the symmetric-tile modes, float32 vs float64, and thread-count independence.
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -155,6 +157,24 @@ TEST_CASE("relu_kernel_tile is bit-identical for 1 and 2 OpenMP threads") {
   nnqs::set_num_threads(0);
   CHECK(k1 == k2);
   CHECK(t1 == t2);
+}
+
+TEST_CASE("relu_kernel_tile: streaming stores (aligned, >= 2 MiB outputs) give the plain-store result exactly") {
+  const index_t n = 520;  // 520^2 doubles = 2.06 MiB per output; symmetric (mode 1: both halves, mirror staging)
+  const Data D = make_data(n, n, 5, 9);
+  const std::size_t bytes = static_cast<std::size_t>(n * n) * sizeof(double);
+  auto* k1 = static_cast<double*>(std::aligned_alloc(64, bytes));
+  auto* t1 = static_cast<double*>(std::aligned_alloc(64, bytes));
+  std::vector<double> k2(n * n, -1.0), t2(n * n, -1.0);
+  for (index_t i = 0; i < n * n; ++i) k1[i] = t1[i] = std::nan("");  // every entry must be overwritten
+  nnqs::relu_kernel_tile<double>(nullptr, n, n, D.s1.data(), D.s1.data(), k1, t1, n, 2, 0.5, 0.1, 5, 1, nullptr,
+                                 nullptr, D.x1.data(), D.x1.data(), /*stream=*/true);
+  nnqs::relu_kernel_tile<double>(nullptr, n, n, D.s1.data(), D.s1.data(), k2.data(), t2.data(), n, 2, 0.5, 0.1, 5, 1,
+                                 nullptr, nullptr, D.x1.data(), D.x1.data(), /*stream=*/false);
+  CHECK(std::memcmp(k1, k2.data(), bytes) == 0);
+  CHECK(std::memcmp(t1, t2.data(), bytes) == 0);
+  std::free(k1);
+  std::free(t1);
 }
 
 TEST_CASE("stationary_tile equals amp exp(-scale |x - y|^2) (c0 + c1 x.y) from direct distances") {
