@@ -8,10 +8,10 @@
 // Work layout, per 128 x 128 block of the output: 4 rows at a time, one SIMD vector of columns; the dot products
 // x1_i . x2_j (on the fly for small d, else loaded from the BLAS Gram tile), the `depth` layers and the row-major
 // stores all happen while the 4 x lanes values sit in registers. Symmetric results (mode 1, 2) compute each
-// off-diagonal block once and store it twice: row-major into its own block, and transposed (StoreInterleaved4: 4
-// rows interleaved = 4 consecutive entries of each transposed row) into a per-thread staging block that is copied
-// to the mirror block in whole rows as soon as the block is done (while hot; scattered 4-entry stores straight
-// into the n x n output measured 2x slower: every one is a separate cache-line miss). No second pass over the
+// off-diagonal block once and store it twice: row-major into its own block, and into a per-thread staging block
+// (the row vectors as computed) from which the mirror block is gathered in whole rows as soon as the block is done
+// (while hot; scattered 4-entry stores straight into the n x n output measured 2x slower: every one is a separate
+// cache-line miss). No second pass over the
 // output: the finiteness check is a running sum of (v - v) over the computed vectors. Large aligned outputs are
 // written with streaming stores (both halves, whole vectors: no read-for-ownership; see `stream` below).
 #include "relu_gram_simd.hpp"
@@ -77,7 +77,6 @@ bool ReluTileT(const ReluTileArgs<T>& a) {
   // Block edge: a multiple of every lane count. 128 measured best of 64/128/256 (f64, n = 4096): the mirror rows
   // are written in runs of 128 entries, long enough for the hardware prefetchers (64: 1.5x slower stores).
   constexpr index_t B = 128;
-  const index_t LB = B + static_cast<index_t>(64 / sizeof(T));  // staging row stride (padded: no cache-set aliasing)
   const index_t rows = a.rows, cols = a.cols, ld = a.ld;
   const int depth = a.depth, dim = a.d;
   const double w2 = a.W_std * a.W_std, b2 = a.b_std * a.b_std, wd = w2 / dim;
@@ -137,15 +136,26 @@ bool ReluTileT(const ReluTileArgs<T>& a) {
   bool finite = true;
 #pragma omp parallel if (rows * cols >= (index_t(1) << 16)) reduction(&& : finite)
   {
-    HWY_ALIGN T buf[4 * kMaxLanes];
     HWY_ALIGN T tail[kMaxLanes];
     std::vector<T> gl;  // a diagonal block of an upper-triangle-only Gram tile, made symmetric (B x B + padding)
     if (a.g && sym) gl.assign(static_cast<size_t>(B * B + N), T(0));
-    // the mirror block, transposed (B x LB): filled 4 rows at a time, then copied out in whole rows of B entries
-    // (aligned; LB is a multiple of every lane count, so every staged row starts on a vector boundary)
+    // the mirror block staged in "vector columns": stage[(q B + i) N + l] = value (i0 + i, j0 + q N + l), i.e. the
+    // computed row vectors stored as they are (aligned full-vector stores, no shuffles); the copy-out gathers each
+    // mirror row (stride N) into whole vectors. Measured (1 thread, CPU time per pair, n = 4096, depth 1) against
+    // StoreInterleaved4 + 4-entry copies into a transposed block: float32 2.38 -> 1.99 ns, float64 unchanged
+    // (4.5 ns); the 4-entry reloads of the interleaved vectors were the cost.
     hwy::AlignedFreeUniquePtr<T[]> stage[2];
-    if (tn) stage[0] = hwy::AllocateAligned<T>(static_cast<size_t>(B * LB));
-    if (tt) stage[1] = hwy::AllocateAligned<T>(static_cast<size_t>(B * LB));
+    for (int w = 0; w < 2; ++w) {
+      if (w == 0 ? !tn : !tt) continue;
+      stage[w] = hwy::AllocateAligned<T>(static_cast<size_t>(B * B));
+      std::fill(stage[w].get(), stage[w].get() + B * B, T(0));  // lanes past the edge are gathered, never stored
+    }
+    // gather offsets of one mirror-row vector in the vector-column staging layout (entry k: k * N)
+    const hn::RebindToSigned<decltype(d)> di;
+    using TI = hn::TFromD<decltype(di)>;
+    HWY_ALIGN TI steps[kMaxLanes] = {};
+    for (index_t k = 0; k < N; ++k) steps[k] = static_cast<TI>(k * N);
+    const auto vstep = hn::Load(di, steps);
     V bad = hn::Zero(d);  // running sum of (v - v): NaN as soon as one stored value is not finite
 #pragma omp for schedule(dynamic, 1)
     for (index_t p = 0; p < npairs; ++p) {
@@ -214,28 +224,36 @@ bool ReluTileT(const ReluTileArgs<T>& a) {
               }
             }
           }
-          // mirror block: buf[4 jj + r] = value (ir + r, jv + jj), i.e. 4 consecutive entries of row jv + jj
+          // mirror block, staged: the 4 row vectors as they are (aligned full-vector stores, vector-column layout)
           if (mirror) {
             for (int w = 0; w < 2; ++w) {
               if (!stage[w]) continue;
               const V* v = w == 0 ? K : TH;
-              hn::StoreInterleaved4(v[0], v[1], v[2], v[3], d, buf);
-              T* o = stage[w].get() + (jv - j0) * LB + (ir - i0);
-              for (index_t jj = 0; jj < nj; ++jj) std::memcpy(o + jj * LB, buf + 4 * jj, 4 * sizeof(T));
+              T* o = stage[w].get() + ((jv - j0) / N * B + (ir - i0)) * N;
+              for (int r = 0; r < nr; ++r) hn::Store(v[r], d, o + r * N);
             }
           }
         }
       }
-      if (mirror) {  // the mirror block in whole rows (long runs: the stores stream like a fill)
+      if (mirror) {  // the mirror block in whole rows of B entries, gathered from the staging block (in L1/L2)
         for (int w = 0; w < 2; ++w) {
           if (!stage[w]) continue;
           T* dst = w == 0 ? tn : tt;
-          const index_t len = i1 - i0, nvec = stream ? len / N : 0;
+          const index_t len = i1 - i0, nfull = len / N;
           for (index_t j = j0; j < j1; ++j) {
             T* o = dst + j * ld + i0;
-            const T* src = stage[w].get() + (j - j0) * LB;
-            for (index_t v = 0; v < nvec; ++v) hn::Stream(hn::Load(d, src + v * N), d, o + v * N);
-            std::memcpy(o + nvec * N, src + nvec * N, static_cast<size_t>(len - nvec * N) * sizeof(T));
+            const T* src = stage[w].get() + (j - j0) / N * B * N + (j - j0) % N;
+            for (index_t v = 0; v < nfull; ++v) {
+              const V g = hn::GatherIndex(d, src, hn::Add(vstep, hn::Set(di, static_cast<TI>(v * N * N))));
+              if (stream)
+                hn::Stream(g, d, o + v * N);
+              else
+                hn::StoreU(g, d, o + v * N);
+            }
+            if (len > nfull * N) {
+              hn::Store(hn::GatherIndex(d, src, hn::Add(vstep, hn::Set(di, static_cast<TI>(nfull * N * N)))), d, tail);
+              std::memcpy(o + nfull * N, tail, static_cast<size_t>(len - nfull * N) * sizeof(T));
+            }
           }
         }
       }

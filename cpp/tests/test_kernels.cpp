@@ -2,6 +2,8 @@
 // implementation (std::acos, divisions) and the exact diagonal closed form, stationary kernels against direct
 // distances, the symmetric-tile modes, float32 vs float64, and thread-count independence.
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -10,6 +12,10 @@
 #include "nnqs/common.hpp"
 #include "nnqs/kernels.hpp"
 #include "nnqs_test.hpp"
+
+#if __has_include(<hwy/targets.h>)
+#include <hwy/targets.h>
+#endif
 
 using nnqs::index_t;
 
@@ -176,6 +182,46 @@ TEST_CASE("relu_kernel_tile: streaming stores (aligned, >= 2 MiB outputs) give t
   std::free(k1);
   std::free(t1);
 }
+
+#if __has_include(<hwy/targets.h>)
+// Every SIMD target compiled into the core (SSE4, AVX2, AVX-512, ... that this CPU supports), selected one at a time
+// through Highway's test hook: symmetric tiles (mirror staging and gathered copy-out, partial vectors and blocks)
+// in float64 and float32 against the textbook recursion.
+TEST_CASE("relu_kernel_tile: every compiled SIMD target matches the textbook recursion (symmetric, f64 and f32)") {
+  const index_t n = 263;  // two 128-blocks and a partial one; odd: partial vectors
+  const Data D = make_data(n, n, 5, 11);
+  std::vector<float> x1f(D.x1.begin(), D.x1.end()), s1f(D.s1.begin(), D.s1.end());
+  std::vector<double> rk(n * n), rt(n * n);
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < n; ++j)
+      textbook_relu(&D.x1[i * D.d], &D.x1[j * D.d], D.d, 2, 1.3, 0.2, &rk[i * n + j], &rt[i * n + j]);
+  int tested = 0;
+  for (int64_t target : hwy::SupportedAndGeneratedTargets()) {
+    hwy::SetSupportedTargetsForTest(target);
+    std::vector<double> k(n * n, std::nan("")), t(n * n, std::nan(""));
+    std::vector<float> kf(n * n, std::nanf("")), tf(n * n, std::nanf(""));
+    nnqs::relu_kernel_tile<double>(nullptr, n, n, D.s1.data(), D.s1.data(), k.data(), t.data(), n, 2, 1.3, 0.2, D.d, 1,
+                                   nullptr, nullptr, D.x1.data(), D.x1.data());
+    nnqs::relu_kernel_tile<float>(nullptr, n, n, s1f.data(), s1f.data(), kf.data(), tf.data(), n, 2, 1.3, 0.2, D.d, 1,
+                                  nullptr, nullptr, x1f.data(), x1f.data());
+    double w64 = 0, w32 = 0, scale = 0;
+    for (index_t p = 0; p < n * n; ++p) scale = std::fmax(scale, std::fabs(rt[p]));
+    for (index_t p = 0; p < n * n; ++p) {
+      if (p % (n + 1) == 0) continue;  // the diagonal: exact in the core, arccos(1 - eps) in the textbook
+      w64 = std::fmax(w64, std::fabs(k[p] - rk[p]) / std::fmax(std::fabs(rk[p]), 1e-2));
+      w64 = std::fmax(w64, std::fabs(t[p] - rt[p]) / std::fmax(std::fabs(rt[p]), 1e-2));
+      w32 = std::fmax(w32, std::fmax(std::fabs(kf[p] - rk[p]), std::fabs(tf[p] - rt[p])) / scale);
+    }
+    if (!(w64 < 1e-12 && w32 < 3e-5))
+      std::printf("  target %s: float64 %.2e, float32 %.2e\n", hwy::TargetName(target), w64, w32);
+    CHECK(w64 < 1e-12);  // (NaN fails: every entry written)
+    CHECK(w32 < 3e-5);
+    ++tested;
+  }
+  hwy::SetSupportedTargetsForTest(0);  // back to the CPU's own
+  CHECK(tested >= 1);
+}
+#endif
 
 TEST_CASE("stationary_tile equals amp exp(-scale |x - y|^2) (c0 + c1 x.y) from direct distances") {
   const Data D = make_data(11, 13, 4, 5);
