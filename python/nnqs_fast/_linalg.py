@@ -50,7 +50,7 @@ SINGLE_THREAD_MIN_N = 8192
 
 
 def eigh_threads(n: int | None = None) -> int | None:
-    """BLAS threads for :func:`eigh` of an ``n``-row matrix: ``NNQS_FAST_EIGH_THREADS`` if set; else 1 above
+    """BLAS threads for :func:`eigh` of an ``n``-row matrix (and for :func:`cho_factor`, ``n=None``): ``NNQS_FAST_EIGH_THREADS`` if set; else 1 above
     :data:`SINGLE_THREAD_MIN_N` rows (conservative: the 2-thread ``potrf`` of OpenBLAS 0.3.31 segfaults at
     n ≈ 16 000; a 2-thread ``sytrd`` at that size is neither known to fail nor verified); else 1 when the machine is
     oversubscribed (1-minute load average above the core count: the memory-bound ``symv`` of the tridiagonal
@@ -197,7 +197,10 @@ def cho_factor(a: Any, *, overwrite_a: bool = False, block: int | None = None) -
     a = _square(a, "a")
     n = a.shape[0]
     if block is None and n <= BLOCKED_CHOLESKY_MIN_N:
-        return scipy.linalg.cho_factor(a, lower=True, overwrite_a=overwrite_a, check_finite=False)
+        # one BLAS thread on an oversubscribed machine (eigh_threads): there a 2-thread potrf(2400) ran 2.5-3.5x
+        # slower than one thread (0.41-0.55 s vs 0.15-0.21 s at load ~5 on 2 cores); a no-op otherwise
+        with blas_threads(eigh_threads()):
+            return scipy.linalg.cho_factor(a, lower=True, overwrite_a=overwrite_a, check_finite=False)
     check_memory(n * n * a.itemsize, f"the {n} x {n} Cholesky factor")
     return blocked_cholesky(a, block=DEFAULT_BLOCK if block is None else block, overwrite_a=overwrite_a), True
 
