@@ -50,7 +50,8 @@ SINGLE_THREAD_MIN_N = 8192
 
 
 def eigh_threads(n: int | None = None) -> int | None:
-    """BLAS threads for :func:`eigh` of an ``n``-row matrix (and for :func:`cho_factor`, ``n=None``): ``NNQS_FAST_EIGH_THREADS`` if set; else 1 above
+    """BLAS threads for :func:`eigh` of an ``n``-row matrix (and for :func:`cho_factor`, ``n=None``):
+    ``NNQS_FAST_EIGH_THREADS`` if set; else 1 above
     :data:`SINGLE_THREAD_MIN_N` rows (conservative: the 2-thread ``potrf`` of OpenBLAS 0.3.31 segfaults at
     n ≈ 16 000; a 2-thread ``sytrd`` at that size is neither known to fail nor verified); else 1 when the machine is
     oversubscribed (1-minute load average above the core count: the memory-bound ``symv`` of the tridiagonal
