@@ -37,7 +37,7 @@ from ..errors import InvalidInputError, ShapeMismatchError
 from ..kernels.spectrum import eta_max_from_lambda
 from ._spectral import SpectralFlow, apply
 from ._structure import KernelSpec, as_targets, parse_kernel, parse_train_kernel, xor_apply, xor_gather, xor_spectrum
-from .predict import DEFAULT_TEST_CHUNK, Gaussian, _add_diag, _check_times
+from .predict import DEFAULT_TEST_CHUNK, Gaussian, _check_times
 
 __all__ = ["qsntk_mse_ensemble", "EnsemblePredictor"]
 
@@ -120,15 +120,15 @@ class EnsemblePredictor(FollowsInputs):
         c = 2.0 * learning_rate / self.n
         shared = nngp.kind == "single" and ntk.kind == "single"
         if shared:
-            flow = SpectralFlow(_add_diag(ntk.mats[0], diag_reg), c, discrete=discrete,
-                                what="the NTK Θ of the train points", eigh=eigh)
+            flow = SpectralFlow(ntk.mats[0], c, discrete=discrete, what="the NTK Θ of the train points", eigh=eigh,
+                                shift=diag_reg)
             self._parts = [_Part(nngp.mats[0], flow, y, 1.0, 2)]
             self._parts[0].chol = facs[0] if keep else None
         else:
             (k1, k2), (t1, t2) = _pair_mats(nngp), _pair_mats(ntk)
-            f1 = SpectralFlow(_add_diag(t1, diag_reg), c, discrete=discrete, what="the real-part NTK Θ1", eigh=eigh)
-            f2 = f1 if t1 is t2 else SpectralFlow(_add_diag(t2, diag_reg), c, discrete=discrete,
-                                                  what="the imaginary-part NTK Θ2", eigh=eigh)
+            f1 = SpectralFlow(t1, c, discrete=discrete, what="the real-part NTK Θ1", eigh=eigh, shift=diag_reg)
+            f2 = f1 if t1 is t2 else SpectralFlow(t2, c, discrete=discrete, what="the imaginary-part NTK Θ2",
+                                                  eigh=eigh, shift=diag_reg)
             self._parts = [_Part(k1, f1, y.real.copy(), 1.0, 1), _Part(k2, f2, y.imag.copy(), 1j, 1)]
             if keep:
                 self._parts[0].chol, self._parts[1].chol = facs[0], facs[-1]
