@@ -3,6 +3,7 @@
 
 #include "bindings.hpp"
 #include "nnqs/flow.hpp"
+#include "nnqs/walsh.hpp"
 
 namespace {
 
@@ -52,4 +53,38 @@ void register_flow(py::module_& m) {
       "One step of the Walsh-domain energy flow (nnqs/flow.hpp) for K states in the float64 panels u (P, D, 8): with "
       "g = factor * lam * 2 (H u - E u) / n per state, u -= g (update) or hu = g. Returns (E, n2) of u before the "
       "step. indptr/indices: int64 CSR of the real H̃ = W H W.");
+  m.def(
+      "fwht_rows",
+      [](marray x, int threads) {
+        nnqs::require(x.ndim() == 2, "fwht_rows: x must be a 2-d (rows, D) float64 array");
+        nnqs::require(x.writeable(), "fwht_rows: x must be writeable");
+        const nnqs::index_t r = x.shape(0), d = x.shape(1);
+        double* xp = x.mutable_data();
+        py::gil_scoped_release release;
+        nnqs::fwht_rows(xp, r, d, threads);
+      },
+      py::arg("x").noconvert(), py::arg("threads") = 0,
+      "In place: every row of the C-contiguous float64 (rows, D) array x becomes its normalised Walsh-Hadamard "
+      "transform H^{(x)L} x / sqrt(D) (nnqs/walsh.hpp; D a power of two).");
+  m.def(
+      "xor_diag_congruence",
+      [](carray<double> v, iarray idx, carray<double> spec, int threads) {
+        nnqs::require(v.ndim() == 2 && idx.ndim() == 1 && spec.ndim() == 1,
+                      "xor_diag_congruence: v (n, c), idx (n,), spec (D,)");
+        const nnqs::index_t n = v.shape(0), c = v.shape(1), d = spec.shape(0);
+        nnqs::require(idx.shape(0) == n, "xor_diag_congruence: idx must have one entry per row of v");
+        py::array_t<double> out(c);
+        const double* vp = v.data();
+        const nnqs::index_t* ip = idx.data();
+        const double* sp = spec.data();
+        double* op = out.mutable_data();
+        {
+          py::gil_scoped_release release;
+          nnqs::xor_diag_congruence(vp, n, c, ip, d, sp, op, threads);
+        }
+        return out;
+      },
+      py::arg("v"), py::arg("idx").noconvert(), py::arg("spec"), py::arg("threads") = 0,
+      "diag(V^T A_BB V) for the XOR kernel A = H diag(spec) H (H the normalised Walsh-Hadamard matrix) restricted "
+      "to the basis positions idx (int64, distinct): out[k] = sum_s spec[s] (H v~_k)(s)^2 (nnqs/walsh.hpp).");
 }

@@ -239,3 +239,9 @@ def walsh_energy_step(
     update: bool,
     threads: int = 0,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+
+# ---- walsh: the fast Walsh–Hadamard transform (nnqs/walsh.hpp) ----
+def fwht_rows(x: npt.NDArray[np.float64], threads: int = 0) -> None: ...
+def xor_diag_congruence(
+    v: _F64In, idx: npt.NDArray[np.int64], spec: _F64In, threads: int = 0
+) -> npt.NDArray[np.float64]: ...

@@ -9,12 +9,11 @@ its multithreaded Cholesky (``dpotrf`` → parallel SYRK) at ``n ≈ 16 000`` an
   right-looking Cholesky (:func:`blocked_cholesky`) whose panel factorisations are ``potrf`` calls of at most
   ``block`` rows (far below the failing size) and whose trailing updates are BLAS GEMMs of block columns, so no
   single LAPACK/BLAS call sees the failing size and the GEMMs keep all BLAS threads busy.
-* :func:`eigh` — the full symmetric/Hermitian eigendecomposition (float64/complex128). Above
-  ``SINGLE_THREAD_MIN_N`` the LAPACK call runs with the BLAS pool limited to one thread (``threadpoolctl``, when
-  installed; conservative: the safety of the 2-thread ``sytrd`` at n ≈ 16 000 is not verified). Below, the
-  whole pool, except on an oversubscribed machine (:func:`eigh_threads`: the memory-bound ``symv`` of the
-  tridiagonal reduction then runs ~4× slower with 2 synchronising threads than with one). The driver is
-  divide-and-conquer (``evd``) up to that size when its ``2n²`` workspace fits the memory budget, else MRRR
+* :func:`eigh` — the full symmetric/Hermitian eigendecomposition (float64/complex128). The LAPACK call uses the
+  whole BLAS pool (a 2-thread ``sytrd`` at n = 16 384 was probed: no crash), except on an oversubscribed
+  machine (:func:`eigh_threads`: the memory-bound ``symv`` of the tridiagonal reduction then runs ~4× slower
+  with 2 synchronising threads than with one). The driver is divide-and-conquer (``evd``) up to
+  ``SINGLE_THREAD_MIN_N`` rows when its ``2n²`` workspace fits the memory budget, else MRRR
   (``evr``, O(n) workspace; about as fast as ``evd`` with eigenvectors on this machine).
   The memory of every call is estimated first (:func:`eigh_bytes`) and a
   :class:`~nnqs_fast.errors.MemoryLimitError` carrying the estimate is raised before allocating.
@@ -45,28 +44,30 @@ __all__ = ["cho_factor", "cholesky", "blocked_cholesky", "eigh", "eigh_bytes", "
 #: Matrices with more rows than this are factored by :func:`blocked_cholesky` (the failing size is ~16 000).
 BLOCKED_CHOLESKY_MIN_N = 8192
 #: Above this many rows eigensolves use MRRR (``evr``, O(n) workspace) and the eigen-predictors drop the input
-#: matrix once its eigenpairs are cached.
+#: matrix once its eigenpairs are cached (the name is historical: the eigensolve no longer drops to one thread).
 SINGLE_THREAD_MIN_N = 8192
 
 
 def eigh_threads(n: int | None = None) -> int | None:
-    """BLAS threads for :func:`eigh` of an ``n``-row matrix (and for :func:`cho_factor`, ``n=None``):
-    ``NNQS_FAST_EIGH_THREADS`` if set; else 1 above
-    :data:`SINGLE_THREAD_MIN_N` rows (conservative: the 2-thread ``potrf`` of OpenBLAS 0.3.31 segfaults at
-    n ≈ 16 000; a 2-thread ``sytrd`` at that size is neither known to fail nor verified); else 1 when the machine is
-    oversubscribed (1-minute load average above the core count: the memory-bound ``symv`` of the tridiagonal
-    reduction then ran ~4× slower with 2 synchronising threads than with one, n = 2000 at load 13); else None
-    (the whole pool)."""
+    """BLAS threads for :func:`eigh` of an ``n``-row matrix (and for :func:`cho_factor`):
+    ``NNQS_FAST_EIGH_THREADS`` if set; else 1 when the
+    machine is oversubscribed (1-minute load average above 1.5× the core count: the memory-bound ``symv`` of the
+    tridiagonal reduction then ran ~4× slower with 2 synchronising threads than with one, n = 2000 at load 13);
+    else None (the whole pool, at every size: the eigensolvers' ``sytrd``/``syr2k``/``ormtr`` do not take the
+    parallel ``potrf`` path that segfaults in OpenBLAS 0.3.31 — a 2-thread MRRR eigendecomposition of a random
+    16 384² matrix completed, probe of 2026-12-07; the slow test
+    ``tests/test_linalg.py::test_eigh_16384_does_not_crash_in_a_subprocess`` repeats it on a ReLU NTK). ``n`` is
+    accepted for callers that size their policy; it does not change it."""
     env = os.environ.get("NNQS_FAST_EIGH_THREADS")
     if env:
         return check_positive_int(int(env), "NNQS_FAST_EIGH_THREADS")
-    if n is not None and n > SINGLE_THREAD_MIN_N:
-        return 1
     try:
-        busy = os.getloadavg()[0] > (os.cpu_count() or 1)
+        busy = os.getloadavg()[0] > 1.5 * (os.cpu_count() or 1)
     except OSError:  # pragma: no cover - platform without a load average
         busy = False
     return 1 if busy else None
+
+
 #: Panel size of :func:`blocked_cholesky` (each ``potrf`` call factors at most this many rows).
 DEFAULT_BLOCK = 2048
 
