@@ -32,3 +32,31 @@ def test_tiny_negative_within_tolerance_accepted():
     lam = np.linspace(1.0, 10.0, n)
     lam[0] = -1e-9 * 10.0 * n  # inside rtol·n·λ_max (rtol = 1e-8): accepted, as by the eigenvalue rule
     check_psd(_with_spectrum(lam, 3), "K")
+
+
+@pytest.mark.parametrize("n", [40, PSD_CHOLESKY_MIN_N, 300])
+@pytest.mark.parametrize("rank", [None, 20])
+def test_factor_is_a_cholesky_factor_of_the_shifted_matrix(n, rank):
+    """check_psd(factor=True) returns (L, s) with L Lᵀ = K + s·1 (oracle: the product itself; s = 0 for a positive
+    definite K, 0 < s ≤ 2 rtol n λ_max for a rank-deficient one), lower triangle only."""
+    g = np.random.default_rng(n)
+    x = g.standard_normal((n, rank or 2 * n))
+    k = x @ x.T / x.shape[1]
+    L, s = check_psd(k, "K", factor=True)
+    lo = np.tril(L)
+    np.testing.assert_allclose(lo @ lo.T, k + s * np.eye(n), atol=1e-12 * n * np.abs(k).max())
+    lam_max = np.linalg.eigvalsh(k)[-1]
+    assert (s == 0.0) == (rank is None) and s <= 2e-8 * n * lam_max * (1 + 1e-6)
+
+
+def test_factor_refuses_indefinite_and_asymmetric():
+    from nnqs_fast.errors import InvalidInputError
+
+    lam = np.linspace(1.0, 10.0, 300)
+    lam[0] = -1e-3
+    with pytest.raises(KernelNotPositiveDefiniteError):
+        check_psd(_with_spectrum(lam, 4), "K", factor=True)
+    k = _with_spectrum(np.linspace(1.0, 2.0, 50), 5)
+    k[1, 7] += 1e-4
+    with pytest.raises(InvalidInputError, match="symmetric"):
+        check_psd(k, "K", factor=True)

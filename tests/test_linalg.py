@@ -171,3 +171,22 @@ def test_check_psd_large_path_matches_eigvalsh(rng, monkeypatch):
             check_psd(bad, "k")
         with pytest.raises(InvalidInputError):
             check_psd(asym, "k")
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_blas3_helpers_match_numpy(rng, order):
+    """syrk_accumulate (α, C- or Fortran-ordered operand), syr2k_accumulate and trmm (C- or Fortran-ordered factor)
+    against the plain NumPy products."""
+    n, m = 70, 33
+    a = np.array(rng.standard_normal((n, m)), order=order)
+    b = np.array(rng.standard_normal((n, m)), order=order)
+    c0 = rng.standard_normal((m, m))
+    c0 = c0 + c0.T
+    c = _linalg.syrk_accumulate(np.asfortranarray(c0), a, alpha=-0.5)
+    c = _linalg.syr2k_accumulate(c, a, b, alpha=2.0)
+    got = _linalg.symmetrize_upper(c, block=16)
+    np.testing.assert_allclose(got, c0 - 0.5 * a.T @ a + 2.0 * (a.T @ b + b.T @ a), rtol=1e-12, atol=1e-12)
+    L = np.array(np.tril(rng.standard_normal((n, n))), order=order)
+    junk = L + np.triu(rng.standard_normal((n, n)), 1)          # the strict upper triangle must not be read
+    np.testing.assert_allclose(_linalg.trmm(junk, b), L.T @ b, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_linalg.trmm(junk, b, trans=False), L @ b, rtol=1e-12, atol=1e-12)

@@ -254,73 +254,81 @@ def check_index_array(idx: Any, name: str, *, size: int | None = None) -> np.nda
 
 
 def check_hermitian(k: np.ndarray, name: str, *, rtol: float = 1e-8) -> None:
-    """Refuse a matrix that is not square and symmetric/Hermitian (to ``rtol`` of its largest entry)."""
+    """Refuse a matrix that is not square and symmetric/Hermitian (to ``rtol`` of its largest entry). One blocked
+    pass (:func:`nnqs_fast.dynamics._structure.max_asymmetry`: cache-sized temporaries, no ``n²`` transposed
+    copy)."""
+    from .dynamics._structure import max_asymmetry
+
     if k.ndim != 2 or k.shape[0] != k.shape[1]:
         raise ShapeMismatchError(f"{name} must be a square matrix, got shape {k.shape}")
-    scale = float(np.max(np.abs(k))) if k.size else 0.0
-    asym = float(np.max(np.abs(k - k.conj().T))) if k.size else 0.0
+    asym, scale = max_asymmetry(k) if k.size else (0.0, 0.0)
     if asym > rtol * max(scale, np.finfo(float).tiny):
         raise InvalidInputError(f"{name} is not symmetric/Hermitian (max |K - K^H| = {asym:.3g}, largest entry "
                                 f"{scale:.3g}); symmetrise it ((K + K^H)/2) if the asymmetry is round-off")
 
 
-def check_psd(k: np.ndarray, name: str, *, rtol: float = 1e-8) -> None:
-    """Refuse a Hermitian matrix with an eigenvalue below ``-rtol * lambda_max`` (not positive semi-definite)."""
-    from ._linalg import BLOCKED_CHOLESKY_MIN_N
-    from .errors import KernelNotPositiveDefiniteError
-
-    n = k.shape[0] if k.ndim == 2 else 0
-    if n > BLOCKED_CHOLESKY_MIN_N and not np.iscomplexobj(k):
-        _check_psd_large(k, name, rtol)
-        return
-    check_hermitian(k, name)
-    if not k.size:
-        return
-    if n >= PSD_CHOLESKY_MIN_N and not np.iscomplexobj(k) and _shifted_cholesky_ok(k, rtol):
-        return  # λ_min > −tol certified by a factor of K + tol·1 (n³/3 flops instead of a full eigvalsh)
-    lam = np.linalg.eigvalsh(k)  # small, complex, or the Cholesky test failed: decide exactly
-    scale = max(float(np.max(np.abs(lam))), np.finfo(float).tiny)
-    if lam[0] < -rtol * scale * max(1, k.shape[0]):
-        raise KernelNotPositiveDefiniteError(
-            f"{name} is not positive semi-definite: smallest eigenvalue {lam[0]:.3g} (largest {lam[-1]:.3g}); "
-            "a kernel/covariance matrix must be PSD — check how it was built")
-
-
+#: smallest size at which :func:`check_psd` certifies a real matrix by a Cholesky factor instead of ``eigvalsh``
 PSD_CHOLESKY_MIN_N = 256
 
 
-def _shifted_cholesky_ok(k: np.ndarray, rtol: float) -> bool:
-    """True when ``K + tol·1`` has a Cholesky factor, ``tol = rtol · n · λ_max`` (λ_max by Lanczos): then
-    ``λ_min > −tol`` and :func:`check_psd` accepts ``K`` without an eigendecomposition. False is not a verdict
-    (rounding near the threshold): the caller then decides with ``eigvalsh``."""
-    from ._linalg import shifted_cholesky_ok
-    from .kernels.spectrum import lambda_max
+def check_psd(k: np.ndarray, name: str, *, rtol: float = 1e-8, check_symmetric: bool = True,
+              factor: bool = False) -> tuple[np.ndarray, float] | None:
+    """Refuse a Hermitian matrix with an eigenvalue below ``-tol = -rtol · n · λ_max`` (not positive semi-definite).
 
-    hi = lambda_max(k, check_symmetric=False)
-    return shifted_cholesky_ok(k, rtol * max(abs(hi), np.finfo(float).tiny) * k.shape[0], dtype=np.float64)
+    Real ``K`` with ``n >= PSD_CHOLESKY_MIN_N`` rows: ``λ_min > −tol`` is certified by a Cholesky factor of
+    ``K + tol·1`` (:func:`nnqs_fast._linalg.shifted_cholesky`, n³/3 flops; λ_max by Lanczos) instead of a full
+    ``eigvalsh``; a failed factor is decided by ``eigvalsh`` (up to ``_linalg.BLOCKED_CHOLESKY_MIN_N`` rows; above,
+    it is refused: a full eigensolve there costs as much as what it guards, and a 2-thread one is not verified safe
+    with OpenBLAS 0.3.31 at n ≈ 16 000). Smaller or complex matrices: ``eigvalsh``.
 
-
-def _check_psd_large(k: np.ndarray, name: str, rtol: float) -> None:
-    """:func:`check_psd` above ``_linalg.BLOCKED_CHOLESKY_MIN_N`` rows (real): the symmetry in one blocked pass
-    (no n² temporaries) and ``λ_min ≥ −tol`` (``tol = rtol · n · λ_max``, λ_max by Lanczos) as the existence of a
-    Cholesky factor of ``K + tol·1`` (``_linalg.cho_factor``, blocked: one n² copy, n³/3 flops) — instead of a full
-    ``eigvalsh``, which costs as much as the eigensolve it guards (a 2-thread one is not verified safe with
-    OpenBLAS 0.3.31 at n ≈ 16 000; its ``potrf`` is known to fail there)."""
-    from ._linalg import shifted_cholesky_ok
-    from .dynamics._structure import max_asymmetry
+    ``check_symmetric=False``: the caller has checked the symmetry (:func:`check_hermitian`) already.
+    ``factor=True`` (real ``K``) returns the certificate ``(L, s)`` for reuse: the lower Cholesky factor of
+    ``K + s·1`` (``L Lᵀ = K + s·1``; layout as :func:`nnqs_fast._linalg.shifted_cholesky`). The unshifted factor
+    (``s = 0``: a kernel of distinct points is positive definite) is tried first at every size and certifies
+    without λ_max or ``eigvalsh``; after an ``eigvalsh`` decision ``K + s·1`` is factored with ``s = 2 tol``
+    (positive definite: ``λ_min(K) ≥ −tol``).
+    Returns None without ``factor`` (and for complex ``K``).
+    """
+    from ._linalg import BLOCKED_CHOLESKY_MIN_N, shifted_cholesky
     from .errors import KernelNotPositiveDefiniteError
     from .kernels.spectrum import lambda_max
 
-    asym, scale = max_asymmetry(k)
-    if asym > 1e-8 * max(scale, np.finfo(float).tiny):
-        raise InvalidInputError(f"{name} is not symmetric/Hermitian (max |K - K^H| = {asym:.3g}, largest entry "
-                                f"{scale:.3g}); symmetrise it ((K + K^H)/2) if the asymmetry is round-off")
-    hi = lambda_max(k, check_symmetric=False)
-    tol = rtol * max(abs(hi), np.finfo(float).tiny) * k.shape[0]
-    if not shifted_cholesky_ok(k, tol, dtype=np.float64):
+    if check_symmetric:
+        check_hermitian(k, name)
+    n = k.shape[0] if k.ndim == 2 else 0
+    if not k.size:
+        return (np.zeros((0, 0), order="F"), 0.0) if factor and not np.iscomplexobj(k) else None
+    real = not np.iscomplexobj(k)
+    factor = factor and real
+    if factor:  # positive definite (the usual kernel): the unshifted factor is the certificate, no λ_max needed
+        L = shifted_cholesky(k, 0.0, dtype=np.float64)
+        if L is not None:
+            return L, 0.0
+    if real and (n >= PSD_CHOLESKY_MIN_N or n > BLOCKED_CHOLESKY_MIN_N):
+        hi = lambda_max(k, check_symmetric=False)
+        tol = rtol * max(abs(hi), np.finfo(float).tiny) * n
+        L = shifted_cholesky(k, tol, dtype=np.float64)
+        if L is not None:   # λ_min > −tol certified by a factor of K + tol·1
+            return (L, tol) if factor else None
+        if n > BLOCKED_CHOLESKY_MIN_N:
+            raise KernelNotPositiveDefiniteError(
+                f"{name} is not positive semi-definite: an eigenvalue below -{tol:.3g} (largest {hi:.3g}); a "
+                "kernel/covariance matrix must be PSD — check how it was built")
+    lam = np.linalg.eigvalsh(k)  # small, complex, or the Cholesky test failed: decide exactly
+    scale = max(float(np.max(np.abs(lam))), np.finfo(float).tiny)
+    tol = rtol * scale * max(1, n)
+    if lam[0] < -tol:
         raise KernelNotPositiveDefiniteError(
-            f"{name} is not positive semi-definite: an eigenvalue below -{tol:.3g} (largest {hi:.3g}); a "
-            "kernel/covariance matrix must be PSD — check how it was built")
+            f"{name} is not positive semi-definite: smallest eigenvalue {lam[0]:.3g} (largest {lam[-1]:.3g}); "
+            "a kernel/covariance matrix must be PSD — check how it was built")
+    if not factor:
+        return None
+    s = max(2.0 * tol, 100.0 * n * np.finfo(float).eps * scale)   # λ_min(K + s·1) ≥ s/2 > 0: the factor exists
+    L = shifted_cholesky(k, s, dtype=np.float64)
+    if L is None:  # pragma: no cover - excluded by the eigenvalues above (rounding ≪ s/2)
+        raise KernelNotPositiveDefiniteError(f"{name}: K + {s:.3g}·1 has no Cholesky factor although "
+                                             f"λ_min(K) = {lam[0]:.3g}; the matrix is too badly scaled")
+    return L, s
 
 
 def check_finite_output(x: Any, where: str) -> Any:

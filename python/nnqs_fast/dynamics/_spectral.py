@@ -84,8 +84,13 @@ class SpectralFlow:
     """
 
     def __init__(self, H: np.ndarray, c: float, *, discrete: bool, what: str = "the train-train kernel",
-                 eigh: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> None:
-        self.H = H
+                 eigh: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+                 shift: float = 0.0) -> None:
+        # the flow's matrix is H + shift·1 (a ridge); it is materialised on first use (:attr:`H`), so the τ → ∞
+        # Cholesky path copies H once (into the factor) instead of twice
+        self._base: np.ndarray | None = H
+        self._shift = float(shift)
+        self._H: np.ndarray | None = H if not self._shift else None
         self.c = float(c)
         self.discrete = bool(discrete)
         self.what = what
@@ -97,6 +102,20 @@ class SpectralFlow:
         #: :attr:`lam_max` comes from a Lanczos eigensolve instead of a full ``eigh``
         self.krylov = False
         self._lam_max: float | None = None
+
+    @property
+    def H(self) -> np.ndarray:
+        """The matrix driving the flow (``H + shift·1``, formed on first use; None once dropped after a large
+        eigendecomposition)."""
+        if self._H is None and self._base is not None:
+            self._H = np.array(self._base, copy=True)
+            self._H[np.diag_indices_from(self._H)] += self._shift
+        return self._H  # type: ignore[return-value]
+
+    @H.setter
+    def H(self, value: np.ndarray | None) -> None:
+        self._H = self._base = value
+        self._shift = 0.0
 
     @classmethod
     def from_eigh(cls, H: np.ndarray, lam: np.ndarray, V: np.ndarray, c: float, *, discrete: bool,
@@ -120,7 +139,7 @@ class SpectralFlow:
             from .._linalg import SINGLE_THREAD_MIN_N
 
             if self.n > SINGLE_THREAD_MIN_N:  # large: (λ, V) replaces H (everything after reads the eigenpairs)
-                self.H = None  # type: ignore[assignment]
+                self.H = None
         return self._eig  # type: ignore[return-value]
 
     @property
@@ -158,9 +177,15 @@ class SpectralFlow:
             return _apply(V, _apply(V.conj().T if np.iscomplexobj(V) else V.T, b) / _col(lam, b))
         if self._chol is None:
             try:
-                from .._linalg import cho_factor
+                from .._linalg import cho_factor, shifted_cholesky
 
-                self._chol = cho_factor(self.H)  # robust at every size (nnqs_fast._linalg)
+                if self._H is None and self._base is not None:   # H + shift·1 not formed: one copy, into the factor
+                    L = shifted_cholesky(self._base, self._shift)
+                    if L is None:
+                        raise np.linalg.LinAlgError("not positive definite")
+                    self._chol = (L, True)
+                else:
+                    self._chol = cho_factor(self.H)  # robust at every size (nnqs_fast._linalg)
             except np.linalg.LinAlgError:
                 lo, hi = smallest_eigenvalue(self.H)
                 raise _not_pd_error(lo, hi, self.n, self.what,

@@ -31,13 +31,13 @@ from typing import Any
 import numpy as np
 
 from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
-from .._linalg import symmetrize_upper, syrk_accumulate
-from .._validation import as_array, check_chunk_size, check_finite_scalar, check_psd
+from .._linalg import SINGLE_THREAD_MIN_N, symmetrize_upper, syr2k_accumulate, syrk_accumulate, trmm
+from .._validation import as_array, check_chunk_size, check_finite_scalar, check_hermitian, check_psd
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..kernels.spectrum import eta_max_from_lambda
 from ._spectral import SpectralFlow, apply
 from ._structure import KernelSpec, as_targets, parse_kernel, parse_train_kernel, xor_apply, xor_gather, xor_spectrum
-from .predict import DEFAULT_TEST_CHUNK, Gaussian, _add_diag, _check_times
+from .predict import DEFAULT_TEST_CHUNK, Gaussian, _check_times
 
 __all__ = ["qsntk_mse_ensemble", "EnsemblePredictor"]
 
@@ -53,6 +53,16 @@ class _Part:
         self.mult = mult    # how many real parts share this variance (2 for a shared kernel)
         self._Q: np.ndarray | None = None
         self._w: np.ndarray | None = None
+        #: ``(L, s)`` with ``L Lᵀ = K + s·1``: the PSD certificate of K (``check_psd(..., factor=True)``), kept for
+        #: the τ → ∞ covariance up to ``SINGLE_THREAD_MIN_N`` rows (above: recomputed there, to hold no extra n²)
+        self.chol: tuple[np.ndarray, float] | None = None
+
+    def nngp_factor(self) -> tuple[np.ndarray, float]:
+        """``(L, s)``, ``L Lᵀ = K + s·1`` (cached certificate, or certified again)."""
+        fac = self.chol
+        if fac is None:  # real K: check_psd(factor=True) always returns a factor
+            fac = check_psd(self.K, "nngp_train_train", check_symmetric=False, factor=True)
+        return fac  # type: ignore[return-value]
 
     @property
     def Q(self) -> np.ndarray:
@@ -103,21 +113,25 @@ class EnsemblePredictor(FollowsInputs):
         self.learning_rate = learning_rate
         self.diag_reg = diag_reg
         self.discrete = discrete
-        for m in nngp.mats:  # a covariance: an indefinite NNGP gave negative variances and a negative L_gamma
-            if isinstance(m, np.ndarray) and not np.iscomplexobj(m):
-                check_psd(m, "nngp_train_train")
+        # a covariance: an indefinite NNGP gave negative variances and a negative L_gamma. The symmetry was checked
+        # by parse_train_kernel; the certificate's Cholesky factor serves the τ → ∞ covariance (_at_infinity)
+        facs = [check_psd(m, "nngp_train_train", check_symmetric=False, factor=True) for m in nngp.mats]
+        keep = self.n <= SINGLE_THREAD_MIN_N
         c = 2.0 * learning_rate / self.n
         shared = nngp.kind == "single" and ntk.kind == "single"
         if shared:
-            flow = SpectralFlow(_add_diag(ntk.mats[0], diag_reg), c, discrete=discrete,
-                                what="the NTK Θ of the train points", eigh=eigh)
+            flow = SpectralFlow(ntk.mats[0], c, discrete=discrete, what="the NTK Θ of the train points", eigh=eigh,
+                                shift=diag_reg)
             self._parts = [_Part(nngp.mats[0], flow, y, 1.0, 2)]
+            self._parts[0].chol = facs[0] if keep else None
         else:
             (k1, k2), (t1, t2) = _pair_mats(nngp), _pair_mats(ntk)
-            f1 = SpectralFlow(_add_diag(t1, diag_reg), c, discrete=discrete, what="the real-part NTK Θ1", eigh=eigh)
-            f2 = f1 if t1 is t2 else SpectralFlow(_add_diag(t2, diag_reg), c, discrete=discrete,
-                                                  what="the imaginary-part NTK Θ2", eigh=eigh)
+            f1 = SpectralFlow(t1, c, discrete=discrete, what="the real-part NTK Θ1", eigh=eigh, shift=diag_reg)
+            f2 = f1 if t1 is t2 else SpectralFlow(t2, c, discrete=discrete, what="the imaginary-part NTK Θ2",
+                                                  eigh=eigh, shift=diag_reg)
             self._parts = [_Part(k1, f1, y.real.copy(), 1.0, 1), _Part(k2, f2, y.imag.copy(), 1j, 1)]
+            if keep:
+                self._parts[0].chol, self._parts[1].chol = facs[0], facs[-1]
         self._nngp_kind, self._checked = nngp.kind, False
 
     def _times(self, t: Any) -> tuple[np.ndarray, bool]:
@@ -212,12 +226,19 @@ class EnsemblePredictor(FollowsInputs):
 
     def _at_infinity(self, T: int, scalar: bool, nngp_test_train: Any, ntk_test_train: Any, nngp_test_test: Any,
                      get_cov: str | None) -> Any:
-        """τ → ∞ without an eigendecomposition (one cached Cholesky factor of each Θ_j).
+        """τ → ∞ without an eigendecomposition (one cached Cholesky factor of each Θ_j, and of each K_j).
 
         On the train points μ = y and the covariance vanishes identically (T_B(∞) = 1). On test points, with
-        ``B = Θ^{-1} Θ_Bx`` (one triangular solve pair) and ``E = ½ K_BB B − K_Bx``, Eq. 15 gives
-        ``μ_x = Θ_xB Θ^{-1} y`` and ``Cov = K_xx − Bᵀ K_Bx − K_xB B + Bᵀ K_BB B = K_xx + Bᵀ E + (Bᵀ E)ᵀ``
-        (K_BB symmetric), i.e. two GEMMs; the variance needs only ``diag(Bᵀ E)`` (one GEMM, K_BB B).
+        ``B = Θ^{-1} Θ_Bx`` (one triangular solve pair), Eq. 15 gives ``μ_x = Θ_xB Θ^{-1} y`` and
+
+            Cov = K_xx − (K_xB B + Bᵀ K_Bx) + Bᵀ K_BB B,    Bᵀ K_BB B = (Lᵀ B)ᵀ (Lᵀ B) − s Bᵀ B,
+
+        with ``L Lᵀ = K_BB + s·1`` the Cholesky factor that certified K_BB positive semi-definite (``s = 0`` when K_BB
+        is positive definite; :func:`nnqs_fast._validation.check_psd`). Cost after the solve: one SYR2K (the
+        bracket, the flops of one GEMM), one TRMM (half a GEMM) and one SYRK (half a GEMM; two when ``s > 0``),
+        all into one ``m x m`` buffer holding K_xx, instead of the three GEMMs ``K_xB B``, ``K_BB B`` and
+        ``Bᵀ (K_BB B)``. The variance reads the diagonals only (no ``m x m`` array):
+        ``diag K_xx − 2 Σ_b (K_Bx ∘ B) + Σ_b (Lᵀ B)² − s Σ_b B²``.
         """
         def rep(a: np.ndarray) -> np.ndarray:
             return a if scalar else np.broadcast_to(a, (T, *a.shape)).copy()
@@ -238,16 +259,25 @@ class EnsemblePredictor(FollowsInputs):
             tmean += p.unit * apply(tx, p.flow.solve(p.y))
             if get_cov is None:
                 continue
-            B = p.flow.solve(tx.T)                        # Θ^{-1} Θ_Bx, (n, m)
-            E = p.K @ B
-            E *= 0.5
-            E -= kx[j].T                                  # ½ K_BB B − K_Bx
+            B = np.asfortranarray(p.flow.solve(tx.T))     # Θ^{-1} Θ_Bx, (n, m); LAPACK's result is Fortran-ordered
+            L, s = p.nngp_factor()                        # L Lᵀ = K_BB + s·1
+            kbx = kx[j].T                                 # K_Bx (n, m), a view
             if get_cov == "full":
-                F = B.T @ E
-                C = F + F.T
-                C += kxx[j]
+                # K_xx (symmetric: _test_test) into one Fortran-ordered buffer; for a C-ordered K_xx, K_xxᵀ is the
+                # Fortran-ordered copy source (a memcpy)
+                C = np.array(kxx[j].T if kxx[j].flags.c_contiguous else kxx[j], np.float64, order="F", copy=True)
+                syr2k_accumulate(C, kbx, B, alpha=-1.0)   # − (K_xB B + Bᵀ K_Bx)           (upper triangle)
+                if s:
+                    syrk_accumulate(C, B, alpha=-s)       # − s Bᵀ B
+                W = trmm(L, B, overwrite_b=True)          # Lᵀ B, in place of B
+                syrk_accumulate(C, W)                     # + (Lᵀ B)ᵀ (Lᵀ B)
+                C = symmetrize_upper(C).T                 # symmetric: its transpose is the C-ordered result
             else:
-                C = kxx[j] + 2.0 * np.einsum("bx,bx->x", B, E)
+                C = kxx[j] - 2.0 * np.einsum("bx,bx->x", kbx, B)
+                if s:
+                    C -= s * np.einsum("bx,bx->x", B, B)
+                W = trmm(L, B, overwrite_b=True)
+                C += np.einsum("bx,bx->x", W, W)
             tcovs[j] = C
         if len(self._parts) == 1 and get_cov is not None:
             tcovs[1] = tcovs[0]
@@ -563,6 +593,8 @@ def _test_test(k: Any, m: int, get_cov: str) -> tuple[np.ndarray, np.ndarray]:
     for i, a in enumerate(items):
         a = as_array(a, f"nngp_test_test[{i}]", dtype=np.float64, allow_complex=False)
         if a.shape == (m, m):
+            if get_cov == "full" and (i == 0 or a is not items[0]):   # a covariance: one symmetry pass per matrix
+                check_hermitian(a, f"nngp_test_test[{i}]" if isinstance(k, (tuple, list)) else "nngp_test_test")
             out.append(np.diag(a).copy() if get_cov == "variance" else a)
         elif a.shape == (m,) and get_cov == "variance":
             out.append(a)
