@@ -68,11 +68,14 @@ void register_flow(py::module_& m) {
       "transform H^{(x)L} x / sqrt(D) (nnqs/walsh.hpp; D a power of two).");
   m.def(
       "xor_diag_congruence",
-      [](carray<double> v, iarray idx, carray<double> spec, int threads) {
+      [](py::array_t<double> v, iarray idx, carray<double> spec, int threads) {
         nnqs::require(v.ndim() == 2 && idx.ndim() == 1 && spec.ndim() == 1,
                       "xor_diag_congruence: v (n, c), idx (n,), spec (D,)");
         const nnqs::index_t n = v.shape(0), c = v.shape(1), d = spec.shape(0);
         nnqs::require(idx.shape(0) == n, "xor_diag_congruence: idx must have one entry per row of v");
+        nnqs::require(v.strides(0) % 8 == 0 && v.strides(1) % 8 == 0 && v.strides(0) >= 0 && v.strides(1) >= 0,
+                      "xor_diag_congruence: v must have non-negative whole-element strides");
+        const nnqs::index_t rs = v.strides(0) / 8, cs = v.strides(1) / 8;
         py::array_t<double> out(c);
         const double* vp = v.data();
         const nnqs::index_t* ip = idx.data();
@@ -80,11 +83,12 @@ void register_flow(py::module_& m) {
         double* op = out.mutable_data();
         {
           py::gil_scoped_release release;
-          nnqs::xor_diag_congruence(vp, n, c, ip, d, sp, op, threads);
+          nnqs::xor_diag_congruence(vp, n, c, rs, cs, ip, d, sp, op, threads);
         }
         return out;
       },
-      py::arg("v"), py::arg("idx").noconvert(), py::arg("spec"), py::arg("threads") = 0,
+      py::arg("v").noconvert(), py::arg("idx").noconvert(), py::arg("spec"), py::arg("threads") = 0,
       "diag(V^T A_BB V) for the XOR kernel A = H diag(spec) H (H the normalised Walsh-Hadamard matrix) restricted "
-      "to the basis positions idx (int64, distinct): out[k] = sum_s spec[s] (H v~_k)(s)^2 (nnqs/walsh.hpp).");
+      "to the basis positions idx (int64, distinct); v float64 in any memory order (read in place): out[k] = sum_s "
+      "spec[s] (H v~_k)(s)^2 (nnqs/walsh.hpp).");
 }

@@ -137,8 +137,8 @@ void fwht_rows(double* x, index_t r, index_t d, int threads) {
   }
 }
 
-void xor_diag_congruence(const double* v, index_t n, index_t c, const index_t* idx, index_t d, const double* spec,
-                         double* out, int threads) {
+void xor_diag_congruence(const double* v, index_t n, index_t c, index_t row_stride, index_t col_stride,
+                         const index_t* idx, index_t d, const double* spec, double* out, int threads) {
   require(is_pow2(d), "xor_diag_congruence: the basis size must be a power of two");
   require(n >= 0 && c >= 0 && n <= d, "xor_diag_congruence: need 0 <= n <= d rows");
   for (index_t i = 0; i < n; ++i) require(idx[i] >= 0 && idx[i] < d, "xor_diag_congruence: index out of range");
@@ -155,9 +155,9 @@ void xor_diag_congruence(const double* v, index_t n, index_t c, const index_t* i
       const index_t c0 = g * W, nl = std::min(W, c - c0);
       std::memset(p, 0, static_cast<size_t>(d * W) * sizeof(double));
       for (index_t i = 0; i < n; ++i) {  // row i of V's columns [c0, c0 + nl) to basis position idx[i]
-        const double* vi = v + i * c + c0;
+        const double* vi = v + i * row_stride + c0 * col_stride;
         double* ps = p + idx[i] * W;
-        for (index_t l = 0; l < nl; ++l) ps[l] = vi[l];
+        for (index_t l = 0; l < nl; ++l) ps[l] = vi[l * col_stride];
       }
       panel_transform(p, d);
       v8d acc = {0, 0, 0, 0, 0, 0, 0, 0};

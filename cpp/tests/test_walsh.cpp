@@ -66,8 +66,13 @@ TEST_CASE("xor_diag_congruence equals diag(V^T A_BB V) with A written out") {
     for (index_t j = 0; j < d; ++j)
       for (index_t s = 0; s < d; ++s) a[i * d + j] += hadamard(i, s, d) * spec[s] * hadamard(s, j, d);
   std::vector<double> got(static_cast<size_t>(c)), got3(static_cast<size_t>(c));
-  nnqs::xor_diag_congruence(v.data(), n, c, idx.data(), d, spec.data(), got.data(), 1);
-  nnqs::xor_diag_congruence(v.data(), n, c, idx.data(), d, spec.data(), got3.data(), 3);
+  nnqs::xor_diag_congruence(v.data(), n, c, c, 1, idx.data(), d, spec.data(), got.data(), 1);
+  nnqs::xor_diag_congruence(v.data(), n, c, c, 1, idx.data(), d, spec.data(), got3.data(), 3);
+  std::vector<double> vt(static_cast<size_t>(n * c)), gotf(static_cast<size_t>(c));  // column-major copy of v
+  for (index_t i = 0; i < n; ++i)
+    for (index_t k = 0; k < c; ++k) vt[k * n + i] = v[i * c + k];
+  nnqs::xor_diag_congruence(vt.data(), n, c, 1, n, idx.data(), d, spec.data(), gotf.data(), 2);
+  CHECK(got == gotf);
   CHECK(got == got3);
   for (index_t k = 0; k < c; ++k) {
     double want = 0.0;
@@ -81,10 +86,10 @@ TEST_CASE("non-powers of two and out-of-range indices are refused") {
   std::vector<double> x(24), spec(6), out(2), v(4);
   std::vector<index_t> idx = {0, 8};
   CHECK_THROWS(nnqs::fwht_rows(x.data(), 4, 6, 1), nnqs::invalid_argument);
-  CHECK_THROWS(nnqs::xor_diag_congruence(v.data(), 2, 2, idx.data(), 6, spec.data(), out.data(), 1),
+  CHECK_THROWS(nnqs::xor_diag_congruence(v.data(), 2, 2, 2, 1, idx.data(), 6, spec.data(), out.data(), 1),
                nnqs::invalid_argument);
   std::vector<double> spec8(8);
-  CHECK_THROWS(nnqs::xor_diag_congruence(v.data(), 2, 2, idx.data(), 8, spec8.data(), out.data(), 1),
+  CHECK_THROWS(nnqs::xor_diag_congruence(v.data(), 2, 2, 2, 1, idx.data(), 8, spec8.data(), out.data(), 1),
                nnqs::invalid_argument);
 }
 

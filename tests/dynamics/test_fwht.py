@@ -64,6 +64,11 @@ def test_xor_diag_congruence_matches_dense(L, n):
     want = np.einsum("ik,ij,jk->k", V, A[np.ix_(tr, tr)], V)
     got = _xor_diag_congruence(V, tr, D, spec)
     np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-11 * np.abs(want).max())
+    # LAPACK's column-major eigenvectors and strided views are read in place, with the same bits
+    assert np.array_equal(_xor_diag_congruence(np.asfortranarray(V), tr, D, spec), got)
+    W = np.zeros((n, 2 * n))
+    W[:, ::2] = V
+    assert np.array_equal(_xor_diag_congruence(W[:, ::2], tr, D, spec), got)
 
 
 def test_xor_diag_congruence_refuses_bad_input():

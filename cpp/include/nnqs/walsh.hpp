@@ -20,10 +20,11 @@ constexpr index_t kWalshLanes = 8;
 // threads <= 0: the core's default team (for enough work); > 0: exactly that many.
 void fwht_rows(double* x, index_t r, index_t d, int threads);
 
-// out[k] = Σ_s spec[s] (Ĥ ṽ_k)(s)² for k < c, where ṽ_k ∈ R^d is column k of v (n × c, row-major) scattered to
-// the basis positions idx[0..n) (distinct, in [0, d)) and zero elsewhere: diag(Vᵀ A_BB V) for the XOR kernel
-// A = Ĥ diag(spec) Ĥ restricted to the rows/columns idx (O(c d log d) instead of an O(n² c) product).
-void xor_diag_congruence(const double* v, index_t n, index_t c, const index_t* idx, index_t d, const double* spec,
-                         double* out, int threads);
+// out[k] = Σ_s spec[s] (Ĥ ṽ_k)(s)² for k < c, where ṽ_k ∈ R^d is column k of v (n × c, element (i, k) at
+// v[i · row_stride + k · col_stride]: row- or column-major, no copy) scattered to the basis positions idx[0..n)
+// (in [0, d)) and zero elsewhere: diag(Vᵀ A_BB V) for the XOR kernel A = Ĥ diag(spec) Ĥ restricted to the
+// rows/columns idx (O(c d log d) instead of an O(n² c) product).
+void xor_diag_congruence(const double* v, index_t n, index_t c, index_t row_stride, index_t col_stride,
+                         const index_t* idx, index_t d, const double* spec, double* out, int threads);
 
 }  // namespace nnqs

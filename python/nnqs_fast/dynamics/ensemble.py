@@ -583,7 +583,9 @@ def _xor_diag_congruence(V: np.ndarray, tr: np.ndarray, D: int, spec: np.ndarray
     spec = np.ascontiguousarray(spec, dtype=np.float64)
     if spec.shape != (D,):
         raise ShapeMismatchError(f"the XOR spectrum must have length {D}, got {spec.shape}")
-    return _core.xor_diag_congruence(np.ascontiguousarray(V, dtype=np.float64), np.asarray(tr, np.int64), spec)
+    if V.dtype != np.float64 or any(st < 0 or st % 8 for st in V.strides):
+        V = np.array(V, np.float64)
+    return _core.xor_diag_congruence(V, np.asarray(tr, np.int64), spec)   # V read in place (LAPACK's column order)
 
 def _test_test(k: Any, m: int, get_cov: str) -> tuple[np.ndarray, np.ndarray]:
     items = k if isinstance(k, (tuple, list)) else (k, k)
