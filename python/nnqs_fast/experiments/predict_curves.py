@@ -128,8 +128,9 @@ def predict_memory_bytes(dim: int, n_train: int, n_sites: int, chunk: int | None
     Streamed path (``structured=False``), held at the peak (the loss pass): the train-train NNGP and NTK (2 n²),
     the NTK eigenvectors V, the NNGP in the eigenbasis Q = Vᵀ K V and the test accumulator
     S2 = Σ_x (Θ_xB V)ᵀ(Θ_xB V) (3 n²), one row block of the test-train NNGP/NTK and their eigenbasis images
-    (4 · chunk · n), the target and its inputs (dim · (16 + 8 L)). The n_test x n_test matrix is never formed (the
-    NNGP diagonal is evaluated alone).
+    (4 · chunk · n), the target and its inputs (dim · (16 + 8 L)), and up to two freed NNGP/NTK row blocks kept
+    by the core's memory pool (:func:`nnqs_fast.memory_pool`; 4 · chunk · n, at most the pool's cache limit). The
+    n_test x n_test matrix is never formed (the NNGP diagonal is evaluated alone).
 
     XOR path (``structured=True``: the full spin basis, :meth:`EnsemblePredictor.losses_xor`): 4 n² at either
     peak — the eigensolve (NNGP, NTK, LAPACK's copy of the NTK and the eigenvectors) or the test sums (NNGP, V,
@@ -137,13 +138,22 @@ def predict_memory_bytes(dim: int, n_train: int, n_sites: int, chunk: int | None
     blocks (O(dim) each: 64 · dim, and 2 · 64 · dim · 16 for 64 transformed columns), the target and inputs, and
     512 MiB for the interpreter, the loaded libraries and LAPACK's O(n) workspaces (measured at n = 16 384: peak RSS
     8.49 GiB during the eigensolve against 8.39 GiB without this term).
+
+    Both paths: up to :data:`nnqs_fast._linalg.SINGLE_THREAD_MIN_N` train points the ensemble also keeps the
+    Cholesky factor that certified the NNGP positive semi-definite (one more n², reused at τ → ∞).
     """
+    from .._linalg import SINGLE_THREAD_MIN_N
+
     n = int(n_train)
+    kept = n * n if n <= SINGLE_THREAD_MIN_N else 0
     if structured:
-        return int(8 * (4 * n * n + 2 * 1024 * n) + dim * (16 + 8 * n_sites) + 64 * dim + 2 * 64 * dim * 16
+        return int(8 * (4 * n * n + kept + 2 * 1024 * n) + dim * (16 + 8 * n_sites) + 64 * dim + 2 * 64 * dim * 16
                    + 512 * 1024**2)
     c = _chunk_rows(n) if chunk is None else int(chunk)
-    return int(8 * (5 * n * n + 4 * c * n) + dim * (16 + 8 * n_sites) + 64 * dim)
+    from .._memory import memory_pool
+
+    pooled = min(8 * 4 * c * n, memory_pool().cache_limit())
+    return int(8 * (5 * n * n + kept + 4 * c * n) + pooled + dim * (16 + 8 * n_sites) + 64 * dim)
 
 
 def _chunk_rows(n_train: int) -> int:
