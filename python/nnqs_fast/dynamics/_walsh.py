@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .. import _core
+from .._backend import core_module
 from ..errors import ShapeMismatchError
 
 #: give up on H̃ when building it would take more than this many entry evaluations (masks × support × D)
@@ -47,7 +47,7 @@ def fwht_rows(x: np.ndarray) -> np.ndarray:
     if D < 1 or D & (D - 1):
         raise ShapeMismatchError(f"the Walsh–Hadamard transform needs 2^L entries on the last axis, got {D}")
     z = np.array(x, dtype=np.float64, order="C", copy=True).reshape(-1, D)
-    _core.fwht_rows(z)
+    core_module().fwht_rows(z)
     return z.reshape(shape)
 
 
@@ -116,8 +116,6 @@ class WalshEnergyFlow:
         self.tmp = np.empty((self.P, D, W))
         self._core = None
         if engine == "core":
-            from .._backend import core_module
-
             self._core = core_module().walsh_energy_step
             self._indptr = self.Ht.indptr.astype(np.int64)
             self._indices = self.Ht.indices.astype(np.int64)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .._backend import FollowsInputs, dispatch, follows_inputs, implementation
+from .._backend import FollowsInputs, core_module, dispatch, follows_inputs, implementation
 from .._linalg import SINGLE_THREAD_MIN_N, symmetrize_upper, syr2k_accumulate, syrk_accumulate, trmm
 from .._validation import as_array, check_chunk_size, check_finite_scalar, check_hermitian, check_psd
 from ..errors import InvalidInputError, ShapeMismatchError
@@ -578,14 +578,13 @@ def _xor_diag_congruence(V: np.ndarray, tr: np.ndarray, D: int, spec: np.ndarray
     """``diag(Vᵀ A_BB V)`` for the full-basis XOR kernel ``A = Ĥ diag(spec) Ĥ`` restricted to the train set ``tr``:
     ``Σ_s spec(s) (Ĥ ṽ_k)(s)²`` with ``ṽ_k`` the k-th column of V padded with zeros (``_core.xor_diag_congruence``:
     fast Walsh–Hadamard transforms of eight columns per SIMD panel, ``O(n D log D)`` instead of an ``n³`` product)."""
-    from .. import _core
-
     spec = np.ascontiguousarray(spec, dtype=np.float64)
     if spec.shape != (D,):
         raise ShapeMismatchError(f"the XOR spectrum must have length {D}, got {spec.shape}")
     if V.dtype != np.float64 or any(st < 0 or st % 8 for st in V.strides):
         V = np.array(V, np.float64)
-    return _core.xor_diag_congruence(V, np.asarray(tr, np.int64), spec)   # V read in place (LAPACK's column order)
+    # V is read in place, in LAPACK's column order
+    return core_module().xor_diag_congruence(V, np.asarray(tr, np.int64), spec)
 
 def _test_test(k: Any, m: int, get_cov: str) -> tuple[np.ndarray, np.ndarray]:
     items = k if isinstance(k, (tuple, list)) else (k, k)
