@@ -6,6 +6,8 @@
   throughput relative to DSYRK is ``4 t_dsyrk / t_kernel`` (target >= 0.6).
 * ``kernels-analytic``: analytic ReLU NNGP + NTK Gram matrix n x n (C++ core) vs the vectorised NumPy recursion
   (target >= 5x).
+* ``kernels-relu-features``: the first layer's features of the structured empirical NTK (``h = s relu(b + a0 W^T)``,
+  ``dh = s v step(.)``, n x N each, float32) in one pass of the core vs NumPy's GEMM + bias + relu + step.
 * ``kernels-memory``: peak traced memory of the chunked vs unchunked empirical kernel (O(n^2 + chunk N)).
 
 Default sizes are modest (the default test run executes each once with ``--benchmark-disable``);
@@ -263,3 +265,39 @@ def test_bench_memory_chunked_vs_full(benchmark, inputs, nets, record_property):
           f"explicit Jacobian n*P: {n * nets[0].n_params * 8 / 1e6:.0f} MB)")
     assert p_chunk < 1.5 * n2 + 6 * cN
     assert p_full < n * nets[0].n_params * 8 / 3
+
+
+def _features_inputs() -> tuple[np.ndarray, ...]:
+    g = np.random.default_rng(3)
+    a0 = g.standard_normal((N_IN, 12)).astype(np.float32)
+    wt = g.standard_normal((12, WIDTH)).astype(np.float32)
+    b = g.standard_normal(WIDTH).astype(np.float32)
+    v = g.standard_normal(WIDTH).astype(np.float32)
+    return a0, wt, b, v
+
+
+def _features_numpy(a0, wt, b, v, s):
+    z = a0 @ wt + b
+    return s * np.maximum(z, 0), (s * v) * (z > 0)
+
+
+@pytest.mark.benchmark(group="kernels-relu-features")
+def test_bench_relu_layer_features(benchmark):
+    from nnqs_fast._backend import core_module
+
+    a0, wt, b, v = _features_inputs()
+    h, dh = np.empty((N_IN, WIDTH), np.float32), np.empty((N_IN, WIDTH), np.float32)
+    benchmark(core_module().relu_layer_features, a0, wt, b, v, h, dh, 0.3, 0.3)
+    # oracle: the definition in float64 (float32 sums of 12 terms: a few ulps)
+    z = a0.astype(np.float64) @ wt + b
+    np.testing.assert_allclose(h, 0.3 * np.maximum(z, 0), rtol=0, atol=1e-5)
+    on = np.abs(z) > 1e-5                                # away from the kink, where float32 rounding may flip step
+    np.testing.assert_array_equal(dh[on], np.float32(0.3) * v[np.nonzero(on)[1]] * (z[on] > 0))
+
+
+@pytest.mark.benchmark(group="kernels-relu-features")
+def test_bench_relu_layer_features_numpy_baseline(benchmark):
+    a0, wt, b, v = _features_inputs()
+    h, _dh = benchmark(_features_numpy, a0, wt, b, v, np.float32(0.3))
+    z = a0.astype(np.float64) @ wt + b
+    np.testing.assert_allclose(h, 0.3 * np.maximum(z, 0), rtol=0, atol=1e-5)

@@ -167,3 +167,25 @@ def test_relu_kernels_in_recycled_poisoned_blocks(pool: nf.MemoryPool, depth: in
         got = getattr(k, name)
         assert got.dtype == dt and np.all(np.isfinite(got))
         assert np.abs(got - r).max() <= tol[name] * np.abs(r).max()
+
+
+def test_tracemalloc_sees_pool_arrays_while_they_live():
+    """Memory tests and users' tracemalloc profiles count pool arrays like np.empty ones (own domain, exact bytes)."""
+    import tracemalloc
+
+    from nnqs_fast._memory import TRACE_DOMAIN, pool_empty
+
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        a = pool_empty((1000, 700), np.float64)           # 5.6 MB, a 6 MiB pool block
+        snap = tracemalloc.take_snapshot().filter_traces([tracemalloc.DomainFilter(True, TRACE_DOMAIN)])
+        assert sum(t.size for t in snap.traces) == 1000 * 700 * 8
+        assert tracemalloc.get_traced_memory()[0] - base >= 1000 * 700 * 8
+        view = a[::2]
+        del a
+        assert tracemalloc.get_traced_memory()[0] - base >= 1000 * 700 * 8   # a view keeps the block alive
+        del view
+        assert tracemalloc.get_traced_memory()[0] - base < 100_000           # untracked when the block goes back
+    finally:
+        tracemalloc.stop()

@@ -131,16 +131,23 @@ void stationary_impl(py::array g, py::array sq1, py::array sq2, py::array out, i
 }
 
 template <class T>
-void features_impl(py::array z, py::array dz, py::array v, double hscale, double dscale) {
-  nnqs::require(z.ndim() == 2 && dz.ndim() == 2 && z.shape(0) == dz.shape(0) && z.shape(1) == dz.shape(1),
-                "z and dz must be 2-D of the same shape");
-  nnqs::require(v.size() == z.shape(1), "v must have one entry per column of z");
-  T* pz = mptr<T>(z, "z");
-  T* pd = mptr<T>(dz, "dz");
+void features_impl(py::array a0, py::array wt, py::array bias, py::array v, py::array h, py::array dh, double hscale,
+                   double dscale) {
+  nnqs::require(a0.ndim() == 2 && wt.ndim() == 2 && a0.shape(1) == wt.shape(0),
+                "a0 (rows x in_dim) and wt (in_dim x cols) must be 2-D with matching in_dim");
+  const index_t rows = a0.shape(0), in_dim = a0.shape(1), cols = wt.shape(1);
+  nnqs::require(h.ndim() == 2 && dh.ndim() == 2 && h.shape(0) == rows && h.shape(1) == cols && dh.shape(0) == rows &&
+                    dh.shape(1) == cols,
+                "h and dh must be rows x cols");
+  nnqs::require(bias.size() == cols && v.size() == cols, "bias and v must have one entry per column");
+  const T* pa = cptr<T>(a0, "a0");
+  const T* pw = cptr<T>(wt, "wt");
+  const T* pb = cptr<T>(bias, "bias");
   const T* pv = cptr<T>(v, "v");
-  const index_t rows = z.shape(0), cols = z.shape(1);
+  T* ph = mptr<T>(h, "h");
+  T* pd = mptr<T>(dh, "dh");
   py::gil_scoped_release nogil;
-  nnqs::relu_features<T>(pz, pd, pv, rows, cols, hscale, dscale);
+  nnqs::relu_layer_features<T>(pa, in_dim, pw, pb, pv, ph, pd, rows, cols, hscale, dscale);
 }
 
 template <class T>
@@ -207,12 +214,11 @@ void register_kernels(py::module_& m) {
       py::arg("scale"), py::arg("c0"), py::arg("c1"), py::arg("upper"),
       "amp*exp(-scale*|x-x'|^2)*(c0 + c1 x.x') on one tile.");
   m.def(
-      "relu_features",
-      [](py::array z, py::array dz, py::array v, double hscale, double dscale) {
-        NNQS_DISPATCH(z, features_impl, z, dz, v, hscale, dscale);
-      },
-      py::arg("z"), py::arg("dz"), py::arg("v"), py::arg("hscale"), py::arg("dscale"),
-      "In place: z <- relu(z)*hscale, dz <- step(z)*v*dscale.");
+      "relu_layer_features",
+      [](py::array a0, py::array wt, py::array bias, py::array v, py::array h, py::array dh, double hscale,
+         double dscale) { NNQS_DISPATCH(a0, features_impl, a0, wt, bias, v, h, dh, hscale, dscale); },
+      py::arg("a0"), py::arg("wt"), py::arg("bias"), py::arg("v"), py::arg("h"), py::arg("dh"), py::arg("hscale"),
+      py::arg("dscale"), "z = bias + a0 @ wt; h <- relu(z)*hscale, dh <- step(z)*v*dscale (one pass, no z matrix).");
   m.def(
       "mirror_upper", [](py::array mtx) { NNQS_DISPATCH(mtx, mirror_impl, mtx); }, py::arg("m"),
       "Copy the upper triangle of a square C-contiguous matrix to the lower triangle.");

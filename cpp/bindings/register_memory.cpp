@@ -1,5 +1,7 @@
 // Bindings of the caching host allocator (nnqs/memory_pool.hpp): NumPy arrays whose buffer comes from the pool and
 // goes back to it when the array (and every view of it) is gone. Python API: nnqs_fast.memory_pool().
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <numeric>
 #include <vector>
@@ -10,7 +12,29 @@
 
 #include <pybind11/stl.h>
 
+// tracemalloc.h of Python 3.11 declares PyTraceMalloc_Track/Untrack without the extern "C" guards of the other
+// C-API headers, so a C++ call would look for a mangled name. Declare the C symbols under other C++ names.
+#if defined(__GNUC__) || defined(__clang__)
+#if defined(__APPLE__)
+#define NNQS_C_SYMBOL(name) __asm__("_" #name)
+#else
+#define NNQS_C_SYMBOL(name) __asm__(#name)
+#endif
+extern "C" int nnqs_tracemalloc_track(unsigned int, std::uintptr_t, std::size_t) NNQS_C_SYMBOL(PyTraceMalloc_Track);
+extern "C" int nnqs_tracemalloc_untrack(unsigned int, std::uintptr_t) NNQS_C_SYMBOL(PyTraceMalloc_Untrack);
+#else
+static int nnqs_tracemalloc_track(unsigned int d, std::uintptr_t p, std::size_t n) {
+  return PyTraceMalloc_Track(d, p, n);
+}
+static int nnqs_tracemalloc_untrack(unsigned int d, std::uintptr_t p) { return PyTraceMalloc_Untrack(d, p); }
+#endif
+
 namespace {
+
+// tracemalloc domain of pool-backed arrays (like NumPy's 389047 for its own data buffers): tracemalloc's traced
+// and peak memory include them, so memory tests and users' profiling see pool arrays as they see np.empty ones.
+// Only the array's bytes are counted while it lives; cached free blocks are not (they are reusable memory).
+constexpr unsigned int kTraceDomain = 0x6e6e7173u;  // "nnqs"
 
 py::array pool_array(const std::vector<py::ssize_t>& shape, const py::dtype& dt, bool* reused = nullptr) {
   std::size_t n = 1;
@@ -22,7 +46,11 @@ py::array pool_array(const std::vector<py::ssize_t>& shape, const py::dtype& dt,
   const std::size_t item = static_cast<std::size_t>(dt.itemsize());
   if (item != 0 && n > SIZE_MAX / item) throw nnqs::size_error("pool_empty: too large");
   void* p = nnqs::MemoryPool::global().allocate(n * item, reused);
-  py::capsule owner(p, [](void* q) { nnqs::MemoryPool::global().release(q); });
+  py::capsule owner(p, [](void* q) {
+    nnqs_tracemalloc_untrack(kTraceDomain, reinterpret_cast<std::uintptr_t>(q));  // no-op when not tracing
+    nnqs::MemoryPool::global().release(q);
+  });
+  nnqs_tracemalloc_track(kTraceDomain, reinterpret_cast<std::uintptr_t>(p), n * item);
   return py::array(dt, shape, p, owner);  // C-contiguous strides; the capsule hands the block back
 }
 

@@ -231,18 +231,42 @@ void stationary_tile(const T* g, index_t rows, index_t cols, const T* sq1, const
 }
 
 template <class T>
-void relu_features(T* z, T* dz, const T* v, index_t rows, index_t cols, double hscale, double dscale) {
+void relu_layer_features(const T* a0, index_t in_dim, const T* wt, const T* bias, const T* v, T* h, T* dh, index_t rows,
+                         index_t cols, double hscale, double dscale) {
   const T hs = static_cast<T>(hscale), ds = static_cast<T>(dscale);
-#pragma omp parallel for schedule(static) if (rows * cols >= kParallelMin)
-  for (index_t i = 0; i < rows; ++i) {
-    T* zi = z + i * cols;
-    T* di = dz + i * cols;
+  // One row at a time, 512 columns per block: the pre-activations live in an L1-resident accumulator and each
+  // output element is written once (the GEMM + bias + relu route wrote and re-read the whole z matrix twice).
+  constexpr index_t jb = 512;
+#pragma omp parallel if (rows * cols >= kParallelMin)
+  {
+    alignas(64) T acc[jb];
+#pragma omp for schedule(static)
+    for (index_t i = 0; i < rows; ++i) {
+      const T* ai = a0 + i * in_dim;
+      T* hi = h + i * cols;
+      T* di = dh + i * cols;
+      for (index_t j0 = 0; j0 < cols; j0 += jb) {
+        const index_t nj = std::min(jb, cols - j0);
+        const T* bj = bias + j0;
 #pragma omp simd
-    for (index_t j = 0; j < cols; ++j) {
-      const T zz = zi[j];
-      const bool on = zz > T(0);
-      di[j] = on ? v[j] * ds : T(0);
-      zi[j] = on ? zz * hs : T(0);
+        for (index_t j = 0; j < nj; ++j) acc[j] = bj[j];
+        for (index_t k = 0; k < in_dim; ++k) {
+          const T a = ai[k];
+          const T* w = wt + k * cols + j0;
+#pragma omp simd
+          for (index_t j = 0; j < nj; ++j) acc[j] += a * w[j];
+        }
+        const T* vj = v + j0;
+#pragma omp simd
+        for (index_t j = 0; j < nj; ++j) {
+          // selects, no branches (vectorises); a NaN pre-activation stays NaN in h for the caller's finiteness check
+          const T z = acc[j];
+          const T on = z > T(0) ? T(1) : T(0);
+          const T pos = z < T(0) ? T(0) : z;
+          hi[j0 + j] = pos * hs;
+          di[j0 + j] = on * vj[j] * ds;
+        }
+      }
     }
   }
 }
@@ -283,7 +307,8 @@ void combine_decoupled(const T* t1, const T* t2, T* theta, T* phi, index_t n) {
                                   const std::vector<double>&, const std::vector<double>&, bool);                  \
   template void stationary_tile<T>(const T*, index_t, index_t, const T*, const T*, T*, index_t, double, double,   \
                                    double, double, bool);                                                         \
-  template void relu_features<T>(T*, T*, const T*, index_t, index_t, double, double);                             \
+  template void relu_layer_features<T>(const T*, index_t, const T*, const T*, const T*, T*, T*, index_t, index_t, \
+                                       double, double);                                                           \
   template void mirror_upper<T>(T*, index_t);                                                                     \
   template void combine_decoupled<T>(const T*, const T*, T*, T*, index_t);
 

@@ -243,7 +243,7 @@ TEST_CASE("stationary_tile equals amp exp(-scale |x - y|^2) (c0 + c1 x.y) from d
   CHECK(worst < 1e-12);
 }
 
-TEST_CASE("fused_ntk_tile, mirror_upper, combine_decoupled, relu_features element-wise definitions") {
+TEST_CASE("fused_ntk_tile, mirror_upper, combine_decoupled, relu_layer_features element-wise definitions") {
   const index_t r = 5, c = 5;
   std::vector<double> base(r * c), B(r * c), C(r * c), out(r * c, 0.0);
   for (index_t p = 0; p < r * c; ++p) {
@@ -263,10 +263,32 @@ TEST_CASE("fused_ntk_tile, mirror_upper, combine_decoupled, relu_features elemen
   std::vector<double> th(r * c), ph(r * c);
   nnqs::combine_decoupled<double>(base.data(), B.data(), th.data(), ph.data(), r * c);
   CHECK(th[7] == base[7] - B[7] && ph[7] == base[7] + B[7]);
-  std::vector<double> z = {-1.0, 0.0, 2.0, 3.0}, dz(4), v = {1.0, 2.0};
-  nnqs::relu_features<double>(z.data(), dz.data(), v.data(), 2, 2, 0.5, 3.0);
-  CHECK(z[0] == 0.0 && z[1] == 0.0 && z[2] == 1.0 && z[3] == 1.5);
-  CHECK(dz[0] == 0.0 && dz[1] == 0.0 && dz[2] == 3.0 && dz[3] == 6.0);
+  // z = bias + a0 wt with a0 = identity rows: z = {{-1, 0}, {2, 3}} (a zero pre-activation is "off").
+  std::vector<double> a0 = {1.0, 0.0, 0.0, 1.0}, wt = {-2.0, -1.0, 1.0, 2.0}, bias = {1.0, 1.0};
+  std::vector<double> h(4), dh(4), v = {1.0, 2.0};
+  nnqs::relu_layer_features<double>(a0.data(), 2, wt.data(), bias.data(), v.data(), h.data(), dh.data(), 2, 2, 0.5,
+                                    3.0);
+  CHECK(h[0] == 0.0 && h[1] == 0.0 && h[2] == 1.0 && h[3] == 1.5);
+  CHECK(dh[0] == 0.0 && dh[1] == 0.0 && dh[2] == 3.0 && dh[3] == 6.0);
+  // Several column blocks of 512, several rows, in_dim 3: against the sum written out.
+  const index_t R = 7, K = 3, N = 1100;
+  std::vector<double> A(R * K), W(K * N), b(N), vv(N), H(R * N), D(R * N);
+  for (index_t p = 0; p < R * K; ++p) A[p] = std::sin(0.7 * p + 0.1);
+  for (index_t p = 0; p < K * N; ++p) W[p] = std::cos(0.37 * p);
+  for (index_t j = 0; j < N; ++j) {
+    b[j] = 0.1 * std::sin(1.3 * j);
+    vv[j] = 1.0 + 0.001 * j;
+  }
+  nnqs::relu_layer_features<double>(A.data(), K, W.data(), b.data(), vv.data(), H.data(), D.data(), R, N, 2.0, 0.5);
+  double worst = 0.0;
+  for (index_t i = 0; i < R; ++i)
+    for (index_t j = 0; j < N; ++j) {
+      double z = b[j];
+      for (index_t k = 0; k < K; ++k) z += A[i * K + k] * W[k * N + j];
+      const double hr = z > 0 ? 2.0 * z : 0.0, dr = z > 0 ? 0.5 * vv[j] : 0.0;
+      worst = std::fmax(worst, std::fabs(H[i * N + j] - hr) + std::fabs(D[i * N + j] - dr));
+    }
+  CHECK(worst < 1e-14);
 }
 
 NNQS_TEST_MAIN

@@ -112,7 +112,16 @@ def stationary_tile(
     c1: float,
     upper: bool,
 ) -> None: ...
-def relu_features(z: _FloatArray, dz: _FloatArray, v: _FloatArray, hscale: float, dscale: float) -> None: ...
+def relu_layer_features(
+    a0: _FloatArray,
+    wt: _FloatArray,
+    bias: _FloatArray,
+    v: _FloatArray,
+    h: _FloatArray,
+    dh: _FloatArray,
+    hscale: float,
+    dscale: float,
+) -> None: ...
 def mirror_upper(m: _FloatArray) -> None: ...
 def combine_decoupled(t1: _FloatArray, t2: _FloatArray, theta: _FloatArray, phi: _FloatArray) -> None: ...
 

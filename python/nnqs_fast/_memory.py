@@ -10,6 +10,10 @@ Freed blocks are cached while the cached bytes stay within a limit (least recent
 first); the default limit is ``min(2 GiB, 10% of physical memory)``. Set it with the environment variable
 ``NNQS_FAST_MEMORY_POOL_LIMIT`` (a byte count such as ``512MiB`` or ``1e9``; ``0`` disables caching), read on
 first use, or with :meth:`MemoryPool.set_cache_limit`. Blocks below 1 MiB are never cached. Thread-safe.
+
+:mod:`tracemalloc` sees pool arrays as it sees ``np.empty`` ones: each is tracked, with its own byte count, in
+domain :data:`TRACE_DOMAIN` while it lives (cached free blocks are not counted); filter with
+``tracemalloc.DomainFilter(True, TRACE_DOMAIN)``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ import numpy as np
 from ._backend import core_module
 from ._validation import parse_byte_size
 from .errors import InvalidInputError
+
+#: tracemalloc domain of pool-backed arrays (cpp/bindings/register_memory.cpp; NumPy's own buffers use 389047).
+TRACE_DOMAIN = 0x6E6E7173
 
 __all__ = ["MemoryPool", "memory_pool", "pool_empty", "pool_take"]
 

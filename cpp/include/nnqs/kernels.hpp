@@ -47,9 +47,12 @@ template <class T>
 void stationary_tile(const T* g, index_t rows, index_t cols, const T* sq1, const T* sq2, T* out, index_t ld, double amp,
                      double scale, double c0, double c1, bool upper);
 
-// ReLU layer features in place: z (rows x cols) -> h = relu(z) * hscale; dz[i, j] = step(z) * v[j] * dscale.
+// First-layer ReLU features in one pass (no pre-activation matrix): with z_ij = bias_j + sum_k a0[i, k] wt[k, j]
+// (a0: rows x in_dim, wt: in_dim x cols, both C-contiguous), h[i, j] = relu(z_ij) * hscale and
+// dh[i, j] = step(z_ij) * v[j] * dscale (step(0) = 0). The sum runs in T, bias first, then k = 0, 1, ...
 template <class T>
-void relu_features(T* z, T* dz, const T* v, index_t rows, index_t cols, double hscale, double dscale);
+void relu_layer_features(const T* a0, index_t in_dim, const T* wt, const T* bias, const T* v, T* h, T* dh, index_t rows,
+                         index_t cols, double hscale, double dscale);
 
 // Copy the upper triangle of the n x n C-contiguous matrix m to its lower triangle (blocked, OpenMP).
 template <class T>

@@ -10,6 +10,7 @@ import numpy as np
 import scipy.linalg.blas as _blas
 
 from .._backend import array_namespace, core_module, is_cupy_array, to_device
+from .._memory import pool_empty
 from .._validation import as_array, check_chunk_size
 from ..errors import DTypeError, InvalidInputError, ShapeMismatchError
 
@@ -140,7 +141,10 @@ def gram(a: np.ndarray, b: np.ndarray | None = None, *, upper_only: bool = False
 
 
 class Workspace:
-    """Reusable scratch buffers keyed by name (shape and dtype must match to be reused)."""
+    """Reusable scratch buffers keyed by name (shape and dtype must match to be reused).
+
+    Buffers come from the core's caching memory pool (:func:`nnqs_fast.memory_pool`): a later call's workspace
+    gets back already-mapped pages instead of paying the OS's page faults and zeroing again."""
 
     def __init__(self) -> None:
         self._bufs: dict[str, np.ndarray] = {}
@@ -148,7 +152,7 @@ class Workspace:
     def get(self, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         buf = self._bufs.get(name)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = np.empty(shape, dtype)
+            buf = pool_empty(shape, dtype)
             self._bufs[name] = buf
         return buf
 

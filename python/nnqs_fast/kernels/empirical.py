@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .._backend import array_namespace, dispatch
+from .._memory import pool_empty
 from .._validation import check_choice, check_chunk_size, check_finite_output, check_memory, check_network_params
 from ..errors import InvalidInputError, ShapeMismatchError
 from ..networks.complex_single import ComplexSingleParams, activation_pieces
@@ -74,14 +75,15 @@ def _relu_plan(p: ReLUParams, dt: np.dtype) -> _Plan:
         v = np.ascontiguousarray(W[1][0])
         s_in = float(p.W_std / np.sqrt(W[0].shape[1]))
         s_h = float(p.W_std / np.sqrt(N))
+        wt = np.ascontiguousarray(W[0].T)                    # in_dim x N
+        bias = np.ascontiguousarray(p.b_std * bvec[0], dtype=dt)
 
         def feats(x: np.ndarray) -> dict[str, np.ndarray]:
-            a0 = (s_in * x).astype(dt, copy=False)
-            z = a0 @ W[0].T
-            z += p.b_std * bvec[0]
-            dz = np.empty_like(z)
-            core().relu_features(z, dz, v, s_h, s_h)  # z <- s_h relu(z), dz <- s_h v step(z)
-            return {"a0": a0, "a1": z, "d0": dz}
+            a0 = np.ascontiguousarray(s_in * x, dtype=dt)
+            h, dh = pool_empty((x.shape[0], N), dt), pool_empty((x.shape[0], N), dt)   # pool pages: no page faults
+            # z = b_std b + a0 W^T; h = s_h relu(z), dh = s_h v step(z), one pass without z (the core)
+            core().relu_layer_features(a0, wt, bias, v, h, dh, s_h, s_h)
+            return {"a0": a0, "a1": h, "d0": dh}
 
         return _Plan(feats, ("a1", "a1"), 1.0, b2, [("d0", "d0", "a0", "a0", 1.0, b2)],
                      row_bytes=dt.itemsize * (2 * N + W[0].shape[1]))
@@ -178,7 +180,7 @@ def _structured(plan: _Plan, a: np.ndarray, c: np.ndarray, sym: bool, dt: np.dty
     sym = sym and plan.self_symmetric
     chunk = _auto_chunk(max(n1, n2), plan.row_bytes, chunk)
     if out is None:
-        out = np.empty((n1, n2), dt)
+        out = pool_empty((n1, n2), dt)
     ws = Workspace() if ws is None else ws
     cm = core()
     rb = blocks(n1, chunk)
