@@ -275,7 +275,8 @@ def main() -> None:
                 tnt = min(ts["nt"]) / per if ts["nt"] else float("nan")
                 tl = (min(ts["limit"]) * r.get("limit_scale", 1.0) if ts["limit"]
                       else r.get("limit_const", float("nan")) / per)
-                line = (f"| {r['name']} | {tn * 1e3:.1f} ms | {tnt * 1e3:.1f} ms | {tnt / tn:.2f}× | "
+                nt_ms, nt_ratio = ((f"{tnt * 1e3:.1f} ms", f"{tnt / tn:.2f}×") if ts["nt"] else ("—", "—"))
+                line = (f"| {r['name']} | {tn * 1e3:.1f} ms | {nt_ms} | {nt_ratio} | "
                         f"{tl / tn:.0%} of {r['limit_name']} |")
                 if ts["limit2"]:
                     line = line[:-2] + f"; {min(ts['limit2']) / tn:.0%} of {r['limit2_name']} |"
