@@ -82,4 +82,5 @@ void register_memory(py::module_& m) {
       "pool_set_cache_limit", [](std::size_t n) { nnqs::MemoryPool::global().set_cache_limit(n); }, py::arg("nbytes"));
   m.def("pool_free_all_blocks", []() { nnqs::MemoryPool::global().free_all_blocks(); });
   m.attr("pool_min_cached_bytes") = nnqs::MemoryPool::kMinCachedBytes;
+  m.attr("pool_trace_domain") = kTraceDomain;  // nnqs_fast._memory.TRACE_DOMAIN reads it (its one home)
 }

@@ -27,9 +27,6 @@ from ._backend import core_module
 from ._validation import parse_byte_size
 from .errors import InvalidInputError
 
-#: tracemalloc domain of pool-backed arrays (cpp/bindings/register_memory.cpp; NumPy's own buffers use 389047).
-TRACE_DOMAIN = 0x6E6E7173
-
 __all__ = ["MemoryPool", "memory_pool", "pool_empty", "pool_take"]
 
 #: environment variable with the cache limit in bytes (``0`` disables caching)
@@ -51,6 +48,14 @@ def _configure() -> Any:
             core.pool_set_cache_limit(min(int(limit), _MAX_LIMIT))
         _configured = True
     return core
+
+
+def __getattr__(name: str) -> Any:
+    """``TRACE_DOMAIN``: the tracemalloc domain of pool-backed arrays, read from the core on first use (its one home
+    is cpp/bindings/register_memory.cpp; NumPy's own buffers use domain 389047)."""
+    if name == "TRACE_DOMAIN":
+        return int(core_module().pool_trace_domain)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def pool_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
